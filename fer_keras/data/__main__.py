@@ -1,0 +1,42 @@
+"""``python -m fer_keras.data info --data PATH|synthetic``: what a dataset holds, per split and emotion."""
+
+import argparse
+import sys
+import time
+
+from fer_keras.cli import user_errors_exit
+from fer_keras.data import SYNTHETIC, load
+
+
+def info(source, cache=True):
+    """Print the source, the notes of its loading, and the split × emotion count table."""
+    start = time.perf_counter()
+    data = load(source, cache=cache)
+    print(f"source: {data.source}")
+    for note in data.notes:
+        print(f"note:   {note}")
+    print(f"images: {len(data):,} (48×48 grey), loaded in {time.perf_counter() - start:.1f}s\n")
+    table = data.counts().map(lambda n: f"{n:,}")
+    print(table.to_string())
+
+
+@user_errors_exit
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_keras.data",
+        description="Inspect a FER dataset: a Kaggle FER2013 CSV (.csv/.gz/.xz/.zip), an image folder "
+        "ROOT/<split>/<emotion>/*.png, or the embedded synthetic set.",
+        epilog="example: python -m fer_keras.data info --data ../shared/data/fer2013.csv.gz",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    info_parser = commands.add_parser("info", help="print image counts per split × emotion")
+    info_parser.add_argument("--data", default=SYNTHETIC,
+                             help="CSV file, image folder, or 'synthetic' (default: %(default)s)")
+    info_parser.add_argument("--no-cache", action="store_true", help="ignore and do not write the HDF5 cache")
+    args = parser.parse_args(argv)
+    info(args.data, cache=not args.no_cache)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

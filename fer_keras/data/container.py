@@ -1,0 +1,91 @@
+"""`FERData`: the one typed container every loader returns and every cleaning step takes."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras.errors import FERDataError
+
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+"""FER2013's ``Usage`` values: train, validation (public test) and test (private test)."""
+
+
+@dataclass(frozen=True, eq=False)
+class FERData:
+    """A FER dataset held in memory.
+
+    images:     uint8 array N×48×48 (grey).
+    labels:     int64 array N, values in 0..6 (see ``fer_keras.EMOTIONS``).
+    usage:      str array N, one of ``SPLITS`` (or "" where the source has no split).
+    source_ids: str array N naming where each row came from ("row 17", "train/happy/im3.png").
+    source:     a human-readable description of the whole source (path or "synthetic(seed=0)").
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    usage: np.ndarray
+    source_ids: np.ndarray
+    source: str = ""
+    notes: tuple = field(default=())
+
+    def __post_init__(self):
+        n = len(self.images)
+        if self.images.dtype != np.uint8 or self.images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise FERDataError(
+                f"{self.source or 'data'}: images must be uint8 N×48×48, "
+                f"got {self.images.dtype} {self.images.shape}"
+            )
+        for name in ("labels", "usage", "source_ids"):
+            if len(getattr(self, name)) != n:
+                raise FERDataError(
+                    f"{self.source or 'data'}: {name} has {len(getattr(self, name))} rows, images have {n}"
+                )
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(EMOTIONS)):
+            raise FERDataError(f"{self.source or 'data'}: labels must lie in 0..{len(EMOTIONS) - 1}")
+
+    def __len__(self):
+        return len(self.images)
+
+    def subset(self, index, note=None):
+        """A new FERData with the rows selected by a boolean mask or an index array."""
+        index = np.asarray(index)
+        notes = self.notes + ((note,) if note else ())
+        return FERData(
+            images=self.images[index],
+            labels=self.labels[index],
+            usage=self.usage[index],
+            source_ids=self.source_ids[index],
+            source=self.source,
+            notes=notes,
+        )
+
+    def split(self, usage):
+        """The rows whose ``usage`` equals one of ``SPLITS``."""
+        if usage not in SPLITS:
+            raise FERDataError(f"unknown split {usage!r}; expected one of {', '.join(SPLITS)}")
+        return self.subset(self.usage == usage)
+
+    def counts(self):
+        """A table of image counts: one row per split present, one column per emotion, plus totals."""
+        frame = pd.crosstab(
+            pd.Categorical(self.usage, categories=[s for s in SPLITS if s in set(self.usage)] or None),
+            pd.Categorical(np.asarray(EMOTIONS)[self.labels], categories=EMOTIONS),
+            dropna=False,
+        )
+        frame.index.name, frame.columns.name = "split", None
+        frame["total"] = frame.sum(axis=1)
+        frame.loc["total"] = frame.sum(axis=0)
+        return frame
+
+
+def make_fer_data(images, labels, usage=None, source_ids=None, source=""):
+    """Build a FERData from array-likes, filling defaults (no split, "row i" ids)."""
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    labels = np.asarray(labels, dtype=np.int64)
+    n = len(images)
+    usage = np.full(n, "", dtype=object) if usage is None else np.asarray(usage, dtype=object)
+    if source_ids is None:
+        source_ids = np.array([f"row {i}" for i in range(n)], dtype=object)
+    return FERData(images, labels, usage, np.asarray(source_ids, dtype=object), source)

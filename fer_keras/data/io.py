@@ -1,0 +1,369 @@
+"""Read FER2013 from Kaggle's CSV or from image folders into a `FERData`, with an HDF5 cache.
+
+Accepted sources:
+  * Kaggle CSV ``emotion,pixels,Usage`` (``Usage`` optional), plain or ``.gz`` / ``.xz`` / ``.zip``;
+  * image folders ``ROOT/<split>/<emotion>/*.png|jpg|jpeg|bmp`` (``train``, ``test``, optional
+    ``validation``), or ``ROOT/<emotion>/*`` without splits; any size or colour is converted to
+    48×48 grey with ``cv2.INTER_AREA``.
+"""
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import tempfile
+import warnings
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras.data.container import SPLITS, FERData
+from fer_keras.errors import FERDataError
+
+N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+SPLIT_FOLDERS = {
+    "train": "Training", "training": "Training",
+    "validation": "PublicTest", "val": "PublicTest", "valid": "PublicTest", "publictest": "PublicTest",
+    "test": "PrivateTest", "privatetest": "PrivateTest",
+}
+CACHE_ENV = "FER_KERAS_CACHE"
+
+
+def _line(i):
+    """The file line of data row ``i`` (the header is line 1)."""
+    return i + 2
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def load_csv(path, cache=True):
+    """Read a Kaggle FER2013 CSV (``emotion,pixels[,Usage]``, optionally compressed)."""
+    path = _existing(path)
+    return _cached(path, _parse_csv, cache)
+
+
+def _parse_csv(path):
+    """Fast streaming parse for Kaggle's own layout; the general pandas path for anything else,
+    and to name the exact bad line when the fast path meets malformed data."""
+    try:
+        data = _parse_kaggle_layout(path)
+    except (ValueError, OSError, EOFError, UnicodeDecodeError):
+        data = None
+    return data if data is not None else _parse_csv_general(path)
+
+
+class _KaggleRows:
+    """Converters for ``np.loadtxt`` reading a Kaggle row split on spaces.
+
+    Split on spaces, the row ``6,70 80 … 12,Training`` has exactly 2304 tokens: the first holds
+    the label and pixel 0, the last pixel 2303 and the Usage. These two converters peel the label
+    and Usage off while C code parses every pixel in between.
+    """
+
+    def __init__(self):
+        self.labels, self.usage = [], []
+
+    def first(self, token):
+        label, _, pixel = token.partition(",")
+        self.labels.append(label)
+        return int(pixel.strip('"'))
+
+    def last(self, token):
+        pixel, _, usage = token.partition(",")
+        self.usage.append(usage.strip())
+        return int(pixel.strip('"'))
+
+
+def _open_text(path):
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            raise ValueError("zip must hold exactly one CSV")
+        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8")
+    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(suffix, open)
+    return opener(path, "rt", encoding="utf-8")
+
+
+def _parse_kaggle_layout(path):
+    """Parse ``emotion,pixels[,Usage]`` at C speed, streaming; None for any other header."""
+    with _open_text(path) as handle:
+        header = handle.readline().strip().replace('"', "")
+        if header not in ("emotion,pixels,Usage", "emotion,pixels"):
+            return None
+        rows = _KaggleRows()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": handled below
+            pixels = np.loadtxt(handle, dtype=np.uint8, delimiter=" ", ndmin=2,
+                                converters={0: rows.first, N_PIXELS - 1: rows.last})
+    if pixels.shape[1] != N_PIXELS or len(pixels) == 0:
+        return None
+    labels = _parse_labels(path, pd.Series(rows.labels))
+    usage = _parse_usage(path, pd.Series(rows.usage)) if header.endswith("Usage") else np.full(len(labels), "", object)
+    ids = np.array([f"line {_line(i)}" for i in range(len(labels))], dtype=object)
+    images = pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    return FERData(images, labels, usage, ids, source=str(path))
+
+
+def _parse_csv_general(path):
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as err:
+        raise FERDataError(f"{path}: cannot be read as a CSV ({_first_line(err)})") from None
+    missing = [c for c in ("emotion", "pixels") if c not in frame.columns]
+    if missing:
+        raise FERDataError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected Kaggle's header "
+            f"'emotion,pixels,Usage', found {','.join(frame.columns) or 'nothing'}"
+        )
+    if frame.empty:
+        raise FERDataError(f"{path}: has a header but no rows")
+    labels = _parse_labels(path, frame["emotion"])
+    images = _parse_pixels(path, frame["pixels"])
+    usage = _parse_usage(path, frame["Usage"]) if "Usage" in frame.columns else np.full(len(frame), "", object)
+    ids = np.array([f"line {_line(i)}" for i in range(len(frame))], dtype=object)
+    return FERData(images, labels, usage, ids, source=str(path))
+
+
+def _parse_labels(path, column):
+    numbers = pd.to_numeric(column.str.strip(), errors="coerce")
+    bad = numbers.isna() | (numbers % 1 != 0) | (numbers < 0) | (numbers >= len(EMOTIONS))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise FERDataError(
+            f"{path}: line {_line(i)}: emotion {column.iloc[i]!r} is not a label 0-6 "
+            f"({', '.join(f'{k} {e}' for k, e in enumerate(EMOTIONS))})"
+        )
+    return numbers.to_numpy(dtype=np.int64)
+
+
+def _parse_pixels(path, column):
+    """Parse all pixel strings at C speed; on any inconsistency find the first bad row exactly."""
+    text = column.str.strip()
+    counts = np.fromiter((row.count(" ") + 1 for row in text), dtype=np.int64, count=len(text))
+    flat = np.empty(0)
+    if (counts == N_PIXELS).all():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                flat = np.fromstring(" ".join(text), dtype=np.int32, sep=" ")
+            except ValueError:
+                pass  # non-numeric text: the slow path below names the row
+        if flat.size == len(text) * N_PIXELS and flat.min() >= 0 and flat.max() <= 255:
+            return flat.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    for i, row in enumerate(text):  # slow path: only reached when something is wrong
+        values = row.split()
+        if len(values) != N_PIXELS:
+            raise FERDataError(
+                f"{path}: line {_line(i)}: expected {N_PIXELS} pixels (48×48), got {len(values)}; "
+                "each row holds space-separated integers 0-255"
+            )
+        try:
+            numbers = np.array(values, dtype=np.int64)
+        except ValueError:
+            bad = next(v for v in values if not v.lstrip("-").isdigit())
+            raise FERDataError(f"{path}: line {_line(i)}: pixel value {bad!r} is not an integer 0-255") from None
+        if numbers.min() < 0 or numbers.max() > 255:
+            raise FERDataError(f"{path}: line {_line(i)}: pixel values must lie in 0-255")
+    raise FERDataError(f"{path}: pixel column could not be parsed")  # pragma: no cover
+
+
+def _parse_usage(path, column):
+    usage = column.str.strip().to_numpy(dtype=object)
+    bad = ~np.isin(usage, SPLITS)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FERDataError(
+            f"{path}: line {_line(i)}: Usage {usage[i]!r} is not one of {', '.join(SPLITS)}"
+        )
+    return usage
+
+
+def write_csv(data, path):
+    """Write ``data`` as a Kaggle CSV (``emotion,pixels,Usage``); atomic: no partial file on failure."""
+    path = Path(path)
+    flat = data.images.reshape(len(data), -1)
+    frame = pd.DataFrame({
+        "emotion": data.labels,
+        "pixels": [" ".join(map(str, row)) for row in flat.tolist()],
+        "Usage": data.usage,
+    })
+    _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, compression="infer"))
+    return path
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def load_folder(root, cache=True):
+    """Read ``ROOT/<split>/<emotion>/*`` (or ``ROOT/<emotion>/*``) image folders."""
+    root = _existing(root)
+    return _cached(root, _read_folder, cache)
+
+
+def _folder_files(root):
+    """List (path, split, label) for every image, validating folder names."""
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subdirs:
+        raise FERDataError(f"{root}: no sub-folders; expected ROOT/<split>/<emotion>/*.png or ROOT/<emotion>/*.png")
+    if all(p.name.lower() in EMOTIONS for p in subdirs):
+        layout = [("", p) for p in subdirs]
+    else:
+        layout = []
+        for split_dir in subdirs:
+            split = SPLIT_FOLDERS.get(split_dir.name.lower())
+            if split is None:
+                raise FERDataError(
+                    f"{split_dir}: unknown split folder; use train/, validation/ or test/ "
+                    f"(or put emotion folders directly under {root})"
+                )
+            layout += [(split, p) for p in sorted(split_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    files = []
+    for split, emotion_dir in layout:
+        name = emotion_dir.name.lower()
+        if name not in EMOTIONS:
+            raise FERDataError(f"{emotion_dir}: unknown emotion folder; expected one of {', '.join(EMOTIONS)}")
+        label = EMOTIONS.index(name)
+        files += [(f, split, label) for f in sorted(emotion_dir.iterdir())
+                  if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")]
+    if not files:
+        raise FERDataError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def _read_image(path):
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise FERDataError(f"{path}: unreadable or corrupt image; delete or replace it")
+    if image.shape == (IMAGE_SIZE, IMAGE_SIZE):
+        return image, False
+    return cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA), True
+
+
+def _read_folder(root):
+    files = _folder_files(root)
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = list(tqdm(pool.map(_read_image, [f for f, _, _ in files]), total=len(files),
+                            desc=f"reading {root.name}", unit="img", disable=len(files) < 2000))
+    images = np.stack([image for image, _ in results])
+    converted = sum(flag for _, flag in results)
+    return FERData(
+        images=images,
+        labels=np.array([label for _, _, label in files], dtype=np.int64),
+        usage=np.array([split for _, split, _ in files], dtype=object),
+        source_ids=np.array([str(f.relative_to(root)) for f, _, _ in files], dtype=object),
+        source=str(root),
+        notes=(f"converted {converted} of {len(files)} images to 48×48 grey",) if converted else (),
+    )
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir():
+    """Where HDF5 caches live: ``$FER_KERAS_CACHE`` or ``~/.cache/fer_keras``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "fer_keras")
+
+
+def _fingerprint(path):
+    """Size and mtime of a file, or of every file under a folder."""
+    if path.is_file():
+        stat = path.stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    digest = hashlib.sha1()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            stat = os.stat(os.path.join(dirpath, name))
+            digest.update(f"{dirpath}/{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def _cache_file(path):
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    return cache_dir() / f"{path.name}.{key}.h5"
+
+
+def _cached(path, read, cache):
+    if not cache:
+        return read(path)
+    fingerprint = _fingerprint(path)
+    cache_file = _cache_file(path)
+    if cache_file.exists():
+        try:
+            with h5py.File(cache_file, "r") as h5:
+                if h5.attrs.get("fingerprint") == fingerprint:
+                    return FERData(
+                        images=h5["images"][()],
+                        labels=h5["labels"][()].astype(np.int64),
+                        usage=h5["usage"].asstr()[()].astype(object),
+                        source_ids=h5["source_ids"].asstr()[()].astype(object),
+                        source=str(path),
+                        notes=tuple(h5.attrs.get("notes", ())),
+                    )
+        except (OSError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    data = read(path)
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(cache_file, lambda tmp: _write_h5(tmp, data, fingerprint))
+    except OSError as err:
+        warnings.warn(f"could not write cache {cache_file}: {err}", stacklevel=2)
+    return data
+
+
+def _write_h5(path, data, fingerprint):
+    strings = h5py.string_dtype()
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("images", data=data.images)
+        h5.create_dataset("labels", data=data.labels.astype(np.int8))
+        h5.create_dataset("usage", data=data.usage.astype(str).astype(object), dtype=strings)
+        h5.create_dataset("source_ids", data=data.source_ids.astype(str).astype(object), dtype=strings)
+        h5.attrs["fingerprint"] = fingerprint
+        h5.attrs["notes"] = list(data.notes)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _existing(path):
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FERDataError(
+            f"{path}: no such file or folder; pass a Kaggle CSV (.csv, .csv.gz, .csv.xz, .zip), "
+            "an image folder, or 'synthetic'"
+        )
+    return path
+
+
+def _atomic_write(path, write):
+    """Call ``write(tmp_path)`` then move the finished file into place; leave nothing on failure."""
+    path = Path(path)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _first_line(err):
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
