@@ -1,0 +1,92 @@
+"""Train / validation / test splits that never let one image sit on both sides.
+
+Cleaning happens before splitting. Three ways to split:
+  * ``"usage"``: FER2013's own ``Usage`` column (Training / PublicTest / PrivateTest);
+  * ``"stratified"``: a stratified random split (Białek's 80/10/10; the thesis' test 0.1 or 0.2),
+    group-aware by default, so every copy of a duplicated image lands in the same split.
+With ``dedupe=True`` (the default) copies of an image that still straddle splits are removed from
+the earlier split (train loses copies of validation/test images, validation of test images), so
+the test set stays the benchmark's own while training never sees a test image.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from fer_keras.data.container import SPLITS, FERData
+from fer_keras.data.hashing import duplicate_group_ids, occurs_in
+from fer_keras.errors import FERDataError
+
+SPLIT_METHODS = ("usage", "stratified")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The three parts of a dataset, each a FERData."""
+
+    train: FERData
+    val: FERData
+    test: FERData
+
+    def sizes(self):
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def usage_split(data):
+    """Split on FER2013's ``Usage`` column: Training → train, PublicTest → val, PrivateTest → test."""
+    if not set(SPLITS) <= set(data.usage):
+        missing = ", ".join(s for s in SPLITS if s not in set(data.usage))
+        raise FERDataError(
+            f"{data.source or 'data'}: no rows with Usage {missing}; use split='stratified' for data without splits"
+        )
+    return Splits(*(data.split(name) for name in SPLITS))
+
+
+def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_duplicates=True):
+    """A stratified random split; with ``group_duplicates`` every copy of an image stays together."""
+    if not (0 < test_fraction < 1 and 0 <= val_fraction < 1 and val_fraction + test_fraction < 1):
+        raise FERDataError(f"split fractions val={val_fraction}, test={test_fraction} must lie in (0, 1) and sum below 1")
+    groups = duplicate_group_ids(data.images) if group_duplicates else np.arange(len(data))
+    _, first_row = np.unique(groups, return_index=True)  # one representative row per group
+    group_labels = data.labels[first_row]
+    stratify = group_labels if np.bincount(group_labels)[np.unique(group_labels)].min() >= 3 else None
+    rest, test = train_test_split(np.arange(len(first_row)), test_size=test_fraction, random_state=seed,
+                                  stratify=stratify)
+    val = np.array([], dtype=int)
+    if val_fraction:
+        rest, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
+                                     stratify=None if stratify is None else group_labels[rest])
+    parts = []
+    for chosen in (rest, val, test):
+        mask = np.isin(groups, np.unique(groups[first_row[chosen]]))
+        parts.append(data.subset(mask, note=f"stratified split (seed={seed})"))
+    return Splits(*parts)
+
+
+def dedupe_across_splits(splits):
+    """Remove from train (and val) every image that also occurs in a later split."""
+    train, val, test = splits.train, splits.val, splits.test
+    val_keep = ~occurs_in(val.images, test.images)
+    train_keep = ~occurs_in(train.images, np.concatenate([val.images, test.images]))
+    return Splits(
+        train=train.subset(train_keep, note=_dropped_note("train", train_keep)),
+        val=val.subset(val_keep, note=_dropped_note("val", val_keep)),
+        test=test,
+    )
+
+
+def split(data, method="usage", val_fraction=0.1, test_fraction=0.1, seed=0, group_duplicates=True, dedupe=True):
+    """Split ``data`` by ``method`` ("usage" or "stratified"), then remove cross-split copies."""
+    if method == "usage":
+        parts = usage_split(data)
+    elif method == "stratified":
+        parts = stratified_split(data, val_fraction, test_fraction, seed, group_duplicates)
+    else:
+        raise FERDataError(f"unknown split method {method!r}; expected one of {', '.join(SPLIT_METHODS)}")
+    return dedupe_across_splits(parts) if dedupe else parts
+
+
+def _dropped_note(name, keep):
+    dropped = int((~keep).sum())
+    return f"dedupe_across_splits: dropped {dropped} {name} rows whose image occurs in a later split" if dropped else None

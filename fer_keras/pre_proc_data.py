@@ -1,0 +1,130 @@
+"""`pre_proc_data`: the thesis' preprocessing entry point, with an honest protocol by default.
+
+normalise /255 → reshape N×48×48×1 → one-hot labels → balance the training split with
+``sampling`` = "ros" | "smote" | "class_weight" | "augment" | "none".
+
+``protocol="honest"`` (default): split first (cross-split duplicates removed), balance the
+training split only; validation and test are never resampled.
+``protocol="thesis"``: the thesis' order — over-sample the *whole* dataset, then split at random —
+reproduced for comparison only: copies of test images are trained on, so every output made this
+way carries ``leaky=True`` and a note with the measured train/test overlap.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from sklearn.utils.class_weight import compute_class_weight
+
+from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras.augment import augment_to_n
+from fer_keras.data import load
+from fer_keras.data.container import FERData
+from fer_keras.data.hashing import occurs_in
+from fer_keras.data.splits import split
+from fer_keras.errors import FERError
+
+SAMPLINGS = ("none", "ros", "smote", "class_weight", "augment")
+PROTOCOLS = ("honest", "thesis")
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Model-ready arrays. ``x_*`` float32 N×48×48×1 in [0, 1]; ``y_*`` one-hot float32 N×7."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    sampling: str
+    protocol: str
+    leaky: bool
+    class_weight: dict = None
+    notes: tuple = field(default=())
+
+    @property
+    def labels_train(self):
+        return self.y_train.argmax(axis=1)
+
+    @property
+    def labels_test(self):
+        return self.y_test.argmax(axis=1)
+
+    def class_counts(self):
+        """Training images per emotion after balancing."""
+        return dict(zip(EMOTIONS, np.bincount(self.labels_train, minlength=len(EMOTIONS)).tolist()))
+
+
+def to_model_input(images):
+    """uint8 N×48×48 → float32 N×48×48×1 in [0, 1] (one float32 copy, no float64)."""
+    out = np.empty((len(images), IMAGE_SIZE, IMAGE_SIZE, 1), dtype=np.float32)
+    np.multiply(images[..., None], np.float32(1 / 255), out=out, dtype=np.float32)
+    return out
+
+
+def one_hot(labels, num_classes=len(EMOTIONS)):
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+def balance(images, labels, sampling, seed=0, n_per_class=8000):
+    """Resample uint8 images N×48×48 by ``sampling``; returns (images, labels, class_weight)."""
+    if sampling not in SAMPLINGS:
+        raise FERError(f"unknown sampling {sampling!r}; expected one of {', '.join(SAMPLINGS)}")
+    if sampling in ("ros", "smote"):
+        sampler = (RandomOverSampler(random_state=seed) if sampling == "ros"
+                   else SMOTE(random_state=seed, k_neighbors=min(5, np.bincount(labels).min() - 1)))
+        flat, labels = sampler.fit_resample(images.reshape(len(images), -1), labels)
+        return np.asarray(flat, dtype=np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels, None
+    if sampling == "augment":
+        images, labels = augment_to_n(images, labels, n_per_class=n_per_class, seed=seed)
+        return images, labels, None
+    if sampling == "class_weight":
+        present = np.unique(labels)
+        weights = compute_class_weight("balanced", classes=present, y=labels)
+        return images, labels, {int(k): float(w) for k, w in zip(present, weights)}
+    return images, labels, None
+
+
+def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_method="usage",
+                  test_fraction=0.1, val_fraction=0.1, n_per_class=8000, seed=0):
+    """Split, balance the training split and return model-ready arrays (see module docstring).
+
+    data:          a FERData (already cleaned) or a source for ``fer_keras.data.load``.
+    sampling:      "none", "ros", "smote" (imbalanced-learn, on flattened pixels), "class_weight"
+                   (inverse-frequency Keras ``class_weight`` dict, no resampling) or "augment"
+                   (rotate ±10°, mirror, zoom 1.1–1.2 up to ``n_per_class`` per class).
+    protocol:      "honest" (default) or "thesis" (leaky, for comparison only).
+    split_method:  "usage" (FER2013's own) or "stratified" (``val_fraction``/``test_fraction``).
+    """
+    if protocol not in PROTOCOLS:
+        raise FERError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if not isinstance(data, FERData):
+        data = load(data)
+    if protocol == "thesis":
+        return _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed)
+    parts = split(data, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    images, labels, weights = balance(parts.train.images, parts.train.labels, sampling, seed, n_per_class)
+    notes = parts.train.notes + parts.val.notes + (
+        f"honest protocol: split ({split_method}) first, {sampling} on the training split only",)
+    return Prepared(to_model_input(images), one_hot(labels), to_model_input(parts.val.images),
+                    one_hot(parts.val.labels), to_model_input(parts.test.images), one_hot(parts.test.labels),
+                    sampling, protocol, leaky=False, class_weight=weights, notes=notes)
+
+
+def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed):
+    """Over-sample everything, then split at random: the thesis' (leaky) order."""
+    images, labels, weights = balance(data.images, data.labels, sampling, seed, n_per_class)
+    pooled = FERData(images, labels, np.full(len(labels), "", object),
+                     np.array([f"resampled {i}" for i in range(len(labels))], dtype=object), data.source)
+    # a random split of resampled rows, as the thesis did: copies of one image land on both sides
+    parts = split(pooled, "stratified", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+                  group_duplicates=False, dedupe=False)
+    overlap = int(occurs_in(parts.test.images, parts.train.images).sum())
+    note = (f"LEAKY thesis protocol: {sampling} over the whole dataset before a random split; "
+            f"{overlap} of {len(parts.test)} test images also occur in training")
+    return Prepared(to_model_input(parts.train.images), one_hot(parts.train.labels),
+                    to_model_input(parts.val.images), one_hot(parts.val.labels),
+                    to_model_input(parts.test.images), one_hot(parts.test.labels), sampling, "thesis",
+                    leaky=True, class_weight=weights, notes=data.notes + (note,))
