@@ -1,6 +1,7 @@
 """Shared plumbing for the command-line entry points."""
 
 import functools
+import os
 import sys
 
 from fer_keras.errors import FERError
@@ -23,3 +24,30 @@ def user_errors_exit(main):
             raise SystemExit(130) from None
 
     return wrapper
+
+
+def import_keras_quietly():
+    """Import keras; on the TensorFlow backend, hide TensorFlow's C++ start-up log lines.
+
+    TensorFlow 2.21 prints them before its logging is configured, ignoring TF_CPP_MIN_LOG_LEVEL, so
+    stderr (file descriptor 2) is pointed at /dev/null for the import only. Python exceptions
+    raised by the import are unaffected. Set FER_KERAS_VERBOSE_TF=1 to see the lines.
+    """
+    quiet = ("tensorflow" not in sys.modules and not os.environ.get("FER_KERAS_VERBOSE_TF")
+             and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow")
+    if quiet:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    import keras
+
+    return keras

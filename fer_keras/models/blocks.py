@@ -1,0 +1,50 @@
+"""Small tensor-in, tensor-out helpers shared by the model builders."""
+
+import keras
+from keras import layers
+
+from fer_keras.errors import FERError
+
+
+def conv_block(x, filters, dropout=0.25, pool_padding="valid", name="block"):
+    """Conv2D 3×3 same ReLU → BatchNorm → MaxPool 2 → Dropout (Białek et al. 2023, Tables 3, 5, 7).
+
+    Layers are named ``{name}_conv``, ``{name}_bn``, ``{name}_pool``, ``{name}_drop``.
+    ``pool_padding="same"`` lets the pool run on a 1×1 map (the six-layer CNN's last block and the
+    VGG16 head's last block).
+    """
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.MaxPooling2D(2, padding=pool_padding, name=f"{name}_pool")(x)
+    return layers.Dropout(dropout, name=f"{name}_drop")(x)
+
+
+def dense_block(x, units, dropout=0.5, name="fc"):
+    """Dense ReLU → BatchNorm → Dropout (the five-layer CNN's classifier, Białek Table 3)."""
+    x = layers.Dense(units, activation="relu", name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Dropout(dropout, name=f"{name}_drop")(x)
+
+
+def classifier_head(x, num_classes=7, binary=False, name="predictions"):
+    """The output layer: Dense(num_classes) softmax, or Dense(1) sigmoid when ``binary`` (Białek §4.4).
+
+    The layer computes in float32 so that a mixed-precision model still returns float32
+    probabilities.
+    """
+    if binary:
+        return layers.Dense(1, activation="sigmoid", dtype="float32", name=name)(x)
+    if int(num_classes) < 2:
+        raise FERError(
+            f"num_classes must be at least 2 for a softmax head (got {num_classes}); "
+            "use binary=True for a single sigmoid output"
+        )
+    return layers.Dense(int(num_classes), activation="softmax", dtype="float32", name=name)(x)
+
+
+def image_input(input_shape, name="image"):
+    """``keras.Input`` for an H×W×C image, with a readable error for a malformed shape."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise FERError(f"input_shape must be (height, width, channels) of positive ints, got {input_shape!r}")
+    return keras.Input(shape=shape, name=name)

@@ -1,0 +1,61 @@
+"""The plain CNNs of Białek et al. (2023): five-layer (Table 3) and six-layer (Table 5)."""
+
+import keras
+from keras import layers
+
+from fer_keras.models.blocks import classifier_head, conv_block, dense_block, image_input
+
+FIVE_LAYER_FILTERS = (128, 256, 512, 1024, 1024)
+
+
+def build_five_layer_cnn(input_shape=(48, 48, 1), num_classes=7, binary=False, dropout=0.25,
+                         dense_dropout=0.5, name="five_layer_cnn"):
+    """Five-layer CNN, Białek et al. 2023, Table 3.
+
+    5 × conv_block (128, 256, 512, 1024, 1024 filters; 48 → 24 → 12 → 6 → 3 → 1) → Flatten →
+    Dense 512 → BN → Dropout → Dense 256 → BN → Dropout → Dense(num_classes) softmax.
+    At 48×48×1 with 7 classes: 16,307,207 parameters, 16,299,783 trainable (the table's totals).
+    The paper trains it with Adam 1e-3, batch 32, categorical cross-entropy.
+
+    Args:
+        input_shape: H×W×C of the input image (values in [0, 1]); each side at least 32.
+        num_classes: width of the softmax output.
+        binary: one sigmoid unit instead (one-vs-rest models, Białek §4.4).
+        dropout: dropout after each convolutional block.
+        dense_dropout: dropout after each dense layer.
+        name: the model's name.
+    """
+    inputs = image_input(input_shape)
+    x = inputs
+    for i, filters in enumerate(FIVE_LAYER_FILTERS, start=1):
+        x = conv_block(x, filters, dropout, name=f"block{i}")
+    x = layers.Flatten(name="flatten")(x)
+    x = dense_block(x, 512, dense_dropout, name="fc1")
+    x = dense_block(x, 256, dense_dropout, name="fc2")
+    outputs = classifier_head(x, num_classes, binary)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_six_layer_cnn(input_shape=(48, 48, 1), num_classes=7, binary=False, dropout=0.25,
+                        name="six_layer_cnn"):
+    """Six-layer CNN, Białek et al. 2023, Table 5.
+
+    The five-layer CNN's five conv blocks plus a sixth (2048 filters, its MaxPool padded "same" as
+    it runs on a 1×1 map) → GlobalAveragePooling2D → Dense(num_classes) softmax.
+    At 48×48×1 with 7 classes: 34,545,159 parameters, 34,535,175 trainable (the table's totals).
+
+    Args:
+        input_shape: H×W×C of the input image (values in [0, 1]); each side at least 32.
+        num_classes: width of the softmax output.
+        binary: one sigmoid unit instead (Białek §4.4).
+        dropout: dropout after each convolutional block.
+        name: the model's name.
+    """
+    inputs = image_input(input_shape)
+    x = inputs
+    for i, filters in enumerate(FIVE_LAYER_FILTERS, start=1):
+        x = conv_block(x, filters, dropout, name=f"block{i}")
+    x = conv_block(x, 2048, dropout, pool_padding="same", name="block6")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = classifier_head(x, num_classes, binary)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,159 @@
+"""Transfer-learning models of Białek et al. (2023): VGG16 (Table 7) and ResNet50 (Table 8).
+
+Both take the dataset's 48×48×1 images in [0, 1]. Inside the graph the image is resized to
+224×224, its grey channel copied to three, and scaled to 0-255 minus the per-channel means of
+Keras' "caffe" preprocessing (``keras.applications.vgg16/resnet50.preprocess_input``; grey input
+makes the RGB → BGR flip a no-op). The paper's VGGFace / VGGFace2 weights used slightly different
+means; with ``weights="imagenet"`` these are the right ones.
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from fer_keras.errors import FERError
+from fer_keras.models.blocks import classifier_head, conv_block, image_input
+
+BASE_IMAGE_SIZE = 224
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+WEIGHT_SUFFIXES = (".weights.h5", ".keras", ".h5", ".hdf5")
+VGG16_HEAD_FILTERS = (128, 256, 512, 1024)
+VGG16_HEAD_POOL_PADDING = ("valid", "valid", "valid", "same")  # 14 → 7 → 3 → 1 → 1
+
+
+def check_weights(weights):
+    """Validate a ``weights=`` argument before any build work.
+
+    Returns ``(weights for keras.applications, local path or None)``: ``None`` and ``"imagenet"``
+    pass through (only ``"imagenet"`` downloads); a path must name an existing .weights.h5, .keras,
+    .h5 or .hdf5 file, which is loaded into the base after it is built with random weights.
+    """
+    if weights is None or weights == "imagenet":
+        return weights, None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise FERError(f"weights must be None, 'imagenet' or a path to a weights file, got {weights!r}")
+    path = Path(weights).expanduser()
+    if not path.name.endswith(WEIGHT_SUFFIXES):
+        raise FERError(f"weights file {path} must end in one of {', '.join(WEIGHT_SUFFIXES)}")
+    if not path.is_file():
+        raise FERError(f"weights file not found: {path} (weights= takes None, 'imagenet' or a local file)")
+    return None, path
+
+
+def load_base_weights(base, path, arch):
+    """Load a local weights file into a keras.applications base, by layer name for legacy .h5.
+
+    Weights the file lacks or shapes differently keep their random values (one short warning says
+    how many); a file that sets no weight at all is an error.
+    """
+    initial = [keras.ops.convert_to_numpy(w) for w in base.weights]
+    for w, value in zip(base.weights, initial):  # NaN marks what the file does not overwrite
+        w.assign(np.full_like(value, np.nan))
+    try:
+        with warnings.catch_warnings():  # Keras' own mismatch warnings print whole tensors
+            warnings.simplefilter("ignore")
+            if path.name.endswith((".weights.h5", ".keras")):
+                base.load_weights(str(path), skip_mismatch=True)
+            else:
+                base.load_weights(str(path), skip_mismatch=True, by_name=True)
+    except (ValueError, KeyError, OSError, TypeError) as err:
+        raise FERError(f"could not load weights from {path} into the {arch} base: {err}") from err
+    missing = [i for i, w in enumerate(base.weights) if np.isnan(keras.ops.convert_to_numpy(w)).any()]
+    for i in missing:
+        base.weights[i].assign(initial[i])
+    if len(missing) == len(initial):
+        raise FERError(
+            f"no weight in {path} matches the {arch} base; expected weights saved from "
+            f"keras.applications.{arch}(include_top=False)"
+        )
+    if missing:
+        warnings.warn(f"{len(missing)} of {len(initial)} weights of the {arch} base were not in {path} "
+                      "and keep their random values", stacklevel=3)
+
+
+def grey_to_base_input(inputs):
+    """48×48×1 in [0, 1] → 224×224×3 with caffe preprocessing, as layers (no Lambda)."""
+    if inputs.shape[-1] != 1:
+        raise FERError(f"transfer models take greyscale input (channels=1), got input shape {tuple(inputs.shape[1:])}")
+    x = layers.Resizing(BASE_IMAGE_SIZE, BASE_IMAGE_SIZE, name="resize")(inputs)
+    x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    x = layers.Rescaling(255.0, name="to_255")(x)
+    return layers.Normalization(mean=CAFFE_MEAN_BGR, variance=(1.0, 1.0, 1.0), name="caffe_mean")(x)
+
+
+def build_vgg16_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False, weights=None,
+                         freeze_base=True, dropout=0.25, name="vgg16_transfer"):
+    """VGG16 transfer model, Białek et al. 2023, Table 7.
+
+    Resize + grey → RGB + caffe preprocessing → VGG16 truncated after ``block5_conv1``
+    (14×14×512; nested model ``vgg16_base``, frozen) → 4 × conv_block (128, 256, 512, 1024;
+    14 → 7 → 3 → 1 → 1, the last pool padded "same") → GlobalAveragePooling2D → Dense softmax.
+    With 7 classes: 16,794,823 parameters, 6,795,911 trainable, 9,998,912 non-trainable (the
+    table's totals). The paper used VGGFace weights and trained with Adam 1e-4, batch 32.
+
+    Args:
+        input_shape: H×W×1 of the input image (values in [0, 1]).
+        num_classes: width of the softmax output.
+        binary: one sigmoid unit instead (Białek §4.4).
+        weights: None (random), "imagenet" (downloaded by Keras) or a local file of
+            ``keras.applications.VGG16(include_top=False)`` weights (.weights.h5, .keras, or a
+            legacy .h5 loaded by layer name).
+        freeze_base: keep the VGG16 layers frozen, as in the paper.
+        dropout: dropout after each head block.
+        name: the model's name.
+    """
+    app_weights, path = check_weights(weights)
+    inputs = image_input(input_shape)
+    x = grey_to_base_input(inputs)
+    full = keras.applications.VGG16(include_top=False, weights=app_weights,
+                                    input_shape=(BASE_IMAGE_SIZE, BASE_IMAGE_SIZE, 3))
+    if path is not None:
+        load_base_weights(full, path, "VGG16")
+    base = keras.Model(full.inputs, full.get_layer("block5_conv1").output, name="vgg16_base")
+    base.trainable = not freeze_base
+    x = base(x)
+    for i, (filters, padding) in enumerate(zip(VGG16_HEAD_FILTERS, VGG16_HEAD_POOL_PADDING), start=1):
+        x = conv_block(x, filters, dropout, padding, name=f"head{i}")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = classifier_head(x, num_classes, binary)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_resnet50_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False, weights=None,
+                            freeze_base=False, dense_units=2048, name="resnet50_transfer"):
+    """ResNet50 transfer model, Białek et al. 2023, Table 8.
+
+    Resize + grey → RGB + caffe preprocessing → ResNet50 (no top, average-pooled to 2048; nested
+    model ``resnet50_base``, trainable) → Flatten → Dense 2048 ReLU → Dense softmax.
+    With 7 classes: 27,798,407 parameters, 53,120 non-trainable (BatchNorm moving statistics).
+    The paper states 27,771,847 for its VGGFace2 ResNet50 (0.096 % fewer; the 53,120 agree).
+
+    Args:
+        input_shape: H×W×1 of the input image (values in [0, 1]).
+        num_classes: width of the softmax output.
+        binary: one sigmoid unit instead (Białek §4.4).
+        weights: None (random), "imagenet" (downloaded by Keras) or a local file of
+            ``keras.applications.ResNet50(include_top=False)`` weights (.weights.h5, .keras, or a
+            legacy .h5 loaded by layer name).
+        freeze_base: freeze the ResNet50 layers (the paper's table trains them).
+        dense_units: width of the hidden Dense layer.
+        name: the model's name.
+    """
+    app_weights, path = check_weights(weights)
+    inputs = image_input(input_shape)
+    x = grey_to_base_input(inputs)
+    base = keras.applications.ResNet50(include_top=False, weights=app_weights, pooling="avg",
+                                       input_shape=(BASE_IMAGE_SIZE, BASE_IMAGE_SIZE, 3),
+                                       name="resnet50_base")
+    if path is not None:
+        load_base_weights(base, path, "ResNet50")
+    base.trainable = not freeze_base
+    x = base(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
+    outputs = classifier_head(x, num_classes, binary)
+    return keras.Model(inputs, outputs, name=name)

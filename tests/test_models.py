@@ -1,0 +1,203 @@
+"""The model zoo: parameter totals of DESIGN §3/§5, heads, registry, weights files, saving."""
+
+import keras
+import numpy as np
+import pytest
+
+from fer_keras.errors import FERError
+from fer_keras.models import (
+    MODEL_BUILDERS,
+    build_attention_vit,
+    build_cnn_lstm,
+    build_five_layer_cnn,
+    build_model,
+    build_resnet50_transfer,
+    build_six_layer_cnn,
+    build_vgg16_transfer,
+    compile_model,
+)
+from fer_keras.models.transfer import CAFFE_MEAN_BGR, grey_to_base_input
+
+# name: (total, trainable, non-trainable) with weights=None, 48×48×1, 7 classes
+PARAMETERS = {
+    "five_layer_cnn": (16_307_207, 16_299_783, 7_424),  # Białek Table 3, exact
+    "six_layer_cnn": (34_545_159, 34_535_175, 9_984),  # Table 5, exact
+    "vgg16_transfer": (16_794_823, 6_795_911, 9_998_912),  # Table 7, exact
+    "resnet50_transfer": (27_798_407, 27_745_287, 53_120),  # Table 8 states 27,771,847
+    "cnn_lstm": (474_247, 473_415, 832),  # thesis §8.5 text; it states 457,031
+    "cnn_lstm_first": (143_431, 142_983, 448),  # §8.1, reconstructed
+    "attention_vit": (324_567, 324_567, 0),  # thesis §8.6 text; it states 197,799
+}
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    """Each registered model built once (weights=None) and shared by this module's tests."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = build_model(name)
+        return built[name]
+
+    yield get
+    built.clear()
+    keras.backend.clear_session()
+
+
+def images(n=2, shape=(48, 48, 1), seed=0):
+    return np.random.default_rng(seed).random((n, *shape), dtype=np.float32)
+
+
+def parameter_counts(model):
+    non_trainable = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    return model.count_params(), model.count_params() - non_trainable, non_trainable
+
+
+def test_registry_names_every_builder():
+    assert set(MODEL_BUILDERS) == set(PARAMETERS)
+    assert all(callable(builder) for builder in MODEL_BUILDERS.values())
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETERS))
+def test_parameter_totals_match_the_design(zoo, name):
+    model = zoo(name)
+    assert model.name == name
+    assert parameter_counts(model) == PARAMETERS[name]
+    assert model.inputs[0].shape[1:] == (48, 48, 1)
+    assert model.outputs[0].shape[1:] == (7,)
+
+
+def test_resnet50_transfer_is_within_0_2_percent_of_the_paper(zoo):
+    assert abs(zoo("resnet50_transfer").count_params() - 27_771_847) / 27_771_847 < 0.002
+
+
+def test_transfer_bases_are_nested_frozen_vgg16_and_trainable_resnet50(zoo):
+    vgg = zoo("vgg16_transfer").get_layer("vgg16_base")
+    assert vgg.output.shape[1:] == (14, 14, 512) and not vgg.trainable
+    assert zoo("vgg16_transfer").get_layer("head4_pool").output.shape[1:] == (1, 1, 1024)
+    resnet = zoo("resnet50_transfer").get_layer("resnet50_base")
+    assert resnet.output.shape[1:] == (2048,) and resnet.trainable
+
+
+def test_cnn_layers_have_stable_names(zoo):
+    five = zoo("five_layer_cnn")
+    assert [five.get_layer(f"block{i}_pool").output.shape[1] for i in range(1, 6)] == [24, 12, 6, 3, 1]
+    assert zoo("six_layer_cnn").get_layer("block6_pool").output.shape[1:] == (1, 1, 2048)
+    assert zoo("cnn_lstm").get_layer("to_sequence").output.shape[1:] == (25, 128)
+
+
+@pytest.mark.parametrize("name", ["five_layer_cnn", "cnn_lstm", "cnn_lstm_first", "attention_vit"])
+def test_small_models_predict_probability_rows(zoo, name):
+    probs = zoo(name).predict(images(), verbose=0)
+    assert probs.shape == (2, 7) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("builder", [build_cnn_lstm, build_attention_vit])
+def test_binary_head_is_one_sigmoid_unit(builder):
+    model = builder(binary=True)
+    scores = model.predict(images(), verbose=0)
+    assert scores.shape == (2, 1)
+    assert np.all((scores > 0) & (scores < 1))
+
+
+def test_builders_accept_other_shapes_and_class_counts():
+    assert build_five_layer_cnn(input_shape=(64, 64, 1), num_classes=2).outputs[0].shape[1:] == (2,)
+    assert build_six_layer_cnn(input_shape=(32, 32, 1), num_classes=3).outputs[0].shape[1:] == (3,)
+    assert build_attention_vit(input_shape=(32, 32, 1), num_classes=2).outputs[0].shape[1:] == (2,)
+    model = build_cnn_lstm(num_classes=2)
+    assert model.predict(images(), verbose=0).shape == (2, 2)
+
+
+def test_bad_class_count_or_shape_raises_fer_error():
+    with pytest.raises(FERError, match="binary=True"):
+        build_cnn_lstm(num_classes=1)
+    with pytest.raises(FERError, match="input_shape"):
+        build_cnn_lstm(input_shape=(48, 48))
+    with pytest.raises(FERError, match="greyscale"):
+        build_vgg16_transfer(input_shape=(48, 48, 3))
+
+
+def test_outputs_stay_float32_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = build_cnn_lstm()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert model.get_layer("block1_conv").compute_dtype == "float16"
+    assert model.outputs[0].dtype == "float32"
+
+
+def test_grey_input_becomes_caffe_preprocessed_224_rgb():
+    inputs = keras.Input((48, 48, 1))
+    prep = keras.Model(inputs, grey_to_base_input(inputs))
+    x = np.full((1, 48, 48, 1), 0.5, dtype=np.float32)
+    out = keras.ops.convert_to_numpy(prep(x))
+    assert out.shape == (1, 224, 224, 3)
+    np.testing.assert_allclose(out[0, 100, 100], 127.5 - np.array(CAFFE_MEAN_BGR), rtol=1e-5)
+
+
+def test_build_model_unknown_name_raises_fer_error_naming_known_models():
+    with pytest.raises(FERError) as err:
+        build_model("nope")
+    message = str(err.value)
+    assert "'nope'" in message and "\n" not in message
+    assert all(name in message for name in MODEL_BUILDERS)
+
+
+def test_build_model_passes_arguments_to_the_builder():
+    model = build_model("cnn_lstm_first", num_classes=3, name="tiny")
+    assert model.name == "tiny" and model.outputs[0].shape[1:] == (3,)
+
+
+@pytest.mark.parametrize("builder", [build_vgg16_transfer, build_resnet50_transfer])
+def test_missing_weights_file_raises_before_building(builder, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the base was built")
+
+    monkeypatch.setattr(keras.applications, "VGG16", fail)
+    monkeypatch.setattr(keras.applications, "ResNet50", fail)
+    with pytest.raises(FERError, match="not found"):
+        builder(weights=tmp_path / "absent.weights.h5")
+    (tmp_path / "weights.txt").write_text("x")
+    with pytest.raises(FERError, match="must end in"):
+        builder(weights=tmp_path / "weights.txt")
+
+
+def test_vgg16_transfer_loads_base_weights_from_a_local_file(tmp_path):
+    source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "vgg16_notop.weights.h5"
+    source.save_weights(path)
+    base = build_vgg16_transfer(weights=str(path)).get_layer("vgg16_base")
+    for layer in ("block1_conv1", "block5_conv1"):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(base.get_layer(layer).kernel),
+                                      keras.ops.convert_to_numpy(source.get_layer(layer).kernel))
+
+
+def test_weights_file_for_another_model_raises_fer_error(tmp_path):
+    path = tmp_path / "dense.weights.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]).save_weights(path)
+    with pytest.raises(FERError, match="no weight"):
+        build_vgg16_transfer(weights=path)
+
+
+def test_cnn_lstm_survives_keras_save_and_safe_load(zoo, tmp_path):
+    model = zoo("cnn_lstm")
+    path = tmp_path / "cnn_lstm.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    x = images(seed=1)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+
+
+def test_compile_model_picks_the_loss_from_the_head():
+    softmax = compile_model(build_model("cnn_lstm_first"), learning_rate=2e-3)
+    assert softmax.loss == "categorical_crossentropy"
+    assert float(keras.ops.convert_to_numpy(softmax.optimizer.learning_rate)) == pytest.approx(2e-3)
+    sigmoid = compile_model(build_model("cnn_lstm_first", binary=True))
+    assert sigmoid.loss == "binary_crossentropy"
+    with pytest.raises(FERError, match="does not match"):
+        compile_model(build_model("cnn_lstm_first"), binary=True)
+    with pytest.raises(FERError, match="unknown optimizer"):
+        compile_model(build_model("cnn_lstm_first"), optimizer="nope")
