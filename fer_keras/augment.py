@@ -54,3 +54,28 @@ def augment_to_n(images, labels, n_per_class=8000, seed=0, layers=None):
     chosen = np.concatenate(sources)
     new_images = augment_images(images[chosen], layers)
     return np.concatenate([images, new_images]), np.concatenate([labels, labels[chosen]])
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Batches of (x, y[, sample_weight]) with the augmentation layers applied on the fly
+    (Białek's "Keras augmentation during training"); reshuffled every epoch, any backend."""
+
+    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, layers=None, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
+        self.layers = layers or augmentation_layers(seed)
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        x = keras.ops.convert_to_numpy(self.layers(self.x[rows], training=True))
+        if self.sample_weight is None:
+            return x, self.y[rows]
+        return x, self.y[rows], self.sample_weight[rows]
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.x))

@@ -46,15 +46,20 @@ class Prepared:
 
     @property
     def labels_train(self):
-        return self.y_train.argmax(axis=1)
+        return labels_of(self.y_train)
 
     @property
     def labels_test(self):
-        return self.y_test.argmax(axis=1)
+        return labels_of(self.y_test)
 
     def class_counts(self):
         """Training images per emotion after balancing."""
         return dict(zip(EMOTIONS, np.bincount(self.labels_train, minlength=len(EMOTIONS)).tolist()))
+
+
+def labels_of(y):
+    """Integer labels from one-hot N×K targets, or from N×1 binary targets."""
+    return y[:, 0].astype(np.int64) if y.shape[1] == 1 else y.argmax(axis=1)
 
 
 def to_model_input(images):
@@ -128,3 +133,21 @@ def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, s
                     to_model_input(parts.val.images), one_hot(parts.val.labels),
                     to_model_input(parts.test.images), one_hot(parts.test.labels), sampling, "thesis",
                     leaky=True, class_weight=weights, notes=data.notes + (note,))
+
+
+def pre_proc_binary(data, emotion, split_method="usage", n_positive=6000, n_per_negative=1000, seed=0):
+    """One-vs-rest arrays for ``emotion`` (Białek §3.5): a balanced training set from the training
+    split; validation and test are the multi-class ones relabelled 1/0. ``y_*`` are N×1 float32."""
+    from fer_keras.data.binary import binary_labels, one_vs_rest
+
+    parts = split(data, split_method, seed=seed)
+    train = one_vs_rest(parts.train.images, parts.train.labels, emotion, n_positive, n_per_negative, seed)
+
+    def column(labels):
+        return labels.astype(np.float32)[:, None]
+
+    return Prepared(to_model_input(train.images), column(train.labels), to_model_input(parts.val.images),
+                    column(binary_labels(parts.val.labels, emotion)), to_model_input(parts.test.images),
+                    column(binary_labels(parts.test.labels, emotion)), sampling="one_vs_rest",
+                    protocol="honest", leaky=False,
+                    notes=parts.train.notes + (f"one-vs-rest {train.emotion}: {n_positive}/{n_positive} training set",))

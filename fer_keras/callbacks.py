@@ -1,0 +1,53 @@
+"""The callback suite every training run uses: standard Keras callbacks, configured per variant."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CallbackConfig:
+    """The seeds' monitors, factors and patiences (DESIGN §3). ``None`` switches a callback off."""
+
+    lr_monitor: str = "val_loss"
+    lr_factor: float = 0.1
+    lr_patience: int = 2
+    lr_min_delta: float = 1e-4
+    early_stopping_monitor: str = "val_loss"
+    early_stopping_patience: int | None = 5
+    checkpoint_monitor: str = "val_accuracy"
+
+
+def tensorboard_available():
+    """Keras' TensorBoard callback writes through ``tf.summary``: it needs TensorFlow installed."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True):
+    """ReduceLROnPlateau, EarlyStopping (best weights restored), ModelCheckpoint (``best.keras``),
+    TensorBoard (``logs/``), CSVLogger (``history.csv``, appended on resume) and BackupAndRestore
+    (``backup/``, so an interrupted run resumes from its last completed epoch)."""
+    import keras
+
+    run_dir = Path(run_dir)
+    mode = {"loss": "min", "accuracy": "max"}
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=config.lr_monitor, factor=config.lr_factor, patience=config.lr_patience,
+            min_delta=config.lr_min_delta, mode=mode[config.lr_monitor.split("_")[-1]], verbose=1),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.keras"), monitor=config.checkpoint_monitor, save_best_only=True,
+            mode=mode[config.checkpoint_monitor.split("_")[-1]]),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+    ]
+    if config.early_stopping_patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
+            mode=mode[config.early_stopping_monitor.split("_")[-1]], restore_best_weights=True, verbose=1))
+    if tensorboard and tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
+    return callbacks

@@ -1,0 +1,137 @@
+"""Evaluate an ensemble of trained runs: ``python -m fer_keras.ensemble --members RUN ... --method mean``.
+
+mean: (weighted) probability average (Białek et al. 2023 §4.5); vote: majority vote (Bakiasi 2024;
+ties → highest summed probability, then lowest class index); ovr: seven one-vs-rest binary runs,
+one per emotion, arg-max of their sigmoid scores (Białek §3.5, §4.4). The members must have been
+tested on the same split (same data, cleaning, split and protocol, read from their config.json).
+Writes ``results/<name>/`` like ``fer_keras.evaluate``, so the ensemble appears in the results table.
+"""
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from fer_keras import EMOTIONS
+from fer_keras.cli import user_errors_exit
+from fer_keras.errors import FERError
+from fer_keras.evaluate import (
+    TIMING_CALLS,
+    load_keras_model,
+    predicted_labels,
+    print_summary,
+    read_config,
+    rebuild_test_split,
+    run_data,
+    split_key,
+    evaluation_fields,
+    time_inference,
+    variant_from_config,
+    write_results,
+)
+from fer_keras.models.ensemble import METHODS, combine, ensemble_model
+
+REFERENCES = {"mean": "Białek et al. 2023 §4.5", "vote": "Bakiasi 2024", "ovr": "Białek et al. 2023 §3.5, §4.4"}
+
+
+def check_members(run_dirs, configs, method):
+    """The members' variants, in the order the method needs (one-vs-rest: by emotion); a FERError
+    names the first pair of members tested on different splits, or a member of the wrong kind."""
+    if len(run_dirs) < 2:
+        raise FERError(f"an ensemble needs at least two members, got {len(run_dirs)}")
+    if len({Path(d).resolve() for d in run_dirs}) != len(run_dirs):
+        raise FERError("the same run is listed twice in --members")
+    first = split_key(configs[0])
+    for run_dir, config in zip(run_dirs[1:], configs[1:]):
+        key = split_key(config)
+        if key != first:
+            field = next(k for k in sorted(set(first) | set(key)) if first.get(k) != key.get(k))
+            raise FERError(f"{Path(run_dirs[0]).name} and {Path(run_dir).name} were tested on different test splits "
+                           f"({field}: {first.get(field)!r} vs {key.get(field)!r}); ensemble runs of the same data, "
+                           "cleaning, split and protocol")
+    variants = [variant_from_config(c) for c in configs]
+    if method == "ovr":
+        emotions = [v.binary_emotion for v in variants]
+        if None in emotions or sorted(emotions, key=str) != sorted(EMOTIONS):
+            raise FERError(f"--method ovr needs seven binary runs, one per emotion ({', '.join(EMOTIONS)}); got "
+                           f"{', '.join(str(e or v.name + ' (seven-class)') for e, v in zip(emotions, variants))}")
+        return sorted(range(len(variants)), key=lambda i: EMOTIONS.index(variants[i].binary_emotion)), variants
+    binary = [Path(d).name for d, v in zip(run_dirs, variants) if v.binary]
+    if binary:
+        raise FERError(f"--method {method} combines seven-class runs; {', '.join(binary)} is binary (use --method ovr "
+                       "with one binary run per emotion)")
+    return list(range(len(variants))), variants
+
+
+def evaluate_ensemble(members, method="mean", weights=None, data=None, results_dir="results", name=None,
+                      n_calls=TIMING_CALLS):
+    """Combine the best checkpoints of the runs ``members`` by ``method`` on their shared test split;
+    write ``results_dir/<name>/`` (default name ``ensemble_<method>-<time>``); return the metrics."""
+    if method not in METHODS:
+        raise FERError(f"unknown ensemble method {method!r}; expected one of {', '.join(METHODS)}")
+    if weights is not None and (method == "ovr" or len(weights) != len(members)):
+        raise FERError("--weights apply to 'mean' and 'vote' only" if method == "ovr" else
+                       f"got {len(weights)} weights for {len(members)} members; give one weight per member")
+    run_dirs = [Path(m) for m in members]
+    configs = [read_config(d) for d in run_dirs]
+    order, variants = check_members(run_dirs, configs, method)
+    run_dirs, configs, variants = ([seq[i] for i in order] for seq in (run_dirs, configs, variants))
+    if weights is not None:
+        weights = [weights[i] for i in order]
+    test = rebuild_test_split(variants[0], run_data(configs[0], data, run_dirs[0].name), configs[0].get("seed", 0))
+    models = [load_keras_model(d / "best.keras") for d in run_dirs]
+    outputs = [model.predict(test.x, batch_size=256, verbose=0) for model in models]
+    predicted = combine(method, outputs, weights)
+
+    member_accuracy = {}
+    for run_dir, variant, output in zip(run_dirs, variants, outputs):
+        truth = (test.emotions == EMOTIONS.index(variant.binary_emotion)) if variant.binary else test.emotions
+        member_accuracy[run_dir.name] = float((predicted_labels(output) == truth).mean())
+    name = name or f"ensemble_{method}-{datetime.now():%Y%m%d-%H%M%S}"
+    metrics = evaluation_fields(test.emotions, predicted, EMOTIONS)
+    metrics.update(variant=f"ensemble_{method}", method=method, weights=weights, members=[d.name for d in run_dirs],
+                   member_accuracy=member_accuracy, data=test.source, protocol=test.protocol, leaky=test.leaky,
+                   reference=REFERENCES[method], evaluated=datetime.now().isoformat(timespec="seconds"))
+    if n_calls:
+        print(f"timing inference of the {len(models)} members together: {n_calls} predict calls …")
+        metrics["inference"] = time_inference(ensemble_model(models), test.x, n_calls=n_calls)
+    config = {"ensemble": {"method": method, "weights": weights, "members": [str(d) for d in run_dirs]},
+              "data": configs[0]["data"], "command": " ".join(sys.argv),
+              "members": {d.name: c for d, c in zip(run_dirs, configs)}}
+    out_dir = Path(results_dir) / name
+    return write_results(out_dir, metrics, f"{name} ({len(models)} members)", config=config), out_dir
+
+
+@user_errors_exit
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_keras.ensemble",
+        description="Evaluate an ensemble of trained runs on their shared test split (same metrics, figures and "
+        "inference timing as fer_keras.evaluate); writes results/<name>/.",
+        epilog="examples:\n"
+        "  python -m fer_keras.ensemble --members callbacks/vgg16_original-* callbacks/resnet50_original-* --method mean\n"
+        "  python -m fer_keras.ensemble --members RUN_A RUN_B RUN_C --method vote --weights 2 1 1\n"
+        "  python -m fer_keras.ensemble --members callbacks/binary_*_five_layer-* --method ovr",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", nargs="+", required=True, help="training run folders (callbacks/<variant>-<time>/)")
+    parser.add_argument("--method", choices=METHODS, default="mean",
+                        help="mean: probability average; vote: majority vote; ovr: seven binary runs (default: %(default)s)")
+    parser.add_argument("--weights", nargs="+", type=float, help="one weight per member (mean and vote)")
+    parser.add_argument("--data", help="CSV, image folder or 'synthetic'; overrides the members' recorded source")
+    parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>)")
+    parser.add_argument("--results-dir", default="results", help="results go to DIR/<name>/ (default: %(default)s)")
+    parser.add_argument("--timing-calls", type=int, default=TIMING_CALLS,
+                        help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
+    args = parser.parse_args(argv)
+    if args.timing_calls < 0:
+        raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
+    metrics, out_dir = evaluate_ensemble(args.members, args.method, args.weights, args.data, args.results_dir,
+                                         args.name, args.timing_calls)
+    for member, accuracy in metrics["member_accuracy"].items():
+        print(f"  member {member}: accuracy {accuracy:.4f}")
+    print_summary(metrics, out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+"""Evaluate a trained model on its test split: ``python -m fer_keras.evaluate --run RUN_DIR``.
+
+Metrics: accuracy; precision, recall and F1 — macro, weighted and per class (scikit-learn) — and
+the classification report; a row-normalised confusion-matrix heat map; the training curves; and
+the inference time by Białek et al.'s protocol: 1000 test images, batch 32, mean ± std of 50
+``model.predict`` calls after one warm-up call.
+
+Everything goes to ``results/<run>/``: ``metrics.json`` (merged with the one ``train`` wrote),
+``report.md``, ``confusion_matrix.png``, ``curves.png`` and a copy of the run's ``config.json``
+(``callbacks/`` is git-ignored; the results table links the copy).
+The test split is rebuilt from the run's ``config.json`` by the variant's own data preparation,
+on data whose fingerprint must match the one the run was trained on.
+"""
+
+import argparse
+import dataclasses
+import json
+import re
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from fer_keras import EMOTIONS
+from fer_keras.cli import user_errors_exit
+from fer_keras.errors import FERError
+
+TIMING_IMAGES = 1000
+TIMING_BATCH = 32
+TIMING_CALLS = 50
+"""Białek et al. 2023's inference protocol: 1000 test images, batch 32, mean of 50 predict calls."""
+
+_SYNTHETIC_SOURCE = re.compile(r"synthetic\(n=(\d+), seed=(\d+)\)")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HeldOutSplit:
+    """A run's test split. ``labels`` are the model's own (0/1 "rest"/emotion for a binary model),
+    ``emotions`` the seven-class labels of the same images (what a one-vs-rest ensemble predicts)."""
+
+    x: np.ndarray
+    labels: np.ndarray
+    emotions: np.ndarray
+    class_names: tuple
+    variant: object
+    source: str
+    fingerprint: str
+    protocol: str
+    leaky: bool
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def class_names_of(variant=None):
+    """Names of a model's outputs: the seven emotions, or ("rest", emotion) for a binary variant."""
+    if variant is not None and variant.binary:
+        return ("rest", variant.binary_emotion)
+    return EMOTIONS
+
+
+def predicted_labels(scores, threshold=0.5):
+    """Labels from model outputs: arg-max of N×K probabilities, or ``score > threshold`` for N×1."""
+    scores = np.asarray(scores)
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        return (scores[:, 0] > threshold).astype(np.int64)
+    return scores.argmax(axis=1)
+
+
+def classification_metrics(truth, predicted, class_names=EMOTIONS):
+    """Accuracy; macro and weighted precision / recall / F1; per-class scores with support; the
+    confusion matrix (counts, rows = true class) and scikit-learn's classification report text.
+    Classes absent from both truth and predictions score 0 (``zero_division=0``)."""
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
+
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    if truth.shape != predicted.shape or truth.ndim != 1:
+        raise FERError(f"truth and predictions must be two label vectors of one length, got {truth.shape} and "
+                       f"{predicted.shape}")
+    classes = list(range(len(class_names)))
+    out = {"accuracy": float(accuracy_score(truth, predicted)), "n": int(len(truth))}
+    for average in ("macro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(truth, predicted, labels=classes, average=average,
+                                                     zero_division=0)
+        out.update({f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)})
+    p, r, f, s = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
+    out["per_class"] = {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                               "support": int(s[i])} for i, name in enumerate(class_names)}
+    out["confusion_matrix"] = confusion_matrix(truth, predicted, labels=classes).tolist()
+    out["class_names"] = list(class_names)
+    out["report"] = classification_report(truth, predicted, labels=classes, target_names=list(class_names),
+                                          digits=4, zero_division=0)
+    return out
+
+
+def time_inference(model, x, n_images=TIMING_IMAGES, batch_size=TIMING_BATCH, n_calls=TIMING_CALLS):
+    """Białek et al.'s inference timing: ``model.predict`` on the first ``n_images`` of ``x`` (all if
+    fewer) with ``batch_size``, once to warm up, then ``n_calls`` timed calls.
+
+    Returns n_images, batch_size, n_calls, mean_s and std_s (seconds per call), s_per_1000 (seconds
+    per 1000 images), images_per_s, and the backend and device it ran on.
+    """
+    import keras
+
+    from fer_keras.train import gpu_available
+
+    if n_calls < 1:
+        raise FERError(f"n_calls must be at least 1, got {n_calls}")
+    x = x[:n_images]
+    if not len(x):
+        raise FERError("no test images to time inference on")
+    model.predict(x, batch_size=batch_size, verbose=0)  # warm-up: tracing / compilation
+    seconds = []
+    for _ in range(n_calls):
+        start = time.perf_counter()
+        model.predict(x, batch_size=batch_size, verbose=0)
+        seconds.append(time.perf_counter() - start)
+    mean = float(np.mean(seconds))
+    return {"n_images": len(x), "batch_size": batch_size, "n_calls": n_calls, "mean_s": mean,
+            "std_s": float(np.std(seconds)), "s_per_1000": mean * 1000 / len(x), "images_per_s": len(x) / mean,
+            "backend": keras.backend.backend(), "device": "GPU" if gpu_available() else "CPU"}
+
+
+# --------------------------------------------------------------------------- the test split of a run
+
+
+def variant_from_config(config):
+    """The :class:`~fer_keras.variants.Variant` recorded in a run's ``config.json`` (as it was when
+    the run was made, even if ``VARIANTS`` has changed since)."""
+    from fer_keras.callbacks import CallbackConfig
+    from fer_keras.variants import Variant
+
+    recorded = dict(config["variant"])
+    known = {f.name for f in dataclasses.fields(Variant)}
+    fields = {k: v for k, v in recorded.items() if k in known}
+    fields["cleaning"] = tuple(fields.get("cleaning", ()))
+    if isinstance(fields.get("callbacks"), dict):
+        fields["callbacks"] = CallbackConfig(**fields["callbacks"])
+    return Variant(**fields)
+
+
+def read_config(run_dir):
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FERError(f"{run_dir} is not a training run: no config.json in it (runs live in callbacks/<variant>-<time>/)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise FERError(f"{path} is not valid JSON ({err})") from None
+
+
+def load_data(source):
+    """``fer_keras.data.load(source)``; a recorded synthetic source ``synthetic(n=…, seed=…)`` is
+    regenerated with those settings."""
+    from fer_keras.data import SYNTHETIC, load
+    from fer_keras.data.synthetic import load_synthetic
+
+    match = _SYNTHETIC_SOURCE.fullmatch(str(source))
+    if match:
+        return load_synthetic(n_samples=int(match[1]), seed=int(match[2]))
+    if str(source) != SYNTHETIC and not Path(source).expanduser().exists():
+        raise FERError(f"data {str(source)!r} not found; pass --data with the file or folder the run was trained on")
+    return load(source)
+
+
+def run_data(config, data=None, run="the run"):
+    """The data a run was trained on (``data`` overrides the recorded source), checked against the
+    fingerprint in its config."""
+    from fer_keras.train import data_fingerprint
+
+    source = data if data is not None else config["data"]["source"]
+    dataset = load_data(source)
+    found, expected = data_fingerprint(dataset), config["data"]["fingerprint"]
+    if found != expected:
+        raise FERError(f"{source} (fingerprint {found}) is not the data {run} was trained on ({config['data']['source']}, "
+                       f"fingerprint {expected}); pass --data with that file")
+    return dataset
+
+
+def rebuild_test_split(variant, data, seed=0):
+    """The test split of ``variant`` on ``data`` (a FERData, uncleaned), made by the variant's own
+    preparation (``fer_keras.train.prepare``).
+
+    Under the honest protocol the test split depends on the cleaning, the split and the seed only —
+    balancing touches the training split alone — so it is rebuilt without the balancing (which can
+    take minutes on FER2013); under the (leaky) thesis protocol the whole preparation is rerun.
+    """
+    from fer_keras.train import data_fingerprint, prepare
+
+    recipe = dataclasses.replace(variant, sampling="none", binary_emotion=None) if variant.protocol == "honest" else variant
+    _, prepared = prepare(recipe, data, seed)
+    emotions = prepared.labels_test
+    labels = ((emotions == EMOTIONS.index(variant.binary_emotion)).astype(np.int64) if variant.binary else emotions)
+    return HeldOutSplit(prepared.x_test, labels, emotions, class_names_of(variant), variant, data.source,
+                     data_fingerprint(data), prepared.protocol, prepared.leaky)
+
+
+def run_test_split(run_dir, data=None):
+    """The test split of the training run in ``run_dir``, as it was when the run was evaluated by
+    ``train``; returns (HeldOutSplit, config)."""
+    config = read_config(run_dir)
+    test = rebuild_test_split(variant_from_config(config), run_data(config, data, Path(run_dir).name),
+                              config.get("seed", 0))
+    expected = config.get("prepared", {}).get("test")
+    if expected is not None and expected != len(test.x):
+        raise FERError(f"rebuilt a test split of {len(test.x)} images for {run_dir}, but the run was tested on "
+                       f"{expected}: the data preparation has changed since the run was made")
+    return test, config
+
+
+def split_key(config):
+    """What decides a run's test split (two runs with equal keys were tested on the same images):
+    the data, the cleaning, the split method and protocol; the seed where the split is random;
+    the sampling under the (leaky) thesis protocol, which resamples before splitting."""
+    variant = config["variant"]
+    key = {"data": config["data"]["fingerprint"], "cleaning": list(variant.get("cleaning", ())),
+           "split": variant.get("split", "usage"), "protocol": variant.get("protocol", "honest")}
+    if key["split"] != "usage" or key["protocol"] != "honest":
+        key["seed"] = config.get("seed", 0)
+    if key["protocol"] != "honest":
+        key["sampling"] = variant.get("sampling")
+    return key
+
+
+# --------------------------------------------------------------------------- writing results
+
+
+def write_results(out_dir, metrics, title, config=None, history_csv=None):
+    """Write ``metrics`` into ``out_dir/metrics.json`` (merged into what is there), the confusion
+    matrix, the training curves (when ``history_csv`` exists), ``config.json`` (``config``: a dict,
+    or a path to copy) and ``report.md``. Returns the merged metrics."""
+    import pandas as pd
+
+    from fer_keras.plots import plot_confusion_matrix, plot_training_curves
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "metrics.json"
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    merged.update(metrics)
+    files = ["metrics.json", "report.md"]
+    plot_confusion_matrix(metrics["confusion_matrix"], metrics["class_names"], out_dir / "confusion_matrix.png",
+                          title=f"{title} — test accuracy {metrics['test_accuracy']:.1%} (n={metrics['n_test']:,})")
+    files.append("confusion_matrix.png")
+    if history_csv is not None and Path(history_csv).exists():
+        plot_training_curves(pd.read_csv(history_csv), out_dir / "curves.png", merged.get("best_epoch"), title=title)
+        files.append("curves.png")
+    if isinstance(config, (str, Path)):
+        shutil.copyfile(config, out_dir / "config.json")
+    elif config is not None:
+        (out_dir / "config.json").write_text(json.dumps(config, indent=2))
+    if (out_dir / "config.json").exists():
+        files.append("config.json")
+    merged["files"] = files
+    path.write_text(json.dumps(merged, indent=2))
+    (out_dir / "report.md").write_text(report_markdown(merged, title, files))
+    return merged
+
+
+def evaluation_fields(truth, predicted, class_names):
+    """``classification_metrics`` under the ``test_`` names of ``metrics.json``."""
+    found = classification_metrics(truth, predicted, class_names)
+    out = {f"test_{key}": found.pop(key) for key in ("accuracy", "macro_precision", "macro_recall",
+                                                     "weighted_precision", "weighted_recall", "weighted_f1")}
+    out["test_macro_f1"] = found.pop("macro_f1")
+    out["n_test"] = found.pop("n")
+    out.update(found)
+    return out
+
+
+def report_markdown(metrics, title, files):
+    from fer_keras.results import paper_figure
+
+    lines = [f"# {title}", ""]
+    if metrics.get("leaky"):
+        lines += ["> **LEAKY protocol**: test images were over-sampled into training before the split; "
+                  "the numbers are for comparison with the thesis only.", ""]
+    facts = [("variant", metrics.get("variant")), ("data", metrics.get("data")), ("protocol", metrics.get("protocol")),
+             ("best epoch", f"{metrics['best_epoch']} of {metrics['epochs_run']}" if metrics.get("best_epoch") else None),
+             ("members", ", ".join(f"{m} (accuracy {metrics.get('member_accuracy', {}).get(m, float('nan')):.2%})"
+                                   for m in metrics["members"]) if metrics.get("members") else None),
+             ("method", metrics.get("method")), ("weights", metrics.get("weights")),
+             ("paper", paper_figure(metrics.get("variant"))), ("evaluated", metrics.get("evaluated"))]
+    lines += [f"- **{name}**: {value}" for name, value in facts if value]
+    lines += ["", f"Test accuracy **{metrics['test_accuracy']:.2%}** on {metrics['n_test']:,} images.", "",
+              "| | precision | recall | F1 |", "| --- | --- | --- | --- |"]
+    for average in ("macro", "weighted"):
+        lines.append(f"| {average} | {metrics[f'test_{average}_precision']:.4f} | {metrics[f'test_{average}_recall']:.4f} "
+                     f"| {metrics[f'test_{average}_f1']:.4f} |")
+    lines += ["", "## Per class", "", "```", metrics["report"].rstrip(), "```", "",
+              "## Confusion matrix (rows: true emotion, % of its images)", "", "![confusion matrix](confusion_matrix.png)", ""]
+    if "curves.png" in files:
+        lines += ["## Training curves", "", "![training curves](curves.png)", ""]
+    timing = metrics.get("inference")
+    if timing:
+        lines += ["## Inference time", "",
+                  f"{timing['n_calls']} `predict` calls (after one warm-up) on {timing['n_images']:,} test images, batch "
+                  f"{timing['batch_size']}, {timing['backend']} on {timing['device']}: {timing['mean_s']:.3f} ± "
+                  f"{timing['std_s']:.3f} s per call — **{timing['s_per_1000']:.3f} s per 1000 images**, "
+                  f"{timing['images_per_s']:,.0f} images/s.", ""]
+    if "config.json" in files:
+        lines += ["The run's settings: [config.json](config.json).", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_keras_model(path):
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise FERError(f"model file {path} not found")
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _timing(model, x, n_calls):
+    if not n_calls:
+        return {}
+    print(f"timing inference: {n_calls} predict calls on {min(len(x), TIMING_IMAGES)} images …")
+    return {"inference": time_inference(model, x, n_calls=n_calls)}
+
+
+def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS):
+    """Evaluate the best checkpoint of the run in ``run_dir`` on its test split; write
+    ``results_dir/<run>/`` and return the merged metrics. ``n_calls=0`` skips the timing."""
+    from fer_keras.train import best_epoch
+
+    run_dir = Path(run_dir)
+    test, config = run_test_split(run_dir, data)
+    model = load_keras_model(run_dir / "best.keras")
+    scores = model.predict(test.x, batch_size=256, verbose=0)
+    out_dir = Path(results_dir) / run_dir.name
+    previous = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").exists() else {}
+    metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
+    best, ran = best_epoch(run_dir / "history.csv", test.variant.callbacks.checkpoint_monitor) \
+        if (run_dir / "history.csv").exists() else (None, None)
+    metrics.update(variant=test.variant.name, run_dir=str(run_dir), data=test.source, protocol=test.protocol,
+                   leaky=test.leaky, reference=test.variant.reference, checkpoint=str(run_dir / "best.keras"),
+                   best_epoch=previous.get("best_epoch", best), epochs_run=previous.get("epochs_run", ran),
+                   evaluated=datetime.now().isoformat(timespec="seconds"), **_timing(model, test.x, n_calls))
+    return write_results(out_dir, metrics, run_dir.name, config=run_dir / "config.json",
+                         history_csv=run_dir / "history.csv")
+
+
+def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="results", name=None,
+                        n_calls=TIMING_CALLS):
+    """Evaluate a saved model on the test split of ``data`` as ``variant`` (a name) prepares it, or,
+    without a variant, on the data's own test split (usage split, no cleaning, honest protocol).
+    Results go to ``results_dir/<name>/`` (default: the run folder holding ``best.keras``, else
+    the file's stem)."""
+    from fer_keras.train import data_fingerprint
+    from fer_keras.variants import Variant, get_variant
+
+    model_path = Path(model_path)
+    model = load_keras_model(model_path)
+    binary = model.outputs[0].shape[-1] == 1
+    if variant is not None:
+        recipe = get_variant(variant)
+    elif binary:
+        raise FERError(f"{model_path} has one sigmoid output: pass --variant binary_<emotion>_<model> to name its emotion")
+    else:
+        recipe = Variant(name="test_split_as_is", model=model.name, description="the data's own test split",
+                         reference="")
+    if recipe.binary != binary:
+        raise FERError(f"{model_path} has {model.outputs[0].shape[-1]} output(s) but variant {recipe.name!r} is "
+                       f"{'binary' if recipe.binary else 'seven-class'}")
+    dataset = load_data(data)
+    test = rebuild_test_split(recipe, dataset, seed)
+    scores = model.predict(test.x, batch_size=256, verbose=0)
+    name = name or (model_path.parent.name if model_path.name == "best.keras" else model_path.stem)
+    metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
+    metrics.update(variant=recipe.name if variant else model.name, data=test.source, protocol=test.protocol,
+                   leaky=test.leaky, reference=recipe.reference or None, checkpoint=str(model_path),
+                   evaluated=datetime.now().isoformat(timespec="seconds"), **_timing(model, test.x, n_calls))
+    config = {"model": str(model_path), "variant": recipe.to_dict(), "seed": seed, "command": " ".join(sys.argv),
+              "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset)},
+              "prepared": {"test": len(test.x), "protocol": test.protocol, "leaky": test.leaky}}
+    history = model_path.parent / "history.csv"
+    return write_results(Path(results_dir) / name, metrics, name, config=config,
+                         history_csv=history if history.exists() else None)
+
+
+def print_summary(metrics, out_dir):
+    timing = metrics.get("inference")
+    speed = f", {timing['s_per_1000']:.3f} s / 1000 images ({timing['device']})" if timing else ""
+    print(f"test accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_macro_f1']:.4f}"
+          f"{' [LEAKY protocol]' if metrics.get('leaky') else ''}{speed}")
+    print(f"wrote {out_dir}/ ({', '.join(metrics['files'])})")
+
+
+@user_errors_exit
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_keras.evaluate",
+        description="Evaluate a trained model on its test split: accuracy, precision / recall / F1 (macro, "
+        "weighted, per class), confusion matrix, training curves and inference time (1000 test images, batch "
+        "32, mean of 50 predict calls). Writes results/<run>/.",
+        epilog="examples:\n"
+        "  python -m fer_keras.evaluate --run callbacks/cnn_lstm_v5_final-20261121-101500\n"
+        "  python -m fer_keras.evaluate --model my_model.keras --data fer2013.csv.gz\n"
+        "  python -m fer_keras.evaluate --model happy.keras --data fer2013.csv.gz --variant binary_happy_five_layer",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", help="a training run folder (callbacks/<variant>-<time>/)")
+    which.add_argument("--model", help="a saved .keras model (needs --data)")
+    parser.add_argument("--data", help="CSV, image folder or 'synthetic'; with --run, overrides the recorded source")
+    parser.add_argument("--variant", help="with --model: the variant whose test split (and binary emotion) to use")
+    parser.add_argument("--seed", type=int, default=0, help="with --model: the split seed (default: %(default)s)")
+    parser.add_argument("--results-dir", default="results", help="results go to DIR/<run>/ (default: %(default)s)")
+    parser.add_argument("--timing-calls", type=int, default=TIMING_CALLS,
+                        help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
+    args = parser.parse_args(argv)
+    if args.timing_calls < 0:
+        raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
+    if args.run:
+        if args.variant:
+            raise FERError("--variant goes with --model; a run's variant is read from its config.json")
+        metrics = evaluate_run(args.run, args.data, args.results_dir, args.timing_calls)
+        out_dir = Path(args.results_dir) / Path(args.run).name
+    else:
+        if not args.data:
+            raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
+        metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir,
+                                      n_calls=args.timing_calls)
+        model_path = Path(args.model)
+        out_dir = Path(args.results_dir) / (model_path.parent.name if model_path.name == "best.keras" else model_path.stem)
+    print_summary(metrics, out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,489 @@
+"""Emotions of the faces in photos, folders, videos and webcams.
+
+Haar-cascade face detection (``fer_keras.faces``) → square crop → 48×48 grey → a trained
+``.keras`` model, in batches. The Python call is as short as the ``fer`` package's::
+
+    from fer_keras.predict import EmotionRecognizer
+    recognizer = EmotionRecognizer("best.keras")
+    recognizer.detect_emotions(cv2.imread("photo.jpg"))
+    # [{"box": [177, 66, 95, 95], "emotions": {"angry": 0.02, ..., "neutral": 0.11}}]
+    recognizer.top_emotion("photo.jpg")                   # ("happy", 0.83), or (None, None)
+    for index, frame, faces in recognizer.analyze_video("clip.mp4", every=5): ...
+
+Command line: ``python -m fer_keras.predict --model best.keras photo.jpg folder/ clip.mp4``
+(see ``--help``). Only keras, numpy and OpenCV: any Keras backend works.
+"""
+
+import argparse
+import csv
+import json
+import os
+import re
+import signal
+import sys
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
+from fer_keras.errors import FERDataError, FERError
+from fer_keras.faces import FaceDetector, crop_face, to_grey
+from fer_keras.pre_proc_data import to_model_input
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+MAX_PENDING_BYTES = 256 * 2**20
+"""Frames held while a batch of faces fills up; a batch is classified earlier past this size."""
+
+
+def load_model(path):
+    """A ``.keras`` file loaded for inference (``safe_mode=True``, no optimizer state)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FERError(f"model file not found: {path}")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise FERError(f"could not load model {path}: not a .keras archive (corrupt or truncated file?)")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # a user's file: any failure to read it is a user error
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FERError(f"could not load model {path}: {reason}") from None
+    return model
+
+
+def check_model(model, name=None):
+    """Raise FERError unless ``model`` maps 48×48×1 faces to one score per emotion."""
+    name = name or getattr(model, "name", "model")
+    inputs, outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
+    if inputs:
+        shape = tuple(inputs[0].shape[1:])
+        fits = len(shape) == 3 and all(d in (None, want) for d, want in zip(shape, (IMAGE_SIZE, IMAGE_SIZE, 1)))
+        if len(inputs) != 1 or not fits:
+            raise FERError(f"model {name} takes input {shape if len(inputs) == 1 else len(inputs)}; "
+                           f"predict feeds {IMAGE_SIZE}×{IMAGE_SIZE}×1 grey faces")
+    if outputs:
+        width = outputs[0].shape[-1]
+        if len(outputs) != 1 or width != len(EMOTIONS):
+            raise FERError(f"model {name} has {width} output unit(s); predict needs one per emotion "
+                           f"({len(EMOTIONS)}: {', '.join(EMOTIONS)})")
+    return model
+
+
+def to_probabilities(scores):
+    """N×7 model outputs → float64 rows summing to 1: softmax for logits (values outside [0, 1]),
+    renormalised otherwise (softmax round-off, or one-vs-rest sigmoid scores)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    logits = (scores < 0).any(axis=1) | (scores > 1).any(axis=1)
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    scores = np.where(logits[:, None], shifted, np.clip(scores, 0, None))
+    total = scores.sum(axis=1, keepdims=True)
+    return np.divide(scores, total, out=np.full_like(scores, 1 / len(EMOTIONS)), where=total > 0)
+
+
+def read_image(path):
+    """An image file as a BGR uint8 array (EXIF rotation applied); FERDataError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FERDataError(f"{path}: no such file")
+    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FERDataError(f"{path}: not a readable image (corrupt or unsupported format)")
+    return image
+
+
+def open_video(source):
+    """A ``cv2.VideoCapture`` on a video file or a webcam index (int); FERDataError if it won't open."""
+    if isinstance(source, int):
+        capture = cv2.VideoCapture(source)
+        if not capture.isOpened():
+            raise FERDataError(f"webcam {source}: could not be opened")
+        return capture
+    path = Path(source)
+    if not path.is_file():
+        raise FERDataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise FERDataError(f"{path}: empty file (0 bytes)")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FERDataError(f"{path}: not a readable video (corrupt or unsupported codec)")
+    return capture
+
+
+def video_fps(capture, default=25.0):
+    """Frames per second an opened video reports (``default`` when it reports none, as webcams may)."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return fps if 0 < fps < 1000 else default
+
+
+def iter_frames(capture, every=1, max_frames=None, name="video"):
+    """Yield ``(frame_index, BGR frame)`` for every ``every``-th frame of an opened capture, up to
+    ``max_frames`` frames read; releases it at the end. FERDataError if no frame decodes."""
+    try:
+        index = 0
+        while max_frames is None or index < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                if index == 0:
+                    raise FERDataError(f"{name}: no decodable frame")
+                return
+            if index % every == 0:
+                yield index, frame
+            index += 1
+    finally:
+        capture.release()
+
+
+def read_video(source, every=1, max_frames=None):
+    """Yield ``(frame_index, BGR frame)`` for every ``every``-th frame of a video file or a webcam
+    index, stopping after ``max_frames`` frames read. FERDataError if it cannot be decoded."""
+    yield from iter_frames(open_video(source), every, max_frames, name=str(source))
+
+
+class EmotionRecognizer:
+    """Faces → emotions, like ``fer.FER``: Haar cascade, then a trained Keras model.
+
+    model: a ``.keras`` path or a ``keras.Model`` taking 48×48×1 faces in [0, 1] to 7 scores.
+    min_face: smallest face side in pixels. margin: crop enlargement per side, as a fraction of
+    the face box (the box reported is the detector's). batch_size: faces per model call.
+    """
+
+    def __init__(self, model, min_face=30, margin=0.1, batch_size=64, detector=None):
+        self.model = check_model(model if isinstance(model, keras.Model) else load_model(model),
+                                 name=None if isinstance(model, keras.Model) else str(model))
+        self.detector = detector or FaceDetector(min_face=min_face)
+        self.margin = margin
+        self.batch_size = max(1, int(batch_size))
+
+    def classify(self, faces):
+        """uint8 N×48×48 grey faces → float64 N×7 probabilities in ``EMOTIONS`` order."""
+        faces = np.asarray(faces, dtype=np.uint8)
+        if len(faces) == 0:
+            return np.zeros((0, len(EMOTIONS)))
+        scores = [self.model.predict_on_batch(to_model_input(faces[i:i + self.batch_size]))
+                  for i in range(0, len(faces), self.batch_size)]
+        return to_probabilities(np.concatenate([np.asarray(s) for s in scores]))
+
+    def analyze(self, frames):
+        """For an iterable of ``(key, BGR or grey image)``, yield ``(key, image, faces)`` in order,
+        classifying the faces of consecutive images together in batches."""
+        pending, crops, held = [], [], 0
+        for key, image in frames:
+            grey = to_grey(image)
+            boxes = self.detector.detect(grey)
+            crops.extend(crop_face(grey, box, self.margin) for box in boxes)
+            pending.append((key, image, boxes))
+            held += image.nbytes
+            if len(crops) >= self.batch_size or len(pending) >= self.batch_size or held >= MAX_PENDING_BYTES:
+                yield from self._flush(pending, crops)
+                pending, crops, held = [], [], 0
+        yield from self._flush(pending, crops)
+
+    def _flush(self, pending, crops):
+        probabilities = iter(self.classify(np.stack(crops)) if crops else ())
+        for key, image, boxes in pending:
+            faces = [{"box": box, "emotions": dict(zip(EMOTIONS, map(float, next(probabilities))))}
+                     for box in boxes]
+            yield key, image, faces
+
+    def detect_emotions(self, image):
+        """``[{"box": [x, y, w, h], "emotions": {emotion: probability}}]`` for each face in a BGR
+        (as ``cv2.imread`` gives) or grey uint8 image, or an image file path."""
+        if isinstance(image, (str, Path)):
+            image = read_image(image)
+        return next(self.analyze([(None, image)]))[2]
+
+    def top_emotion(self, image):
+        """``(emotion, probability)``: the top emotion of the largest face; ``(None, None)`` if
+        there is no face."""
+        faces = self.detect_emotions(image)
+        if not faces:
+            return None, None
+        emotions = max(faces, key=lambda face: face["box"][2] * face["box"][3])["emotions"]
+        emotion = max(emotions, key=emotions.get)
+        return emotion, emotions[emotion]
+
+    def analyze_video(self, source, every=1, max_frames=None):
+        """Yield ``(frame_index, frame, faces)`` for every ``every``-th frame of a video file or a
+        webcam index, ``faces`` shaped as in :meth:`detect_emotions`."""
+        yield from self.analyze(read_video(source, every, max_frames))
+
+
+# ---- command line -------------------------------------------------------------------------
+
+
+def expand_inputs(inputs, warn):
+    """``(kind, source)`` per input: image / video files, folder contents (non-recursive, sorted)
+    and webcam indices; missing paths and empty folders are warned about and yield ``("skip", …)``."""
+    for arg in inputs:
+        path = Path(arg)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file()
+                           and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+            if not files:
+                warn(f"skipping {path}: no images or videos in this folder")
+                yield "skip", arg
+            for file in files:
+                yield ("video" if file.suffix.lower() in VIDEO_SUFFIXES else "image"), file
+        elif path.exists():
+            yield ("video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"), path
+        elif re.fullmatch(r"\d+", arg):
+            yield "webcam", int(arg)
+        else:
+            warn(f"skipping {arg}: no such file or folder")
+            yield "skip", arg
+
+
+def draw_faces(image, faces):
+    """A copy of ``image`` (BGR) with each face's box and top emotion drawn on it."""
+    out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
+    scale = max(0.4, min(out.shape[:2]) / 800)
+    thick = max(1, round(2 * scale))
+    for face in faces:
+        x, y, w, h = face["box"]
+        emotion, score = max(face["emotions"].items(), key=lambda ep: ep[1])
+        label = f"{emotion} {score:.2f}"
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 0), thick)
+        top = y - th - base - 2 if y - th - base - 2 >= 0 else y + h
+        cv2.rectangle(out, (x, top), (x + tw + 4, top + th + base + 2), (0, 200, 0), cv2.FILLED)
+        cv2.putText(out, label, (x + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick,
+                    cv2.LINE_AA)
+    return out
+
+
+class Annotator:
+    """Writes ``<stem>_annotated<ext>`` images and ``<stem>_annotated.mp4`` videos into a folder,
+    each through a temporary name renamed into place when complete."""
+
+    def __init__(self, out_dir, warn):
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise FERError(f"{self.out_dir}: exists and is not a folder; pass a folder for --annotate")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.warn, self.used, self.video = warn, set(), None
+        self.written = []
+
+    def _target(self, stem, suffix):
+        name, n = f"{stem}_annotated{suffix}", 1
+        while name in self.used:
+            name, n = f"{stem}_annotated-{n}{suffix}", n + 1
+        self.used.add(name)
+        return self.out_dir / name
+
+    def image(self, source, image, faces):
+        suffix = Path(source).suffix.lower()
+        suffix = suffix if suffix in IMAGE_SUFFIXES else ".png"
+        ok, data = cv2.imencode(suffix, draw_faces(image, faces))
+        if not ok:
+            suffix, (ok, data) = ".png", cv2.imencode(".png", draw_faces(image, faces))
+        target = self._target(Path(source).stem, suffix)
+        tmp = target.with_name(f".{target.name}.partial")
+        tmp.write_bytes(data.tobytes())
+        os.replace(tmp, target)
+        self.written.append(target)
+
+    def frame(self, source, fps, image, faces):
+        if self.video is None:
+            stem = f"webcam{source}" if isinstance(source, int) else Path(source).stem
+            height, width = image.shape[:2]
+            for suffix, codec in ((".mp4", "mp4v"), (".avi", "MJPG")):
+                target = self._target(stem, suffix)
+                tmp = target.with_name(f".{target.stem}.partial{suffix}")
+                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+                if writer.isOpened():
+                    self.video = (writer, tmp, target)
+                    break
+                self.used.discard(target.name)
+            else:
+                self.warn(f"cannot write an annotated video for {source}: no working codec (mp4v, MJPG)")
+                self.video = (None, None, None)
+        writer = self.video[0]
+        if writer is not None:
+            writer.write(draw_faces(image, faces))
+
+    def close_video(self):
+        if self.video is not None and self.video[0] is not None:
+            writer, tmp, target = self.video
+            writer.release()
+            os.replace(tmp, target)
+            self.written.append(target)
+        self.video = None
+
+
+class ResultWriter:
+    """Streams face records to stdout as CSV (with header) or as one JSON list."""
+
+    def __init__(self, fmt, stream):
+        self.fmt, self.stream, self.count = fmt, stream, 0
+        if fmt == "csv":
+            self.csv = csv.writer(stream, lineterminator="\n")
+            self.csv.writerow(["source", "frame", "x", "y", "w", "h", "emotion", "score", *EMOTIONS])
+        else:
+            stream.write("[")
+
+    def write(self, source, frame, face):
+        emotions = {e: round(p, 6) for e, p in face["emotions"].items()}
+        emotion = max(emotions, key=emotions.get)
+        if self.fmt == "csv":
+            self.csv.writerow([source, "" if frame is None else frame, *face["box"], emotion,
+                               emotions[emotion], *emotions.values()])
+        else:
+            record = {"source": str(source), "frame": frame, "box": face["box"], "emotions": emotions,
+                      "emotion": emotion, "score": emotions[emotion]}
+            self.stream.write(("," if self.count else "") + "\n" + json.dumps(record))
+        self.count += 1
+
+    def close(self):
+        if self.fmt == "json":
+            self.stream.write("\n]\n" if self.count else "]\n")
+        self.stream.flush()
+
+
+class _StopOnInterrupt:
+    """First Ctrl-C: stop reading new frames (what was read is still classified and written).
+    Second Ctrl-C: abort."""
+
+    def __init__(self):
+        self.stop = False
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def _frames(sources, args, stats, warn, interrupt):
+    """``((input_number, kind, source, fps), frame_index), image`` for each image and analysed video frame of the
+    readable inputs; unreadable ones are warned about and counted as skipped."""
+    for number, (kind, source) in enumerate(sources):
+        if interrupt.stop:
+            return
+        if kind == "skip":
+            stats["skipped"] += 1
+            continue
+        try:
+            if kind == "image":
+                yield ((number, kind, source, None), None), read_image(source)
+                continue
+            capture = open_video(source)
+            item = (number, kind, source, video_fps(capture) / args.every)
+            for index, frame in iter_frames(capture, args.every, args.max_frames, name=str(source)):
+                yield (item, index), frame
+                if interrupt.stop:
+                    return
+        except FERDataError as err:
+            warn(f"skipping {err}")
+            stats["skipped"] += 1
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_keras.predict",
+        description="Find faces (OpenCV Haar cascade) in images, folders, videos or a webcam and "
+        "classify their emotion with a trained .keras model. Results go to stdout as CSV or JSON "
+        "(one record per face); messages and a summary go to stderr.",
+        epilog="INPUT is an image file, a folder (its images and videos, not recursive), a video "
+        f"({', '.join(VIDEO_SUFFIXES)}) or a webcam index such as 0. Unreadable inputs are skipped "
+        "with a warning; exit status 2 when no input could be read. Ctrl-C stops reading and "
+        "finishes what was read. Example: python -m fer_keras.predict --model best.keras "
+        "photos/ clip.mp4 --format json --annotate annotated/ > faces.json",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, video or webcam index")
+    parser.add_argument("--model", required=True, help="trained model, a .keras file")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv",
+                        help="stdout format (default: %(default)s)")
+    parser.add_argument("--annotate", metavar="OUT_DIR",
+                        help="also write images / videos with boxes and labels into this folder")
+    parser.add_argument("--min-face", type=int, default=30,
+                        help="smallest face side in pixels to detect (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="faces per model call (default: %(default)s; 1 for live webcam output)")
+    parser.add_argument("--every", type=int, default=1, help="analyse every N-th video frame (default: 1)")
+    parser.add_argument("--max-frames", type=int,
+                        help="read at most N frames of each video or webcam (default: all; webcam: until Ctrl-C)")
+    args = parser.parse_args(argv)
+    for name in ("min_face", "batch_size", "every", "max_frames"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    return args
+
+
+@user_errors_exit
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # our warnings replace FFmpeg's
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+    def warn(message):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    recognizer = EmotionRecognizer(args.model, min_face=args.min_face, batch_size=args.batch_size)
+    annotator = Annotator(args.annotate, warn) if args.annotate else None
+    loaded = time.perf_counter()
+    stats, kinds = Counter(), Counter()
+    out = ResultWriter(args.format, sys.stdout)
+    current, current_faces = None, 0
+
+    def finish(item):
+        _, kind, source, _ = item
+        kinds[kind] += 1
+        if not current_faces:
+            stats["no_face"] += 1
+            frames = "" if kind == "image" else " (any frame)"
+            print(f"no face found in {source}{frames}", file=sys.stderr, flush=True)
+        if annotator and kind != "image":
+            annotator.close_video()
+
+    with _StopOnInterrupt() as interrupt:
+        frames = _frames(expand_inputs(args.inputs, warn), args, stats, warn, interrupt)
+        for (item, index), image, faces in recognizer.analyze(frames):
+            if item != current:
+                if current is not None:
+                    finish(current)
+                current, current_faces = item, 0
+            _, kind, source, fps = item
+            stats["frames"] += kind != "image"
+            current_faces += len(faces)
+            stats["faces"] += len(faces)
+            for face in faces:
+                out.write(source, index, face)
+            if annotator and kind == "image":
+                annotator.image(source, image, faces)
+            elif annotator:
+                annotator.frame(source, fps, image, faces)
+        if current is not None:
+            finish(current)
+    out.close()
+    elapsed = time.perf_counter() - loaded
+    for path in annotator.written if annotator else ():
+        print(f"wrote {path}", file=sys.stderr)
+    read = sum(kinds.values())
+    videos = kinds["video"] + kinds["webcam"]
+    print(f"summary: {read} input(s) read ({kinds['image']} image(s), {videos} video(s)/webcam(s) with "
+          f"{stats['frames']} frame(s) analysed), {stats['faces']} face(s) found, {stats['no_face']} "
+          f"input(s) without a face, {stats['skipped']} skipped; {stats['faces'] / elapsed:.1f} faces/s "
+          f"({elapsed:.2f} s after {loaded - start:.2f} s loading the model)"
+          + ("; stopped by Ctrl-C" if interrupt.stop else ""), file=sys.stderr)
+    if not read:
+        print("error: no input could be read", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 130 if interrupt.stop else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Named experiments as data: model + cleaning + split + balancing + hyper-parameters + reference.
+
+Adding a thesis variation or a paper's table row is adding one entry to ``VARIANTS``.
+``python -m fer_keras.train --list`` prints them.
+"""
+
+from dataclasses import asdict, dataclass, field, replace
+
+from fer_keras import EMOTIONS
+from fer_keras.callbacks import CallbackConfig
+from fer_keras.errors import FERError
+
+# cleaning step names are functions of fer_keras.data.eda
+DEDUPE = ("remove_duplicates",)
+NO_CONFLICTS = ("remove_duplicates_with_diff_emotion",)
+NO_OUTLIERS = ("drop_outlier_images",)
+FILTERED = NO_CONFLICTS + DEDUPE + NO_OUTLIERS
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One named experiment. ``epochs`` is the paper's; ``demo_epochs`` applies on the synthetic set."""
+
+    name: str
+    model: str
+    description: str
+    reference: str
+    cleaning: tuple = ()
+    split: str = "usage"
+    sampling: str = "none"
+    protocol: str = "honest"
+    binary_emotion: str | None = None
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    epochs: int = 100
+    demo_epochs: int = 12
+    augment_in_training: bool = False
+    callbacks: CallbackConfig = field(default_factory=CallbackConfig)
+
+    @property
+    def binary(self):
+        return self.binary_emotion is not None
+
+    def to_dict(self):
+        return asdict(self)
+
+
+CNN_LSTM_CALLBACKS = CallbackConfig(lr_monitor="val_loss", lr_factor=0.1, lr_patience=2, lr_min_delta=1e-4,
+                                    early_stopping_patience=5)
+VIT_CALLBACKS = CallbackConfig(lr_monitor="val_loss", lr_factor=0.1, lr_patience=2, early_stopping_patience=4)
+
+
+def _bialek_callbacks(patience):
+    return CallbackConfig(lr_monitor="val_accuracy", lr_factor=0.4, lr_patience=patience, lr_min_delta=0.0,
+                          early_stopping_patience=None, checkpoint_monitor="val_accuracy")
+
+
+def _thesis_variants():
+    """Ismail (2022): CNN-LSTM variations 1–5 (§8.5) and the attention ViT (§8.6), × sampling."""
+    variations = [
+        ("v1_regular", (), "regular data", 8),
+        ("v2_no_duplicates", DEDUPE, "exact duplicates removed", 5),
+        ("v3_no_conflicts", NO_CONFLICTS, "conflicting-label duplicates removed", 5),
+        ("v4_no_outliers", NO_OUTLIERS, "outlier images removed", 5),
+        ("v5_final", NO_CONFLICTS + NO_OUTLIERS, "final: conflicts and outliers removed (3 + 4)", 5),
+    ]
+    samplings = ("ros", "smote", "class_weight", "none")
+    out = [Variant(name="cnn_lstm_first", model="cnn_lstm_first", description="CNN-LSTM, first form, regular data",
+                   reference="Ismail 2022 thesis §8.1 (reconstructed)", learning_rate=2e-3, batch_size=64,
+                   epochs=100, demo_epochs=10, callbacks=replace(CNN_LSTM_CALLBACKS, early_stopping_patience=8))]
+    for tag, cleaning, what, patience in variations:
+        for sampling in samplings:
+            suffix = "" if sampling == "ros" else f"_{sampling}"
+            out.append(Variant(
+                name=f"cnn_lstm_{tag}{suffix}", model="cnn_lstm", cleaning=cleaning, sampling=sampling,
+                description=f"CNN-LSTM, {what}, {sampling}",
+                reference=f"Ismail 2022 thesis §8.5 variation {tag[1]}", learning_rate=2e-3, batch_size=64,
+                epochs=100, callbacks=replace(CNN_LSTM_CALLBACKS, early_stopping_patience=patience)))
+    for sampling in samplings:
+        suffix = "" if sampling == "ros" else f"_{sampling}"
+        out.append(Variant(
+            name=f"attention_vit{suffix}", model="attention_vit", cleaning=NO_CONFLICTS + NO_OUTLIERS,
+            sampling=sampling, description=f"attention 'ViT' (conv + multi-head attention), final data, {sampling}",
+            reference="Ismail 2022 thesis §8.6", learning_rate=2e-4, batch_size=64, epochs=100, demo_epochs=15,
+            callbacks=VIT_CALLBACKS))
+    for base in ("cnn_lstm_v5_final", "attention_vit"):
+        honest = next(v for v in out if v.name == base)
+        out.append(replace(honest, name=f"{base}_thesis_protocol", protocol="thesis", split="stratified",
+                           description=f"{honest.description} — LEAKY thesis protocol (over-sample, then split)"))
+    return out
+
+
+def _bialek_variants():
+    """Białek et al. (2023): four models × original / balanced / filtered / balanced+filtered."""
+    models = [
+        ("five_layer", "five_layer_cnn", 1e-3, "Table 3"),
+        ("six_layer", "six_layer_cnn", 1e-3, "Table 5"),
+        ("vgg16", "vgg16_transfer", 1e-4, "Table 7"),
+        ("resnet50", "resnet50_transfer", 1e-4, "Table 8"),
+    ]
+    datasets = [
+        ("original", (), "none"),
+        ("balanced", (), "augment"),
+        ("filtered", FILTERED, "none"),
+        ("balanced_filtered", FILTERED, "augment"),
+    ]
+    out = []
+    for short, model, lr, table in models:
+        custom = model.endswith("cnn")
+        for tag, cleaning, sampling in datasets:
+            patience = 10 if custom and sampling == "augment" else 5
+            out.append(Variant(
+                name=f"{short}_{tag}", model=model, cleaning=cleaning, sampling=sampling,
+                description=f"Białek {short.replace('_', '-')} on {tag.replace('_', '+')} FER2013",
+                reference=f"Białek et al. 2023 {table}", learning_rate=lr, batch_size=32, epochs=100,
+                demo_epochs=8, augment_in_training=True, callbacks=_bialek_callbacks(patience)))
+    for emotion in EMOTIONS:
+        for short, model, lr, epochs in [("five_layer", "five_layer_cnn", 1e-3, 200),
+                                         ("six_layer", "six_layer_cnn", 1e-3, 200),
+                                         ("resnet50", "resnet50_transfer", 1e-4, 100)]:
+            out.append(Variant(
+                name=f"binary_{emotion}_{short}", model=model, cleaning=FILTERED, binary_emotion=emotion,
+                description=f"one-vs-rest {emotion} (sigmoid head), {short.replace('_', '-')}, filtered data",
+                reference="Białek et al. 2023 §3.5, §4.4", learning_rate=lr, batch_size=32, epochs=epochs,
+                demo_epochs=6, augment_in_training=True,
+                callbacks=_bialek_callbacks(10 if model.endswith("cnn") else 5)))
+    return out
+
+
+VARIANTS = {v.name: v for v in _thesis_variants() + _bialek_variants()}
+DEFAULT_VARIANT = "cnn_lstm_v5_final"
+
+
+def get_variant(name):
+    """The variant called ``name``; an unknown name gets the closest matches in the error."""
+    if name in VARIANTS:
+        return VARIANTS[name]
+    import difflib
+
+    close = difflib.get_close_matches(name, VARIANTS, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise FERError(f"unknown variant {name!r}; {hint}run `python -m fer_keras.train --list` to see all {len(VARIANTS)}")

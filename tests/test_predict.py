@@ -1,0 +1,181 @@
+"""Face detection → emotion on real photos and video: API, CLI, bad inputs."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+from skimage import data as samples
+
+from fer_keras import EMOTIONS
+from fer_keras.errors import FERError
+from fer_keras.predict import EmotionRecognizer, main, to_probabilities
+
+ASTRONAUT_BOX = (177, 66, 95, 95)  # DESIGN §5: the Haar cascade's one face in skimage's astronaut
+
+
+def write_video(folder, image, n_frames, shift=0):
+    """``n_frames`` copies of ``image`` (shifted by ``shift`` px per frame, cyclically) as .mp4
+    (mp4v) or, where that codec is missing, .avi (MJPG)."""
+    height, width = image.shape[:2]
+    for name, codec in (("clip.mp4", "mp4v"), ("clip.avi", "MJPG")):
+        path = folder / name
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), 25, (width, height))
+        if writer.isOpened():
+            for i in range(n_frames):
+                writer.write(np.roll(image, (i % 5) * shift, axis=1))
+            writer.release()
+            if cv2.VideoCapture(str(path)).read()[0]:
+                return path
+    pytest.skip("OpenCV here can write neither mp4v nor MJPG video")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("predict")
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, keras.layers.Dense(len(EMOTIONS), activation="softmax")(x)).save(folder / "tiny.keras")
+    astronaut = cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(folder / "astronaut.png"), astronaut)
+    cv2.imwrite(str(folder / "coffee.jpg"), cv2.cvtColor(samples.coffee(), cv2.COLOR_RGB2BGR))
+    (folder / "corrupt.png").write_bytes(np.random.default_rng(0).bytes(3000))
+    (folder / "zero.mp4").write_bytes(b"")
+    return {"dir": folder, "model": folder / "tiny.keras", "astronaut": folder / "astronaut.png",
+            "coffee": folder / "coffee.jpg", "corrupt": folder / "corrupt.png", "zero": folder / "zero.mp4",
+            "missing": folder / "missing.png", "video": write_video(folder, astronaut, 10, shift=1),
+            "image": astronaut}
+
+
+@pytest.fixture(scope="module")
+def recognizer(files):
+    return EmotionRecognizer(files["model"])
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "fer_keras.predict", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_probabilities(emotions):
+    assert list(emotions) == list(EMOTIONS)
+    assert sum(emotions.values()) == pytest.approx(1, abs=1e-5)
+    assert all(0 <= p <= 1 for p in emotions.values())
+
+
+def test_detect_emotions_finds_the_astronaut_face(recognizer, files):
+    faces = recognizer.detect_emotions(files["image"])
+    assert len(faces) == 1
+    assert np.allclose(faces[0]["box"], ASTRONAUT_BOX, atol=5), faces[0]["box"]
+    assert_probabilities(faces[0]["emotions"])
+    assert recognizer.detect_emotions(files["astronaut"]) == faces  # a path works the same
+
+
+def test_top_emotion_is_none_without_a_face(recognizer, files):
+    emotion, score = recognizer.top_emotion(files["image"])
+    assert emotion in EMOTIONS and score == max(recognizer.detect_emotions(files["image"])[0]["emotions"].values())
+    assert recognizer.top_emotion(files["coffee"]) == (None, None)
+    assert recognizer.top_emotion(np.full((240, 320, 3), 128, np.uint8)) == (None, None)
+
+
+def test_analyze_video_gives_one_result_per_frame(recognizer, files):
+    results = list(recognizer.analyze_video(files["video"]))
+    assert [index for index, _, _ in results] == list(range(10))
+    assert all(len(faces) == 1 for _, _, faces in results)
+    assert [index for index, _, _ in recognizer.analyze_video(files["video"], every=3)] == [0, 3, 6, 9]
+
+
+def test_recognizer_rejects_a_model_with_the_wrong_input_shape():
+    inputs = keras.Input((64, 64, 1))
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs)))
+    with pytest.raises(FERError, match=r"takes input \(64, 64, 1\)"):
+        EmotionRecognizer(model)
+
+
+def test_to_probabilities_softmaxes_logits_and_renormalises_scores():
+    probabilities = to_probabilities(np.array([[2.0, -1, 0, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0, 0, 0]]))
+    assert np.allclose(probabilities.sum(axis=1), 1)
+    assert probabilities[0].argmax() == 0 and np.allclose(probabilities[1, :2], 0.5)
+
+
+@pytest.fixture(scope="module")
+def mixed_run(files):
+    """One CLI run over good, faceless and unreadable inputs, JSON out, annotated copies written."""
+    out = files["dir"] / "annotated"
+    result = run_cli("--model", files["model"], files["astronaut"], files["video"], files["coffee"],
+                     files["missing"], files["corrupt"], files["zero"], "--format", "json", "--annotate", out)
+    return result, out
+
+
+def test_cli_json_has_one_record_per_face_and_frame(mixed_run, files):
+    result, _ = mixed_run
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert [(r["source"], r["frame"]) for r in records] == (
+        [(str(files["astronaut"]), None)] + [(str(files["video"]), i) for i in range(10)])
+    assert np.allclose(records[0]["box"], ASTRONAUT_BOX, atol=5)
+    for record in records:
+        assert_probabilities(record["emotions"])
+        assert record["emotion"] == max(record["emotions"], key=record["emotions"].get)
+        assert record["score"] == record["emotions"][record["emotion"]]
+
+
+def test_cli_reports_faceless_and_skipped_inputs_on_stderr(mixed_run, files):
+    result, _ = mixed_run
+    assert f"no face found in {files['coffee']}" in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: skipping")]
+    assert len(warnings) == 3
+    for name in ("missing", "corrupt", "zero"):
+        assert sum(str(files[name]) in line for line in warnings) == 1
+    summary = [line for line in result.stderr.splitlines() if line.startswith("summary:")]
+    assert len(summary) == 1
+    assert "3 input(s) read" in summary[0] and "11 face(s) found" in summary[0]
+    assert "1 input(s) without a face" in summary[0] and "3 skipped" in summary[0] and "faces/s" in summary[0]
+
+
+def test_cli_writes_annotated_copies_atomically(mixed_run, files):
+    _, out = mixed_run
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["astronaut_annotated.png", "coffee_annotated.jpg", "clip_annotated.mp4"])
+    annotated = cv2.imread(str(out / "astronaut_annotated.png"))
+    assert annotated.shape == files["image"].shape and not np.array_equal(annotated, files["image"])
+    capture = cv2.VideoCapture(str(out / "clip_annotated.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+
+
+def test_cli_csv_has_a_header_and_one_row_per_face(files, capsys):
+    assert main(["--model", str(files["model"]), str(files["astronaut"]), "--format", "csv"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split(",") == ["source", "frame", "x", "y", "w", "h", "emotion", "score", *EMOTIONS]
+    assert len(rows) == 1
+    cells = rows[0].split(",")
+    assert cells[1] == "" and sum(map(float, cells[8:])) == pytest.approx(1, abs=1e-5)
+
+
+def test_cli_exits_2_when_no_input_is_readable(files, capsys):
+    code = main(["--model", str(files["model"]), str(files["missing"]), str(files["corrupt"]), str(files["zero"])])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.count("warning: skipping") == 3 and "no input could be read" in captured.err
+    assert captured.out.splitlines() == [",".join(["source", "frame", "x", "y", "w", "h", "emotion", "score",
+                                                   *EMOTIONS])]
+
+
+def test_cli_missing_model_is_one_line_and_exit_2(files):
+    result = run_cli("--model", files["dir"] / "nope.keras", files["astronaut"])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: model file not found: {files['dir'] / 'nope.keras'}"]
+
+
+def test_cli_corrupt_model_is_a_user_error(files, capsys):
+    (files["dir"] / "corrupt.keras").write_bytes(b"not a zip")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(files["dir"] / "corrupt.keras"), str(files["astronaut"])])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: could not load model")

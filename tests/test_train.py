@@ -1,0 +1,93 @@
+"""The training CLI end to end on a small synthetic CSV: outputs, reload in safe mode, resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_keras.data.io import write_csv
+from fer_keras.data.synthetic import generate
+
+from conftest import REPO
+
+VARIANT = "cnn_lstm_first"
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    return write_csv(generate(n_samples=700, seed=3).data, tmp_path_factory.mktemp("data") / "small.csv")
+
+
+def train_cli(workdir, data, *extra, wait=True):
+    command = [sys.executable, "-m", "fer_keras.train", "--variant", VARIANT, "--data", str(data), *extra]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if wait:
+        return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, start_new_session=True)
+
+
+def test_a_run_writes_checkpoint_logs_history_config_and_metrics(tmp_path, small_csv):
+    result = train_cli(tmp_path, small_csv, "--epochs", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "callbacks").iterdir()
+    assert run_dir.name.startswith(f"{VARIANT}-")
+    assert len(pd.read_csv(run_dir / "history.csv")) == 2
+    assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert not (run_dir / "backup").exists()  # removed once a run completes
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["variant"]["name"] == VARIANT and config["seed"] == 0
+    assert config["data"]["source"] == str(small_csv) and len(config["data"]["fingerprint"]) == 16
+    assert {"keras", "backend", "numpy"} <= set(config["versions"])
+    metrics = json.loads((tmp_path / "results" / run_dir.name / "metrics.json").read_text())
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["epochs_run"] == 2
+    assert f"{VARIANT}: test accuracy" in result.stdout
+
+    import keras
+
+    model = keras.saving.load_model(run_dir / "best.keras", safe_mode=True)
+    probabilities = model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0)
+    assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
+    process = train_cli(tmp_path, small_csv, "--epochs", "6", wait=False)
+    history = None
+    deadline = time.time() + 400
+    while time.time() < deadline and process.poll() is None:
+        found = list((tmp_path / "callbacks").glob("*/history.csv"))
+        if found and len(found[0].read_text().splitlines()) >= 3:  # header + 2 epochs
+            history = found[0]
+            break
+        time.sleep(0.2)
+    assert history is not None, "the run never finished two epochs"
+    os.killpg(process.pid, signal.SIGKILL)  # mid-epoch 3: no clean shutdown
+    process.wait()
+    done_before = len(pd.read_csv(history))
+    assert 2 <= done_before < 6 and (history.parent / "backup").exists()
+
+    result = train_cli(tmp_path, small_csv, "--epochs", "6")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resuming the interrupted run in {history.parent.relative_to(tmp_path)}" in result.stdout
+    assert len(list((tmp_path / "callbacks").iterdir())) == 1
+    epochs = pd.read_csv(history)["epoch"].tolist()
+    assert epochs == list(range(6)), epochs  # continued from the last completed epoch, none repeated
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "missing.csv"], "no such file or folder"),
+    (["--epochs", "0"], "--epochs must be a positive integer"),
+])
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "fer_keras.train", "--variant", VARIANT, *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()

@@ -1,0 +1,69 @@
+"""Variants are data: every entry names a real model, real cleaning steps and the seeds' settings."""
+
+import subprocess
+import sys
+
+import pytest
+
+from fer_keras import EMOTIONS
+from fer_keras.data import eda
+from fer_keras.errors import FERError
+from fer_keras.models import MODEL_BUILDERS
+from fer_keras.pre_proc_data import PROTOCOLS, SAMPLINGS
+from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
+
+from conftest import REPO
+
+
+def test_every_variant_is_buildable_from_its_parts():
+    for variant in VARIANTS.values():
+        assert variant.model in MODEL_BUILDERS, variant.name
+        assert all(callable(getattr(eda, step)) for step in variant.cleaning), variant.name
+        assert variant.sampling in SAMPLINGS and variant.protocol in PROTOCOLS, variant.name
+
+
+def test_the_required_variants_exist():
+    names = set(VARIANTS)
+    for i, tag in enumerate(["regular", "no_duplicates", "no_conflicts", "no_outliers", "final"], start=1):
+        for suffix in ("", "_smote", "_class_weight", "_none"):
+            assert f"cnn_lstm_v{i}_{tag}{suffix}" in names
+    for model in ("five_layer", "six_layer", "vgg16", "resnet50"):
+        for data in ("original", "balanced", "filtered", "balanced_filtered"):
+            assert f"{model}_{data}" in names
+    for emotion in EMOTIONS:
+        for model in ("five_layer", "six_layer", "resnet50"):
+            assert get_variant(f"binary_{emotion}_{model}").binary_emotion == emotion
+    assert DEFAULT_VARIANT in names and "attention_vit" in names
+
+
+def test_seed_hyper_parameters():
+    final = get_variant("cnn_lstm_v5_final")
+    assert (final.learning_rate, final.batch_size, final.sampling) == (2e-3, 64, "ros")
+    assert final.cleaning == ("remove_duplicates_with_diff_emotion", "drop_outlier_images")
+    assert (final.callbacks.lr_factor, final.callbacks.lr_patience, final.callbacks.early_stopping_patience) == (
+        0.1, 2, 5)
+    assert get_variant("cnn_lstm_v1_regular").callbacks.early_stopping_patience == 8
+    vit = get_variant("attention_vit")
+    assert (vit.learning_rate, vit.callbacks.early_stopping_patience) == (2e-4, 4)
+    five = get_variant("five_layer_balanced")
+    assert (five.callbacks.lr_monitor, five.callbacks.lr_factor, five.callbacks.lr_patience) == (
+        "val_accuracy", 0.4, 10)
+    assert get_variant("vgg16_original").learning_rate == 1e-4
+    assert get_variant("binary_happy_five_layer").epochs == 200
+    leaky = get_variant("cnn_lstm_v5_final_thesis_protocol")
+    assert leaky.protocol == "thesis" and "LEAKY" in leaky.description
+
+
+def test_unknown_variant_suggests_close_names():
+    with pytest.raises(FERError, match="did you mean cnn_lstm_v5_final"):
+        get_variant("cnn_lstm_v5_finl")
+
+
+def test_train_cli_lists_variants_and_rejects_unknown_ones():
+    listed = subprocess.run([sys.executable, "-m", "fer_keras.train", "--list"], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == len(VARIANTS)
+    bad = subprocess.run([sys.executable, "-m", "fer_keras.train", "--variant", "nope"], capture_output=True,
+                         text=True, cwd=REPO, timeout=120)
+    assert bad.returncode == 2 and "unknown variant 'nope'" in bad.stderr
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
