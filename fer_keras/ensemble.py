@@ -17,6 +17,7 @@ from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
+    evaluation_fields,
     load_keras_model,
     predicted_labels,
     print_summary,
@@ -24,7 +25,6 @@ from fer_keras.evaluate import (
     rebuild_test_split,
     run_data,
     split_key,
-    evaluation_fields,
     time_inference,
     variant_from_config,
     write_results,
@@ -109,13 +109,16 @@ def main(argv=None):
         description="Evaluate an ensemble of trained runs on their shared test split (same metrics, figures and "
         "inference timing as fer_keras.evaluate); writes results/<name>/.",
         epilog="examples:\n"
-        "  python -m fer_keras.ensemble --members callbacks/vgg16_original-* callbacks/resnet50_original-* --method mean\n"
+        "  python -m fer_keras.ensemble --method mean \\\n"
+        "      --members callbacks/vgg16_original-* callbacks/resnet50_original-*\n"
         "  python -m fer_keras.ensemble --members RUN_A RUN_B RUN_C --method vote --weights 2 1 1\n"
         "  python -m fer_keras.ensemble --members callbacks/binary_*_five_layer-* --method ovr",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", nargs="+", required=True, help="training run folders (callbacks/<variant>-<time>/)")
+    parser.add_argument("--members", nargs="+", required=True,
+                        help="training run folders (callbacks/<variant>-<time>/)")
     parser.add_argument("--method", choices=METHODS, default="mean",
-                        help="mean: probability average; vote: majority vote; ovr: seven binary runs (default: %(default)s)")
+                        help="mean: probability average; vote: majority vote; ovr: seven binary runs "
+                        "(default: %(default)s)")
     parser.add_argument("--weights", nargs="+", type=float, help="one weight per member (mean and vote)")
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; overrides the members' recorded source")
     parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>)")

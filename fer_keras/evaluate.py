@@ -145,7 +145,8 @@ def variant_from_config(config):
 def read_config(run_dir):
     path = Path(run_dir) / "config.json"
     if not path.is_file():
-        raise FERError(f"{run_dir} is not a training run: no config.json in it (runs live in callbacks/<variant>-<time>/)")
+        raise FERError(f"{run_dir} is not a training run: no config.json in it "
+                       "(runs live in callbacks/<variant>-<time>/)")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
@@ -175,8 +176,8 @@ def run_data(config, data=None, run="the run"):
     dataset = load_data(source)
     found, expected = data_fingerprint(dataset), config["data"]["fingerprint"]
     if found != expected:
-        raise FERError(f"{source} (fingerprint {found}) is not the data {run} was trained on ({config['data']['source']}, "
-                       f"fingerprint {expected}); pass --data with that file")
+        raise FERError(f"{source} (fingerprint {found}) is not the data {run} was trained on "
+                       f"({config['data']['source']}, fingerprint {expected}); pass --data with that file")
     return dataset
 
 
@@ -190,7 +191,9 @@ def rebuild_test_split(variant, data, seed=0):
     """
     from fer_keras.train import data_fingerprint, prepare
 
-    recipe = dataclasses.replace(variant, sampling="none", binary_emotion=None) if variant.protocol == "honest" else variant
+    recipe = variant
+    if variant.protocol == "honest":
+        recipe = dataclasses.replace(variant, sampling="none", binary_emotion=None)
     _, prepared = prepare(recipe, data, seed)
     emotions = prepared.labels_test
     labels = ((emotions == EMOTIONS.index(variant.binary_emotion)).astype(np.int64) if variant.binary else emotions)
@@ -279,7 +282,7 @@ def report_markdown(metrics, title, files):
         lines += ["> **LEAKY protocol**: test images were over-sampled into training before the split; "
                   "the numbers are for comparison with the thesis only.", ""]
     facts = [("variant", metrics.get("variant")), ("data", metrics.get("data")), ("protocol", metrics.get("protocol")),
-             ("best epoch", f"{metrics['best_epoch']} of {metrics['epochs_run']}" if metrics.get("best_epoch") else None),
+             ("best epoch", metrics.get("best_epoch") and f"{metrics['best_epoch']} of {metrics['epochs_run']}"),
              ("members", ", ".join(f"{m} (accuracy {metrics.get('member_accuracy', {}).get(m, float('nan')):.2%})"
                                    for m in metrics["members"]) if metrics.get("members") else None),
              ("method", metrics.get("method")), ("weights", metrics.get("weights")),
@@ -288,19 +291,22 @@ def report_markdown(metrics, title, files):
     lines += ["", f"Test accuracy **{metrics['test_accuracy']:.2%}** on {metrics['n_test']:,} images.", "",
               "| | precision | recall | F1 |", "| --- | --- | --- | --- |"]
     for average in ("macro", "weighted"):
-        lines.append(f"| {average} | {metrics[f'test_{average}_precision']:.4f} | {metrics[f'test_{average}_recall']:.4f} "
-                     f"| {metrics[f'test_{average}_f1']:.4f} |")
+        scores = [metrics[f"test_{average}_{name}"] for name in ("precision", "recall", "f1")]
+        lines.append(f"| {average} | " + " | ".join(f"{v:.4f}" for v in scores) + " |")
     lines += ["", "## Per class", "", "```", metrics["report"].rstrip(), "```", "",
-              "## Confusion matrix (rows: true emotion, % of its images)", "", "![confusion matrix](confusion_matrix.png)", ""]
+              "## Confusion matrix (rows: true emotion, % of its images)", "",
+              "![confusion matrix](confusion_matrix.png)", ""]
     if "curves.png" in files:
         lines += ["## Training curves", "", "![training curves](curves.png)", ""]
     timing = metrics.get("inference")
     if timing:
         lines += ["## Inference time", "",
-                  f"{timing['n_calls']} `predict` calls (after one warm-up) on {timing['n_images']:,} test images, batch "
-                  f"{timing['batch_size']}, {timing['backend']} on {timing['device']}: {timing['mean_s']:.3f} ± "
+                  f"{timing['n_calls']} `predict` calls (after one warm-up) on {timing['n_images']:,} test images, "
+                  f"batch {timing['batch_size']}, {timing['backend']} on {timing['device']}: {timing['mean_s']:.3f} ± "
                   f"{timing['std_s']:.3f} s per call — **{timing['s_per_1000']:.3f} s per 1000 images**, "
-                  f"{timing['images_per_s']:,.0f} images/s.", ""]
+                  f"{timing['images_per_s']:,.0f} images/s."
+                  + (f" (The test split has fewer than the protocol's {TIMING_IMAGES:,} images.)"
+                     if timing["n_images"] < TIMING_IMAGES else ""), ""]
     if "config.json" in files:
         lines += ["The run's settings: [config.json](config.json).", ""]
     return "\n".join(lines)
@@ -335,24 +341,31 @@ def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS
     model = load_keras_model(run_dir / "best.keras")
     scores = model.predict(test.x, batch_size=256, verbose=0)
     out_dir = Path(results_dir) / run_dir.name
-    previous = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").exists() else {}
     metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
-    best, ran = best_epoch(run_dir / "history.csv", test.variant.callbacks.checkpoint_monitor) \
-        if (run_dir / "history.csv").exists() else (None, None)
+    best, ran = None, None
+    if (run_dir / "history.csv").exists():
+        best, ran = best_epoch(run_dir / "history.csv", test.variant.callbacks.checkpoint_monitor)
     metrics.update(variant=test.variant.name, run_dir=str(run_dir), data=test.source, protocol=test.protocol,
                    leaky=test.leaky, reference=test.variant.reference, checkpoint=str(run_dir / "best.keras"),
-                   best_epoch=previous.get("best_epoch", best), epochs_run=previous.get("epochs_run", ran),
-                   evaluated=datetime.now().isoformat(timespec="seconds"), **_timing(model, test.x, n_calls))
+                   best_epoch=best, epochs_run=ran, evaluated=datetime.now().isoformat(timespec="seconds"),
+                   **_timing(model, test.x, n_calls))
     return write_results(out_dir, metrics, run_dir.name, config=run_dir / "config.json",
                          history_csv=run_dir / "history.csv")
+
+
+def results_name(model_path, data):
+    """``<model>-on-<data>``: the model is the file's stem (its run folder for ``best.keras``), the
+    data the source's name without extensions — never a run's own results folder."""
+    model_path, data = Path(model_path), Path(str(data))
+    model = model_path.parent.name if model_path.name == "best.keras" else model_path.stem
+    return f"{model}-on-{data.name.split('.')[0] or data.name}"
 
 
 def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="results", name=None,
                         n_calls=TIMING_CALLS):
     """Evaluate a saved model on the test split of ``data`` as ``variant`` (a name) prepares it, or,
     without a variant, on the data's own test split (usage split, no cleaning, honest protocol).
-    Results go to ``results_dir/<name>/`` (default: the run folder holding ``best.keras``, else
-    the file's stem)."""
+    Results go to ``results_dir/<name>/`` (default: :func:`results_name`)."""
     from fer_keras.train import data_fingerprint
     from fer_keras.variants import Variant, get_variant
 
@@ -362,7 +375,8 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
     if variant is not None:
         recipe = get_variant(variant)
     elif binary:
-        raise FERError(f"{model_path} has one sigmoid output: pass --variant binary_<emotion>_<model> to name its emotion")
+        raise FERError(f"{model_path} has one sigmoid output: pass --variant binary_<emotion>_<model> "
+                       "to name its emotion")
     else:
         recipe = Variant(name="test_split_as_is", model=model.name, description="the data's own test split",
                          reference="")
@@ -372,7 +386,7 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
     dataset = load_data(data)
     test = rebuild_test_split(recipe, dataset, seed)
     scores = model.predict(test.x, batch_size=256, verbose=0)
-    name = name or (model_path.parent.name if model_path.name == "best.keras" else model_path.stem)
+    name = name or results_name(model_path, data)
     metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
     metrics.update(variant=recipe.name if variant else model.name, data=test.source, protocol=test.protocol,
                    leaky=test.leaky, reference=recipe.reference or None, checkpoint=str(model_path),
@@ -427,8 +441,7 @@ def main(argv=None):
             raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
         metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir,
                                       n_calls=args.timing_calls)
-        model_path = Path(args.model)
-        out_dir = Path(args.results_dir) / (model_path.parent.name if model_path.name == "best.keras" else model_path.stem)
+        out_dir = Path(args.results_dir) / results_name(args.model, args.data)
     print_summary(metrics, out_dir)
     return 0
 

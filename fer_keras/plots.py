@@ -48,12 +48,12 @@ def plot_training_curves(history, path, best_epoch=None, title="Training curves"
             if column in history:
                 ax.plot(epochs, history[column], marker="o", markersize=4, color=color, label=label)
         if best_epoch is not None:
-            ax.axvline(best_epoch, color=BEST_COLOR, linestyle="--", linewidth=1.2,
-                       label=f"best checkpoint (epoch {best_epoch})")
+            label = f"best checkpoint (epoch {best_epoch})"
             if f"val_{metric}" in history and best_epoch in epochs:
                 value = history[f"val_{metric}"].to_numpy()[list(epochs).index(best_epoch)]
-                ax.annotate(f"{value:.3f}", (best_epoch, value), textcoords="offset points", xytext=(6, 6),
-                            color=BEST_COLOR, fontsize=9)
+                ax.plot([best_epoch], [value], marker="*", markersize=13, color=BEST_COLOR, zorder=3)
+                label += f": validation {value:.3f}"
+            ax.axvline(best_epoch, color=BEST_COLOR, linestyle="--", linewidth=1.2, label=label)
         ax.set(xlabel="epoch", ylabel=metric, title=metric)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
@@ -65,7 +65,7 @@ def plot_training_curves(history, path, best_epoch=None, title="Training curves"
 def plot_saliency_grid(images, heatmaps, true_names, predicted_names, path, title="Saliency", per_row=4):
     """Pairs of panels per example: the face, then the heat map over it; titles give the true and
     predicted emotion (green when they agree, red otherwise). ``images`` N×48×48 (or ×1) in [0, 1]
-    or uint8; ``heatmaps`` N×48×48, each scaled to its own maximum for display."""
+    or uint8; ``heatmaps`` N×48×48, each scaled to its own 99.5th percentile for display."""
     images = np.asarray(images, dtype=np.float32).reshape(len(images), *np.shape(images)[1:3])
     if images.max() > 1.0:
         images = images / 255.0
@@ -78,14 +78,15 @@ def plot_saliency_grid(images, heatmaps, true_names, predicted_names, path, titl
     for i in range(n):
         face, overlay = axes[i // per_row, 2 * (i % per_row)], axes[i // per_row, 2 * (i % per_row) + 1]
         heat = np.clip(np.asarray(heatmaps[i], dtype=np.float32), 0, None)
-        heat = heat / heat.max() if heat.max() > 0 else heat
+        top = np.percentile(heat[heat > 0], 99.5) if (heat > 0).any() else 0.0
+        heat = np.clip(heat / top, 0, 1) if top > 0 else heat
         face.imshow(images[i], cmap="gray", vmin=0, vmax=1)
         overlay.imshow(images[i], cmap="gray", vmin=0, vmax=1)
-        overlay.imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        overlay.imshow(heat, cmap="jet", alpha=0.15 + 0.65 * heat, vmin=0, vmax=1)  # faint where nothing is salient
         right = true_names[i] == predicted_names[i]
         face.set_title(f"true: {true_names[i]}", fontsize=9)
         overlay.set_title(f"pred: {predicted_names[i]}", fontsize=9, color=RIGHT_COLOR if right else WRONG_COLOR)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(f"{title}\n(each heat map scaled to its own 99.5th percentile; red = most salient)", fontsize=11)
     return _save(fig, path)
 
 

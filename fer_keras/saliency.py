@@ -104,8 +104,10 @@ def gradient_saliency(model, images, classes, batch_size=64):
     classes = np.asarray(classes, dtype=np.int32)
     out = []
     for part in _batches(len(images), batch_size):
-        _, grads = tensorflow_gradient(lambda x: (x, score(to_features(x, training=False), classes[part])),
-                                       images[part])
+        def forward(x, part=part):
+            return x, score(to_features(x, training=False), classes[part])
+
+        _, grads = tensorflow_gradient(forward, images[part])
         out.append(np.abs(grads.numpy()).max(axis=-1))
     return np.concatenate(out) if out else np.zeros(np.shape(images)[:3], np.float32)
 
@@ -118,7 +120,8 @@ def last_feature_map_layer(model):
         if (shape and len(shape) == 4 and (shape[1] or 0) > 1 and (shape[2] or 0) > 1
                 and not any(kind in type(layer).__name__ for kind in _NOT_FEATURE_MAPS)):
             return layer
-    raise FERError(f"model {model.name!r} has no convolutional feature map for Grad-CAM; use --method gradient or occlusion")
+    raise FERError(f"model {model.name!r} has no convolutional feature map for Grad-CAM; "
+                   "use --method gradient or occlusion")
 
 
 def grad_cam(model, images, classes, layer=None, batch_size=64):
@@ -156,28 +159,29 @@ def occlusion_sensitivity(model, images, classes, patch=8, stride=4, batch_size=
     images = np.asarray(images, dtype=np.float32)
     n, height, width = images.shape[:3]
     if not 0 < patch <= min(height, width) or stride < 1:
-        raise FERError(f"occlusion patch must be 1..{min(height, width)} pixels and stride ≥ 1, got {patch} and {stride}")
+        raise FERError(f"occlusion patch must be 1..{min(height, width)} pixels and stride ≥ 1, "
+                       f"got {patch} and {stride}")
     tops = sorted(set(range(0, height - patch + 1, stride)) | {height - patch})
     lefts = sorted(set(range(0, width - patch + 1, stride)) | {width - patch})
-    positions = [(t, l) for t in tops for l in lefts]
+    positions = [(top, left) for top in tops for left in lefts]
     classes = np.asarray(classes)
     base = class_probability(model.predict(images, batch_size=batch_size, verbose=0), classes)
     heat = np.zeros((n, height, width))
     count = np.zeros((height, width))
-    for t, l in positions:
-        count[t:t + patch, l:l + patch] += 1
+    for top, left in positions:
+        count[top:top + patch, left:left + patch] += 1
     per_call = max(1, batch_size * 8 // len(positions))
     for part in _batches(n, per_call):
         chunk = images[part]
         occluded = np.repeat(chunk[:, None], len(positions), axis=1)
         fill = chunk.mean(axis=(1, 2, 3))
-        for j, (t, l) in enumerate(positions):
-            occluded[:, j, t:t + patch, l:l + patch] = fill[:, None, None, None]
+        for j, (top, left) in enumerate(positions):
+            occluded[:, j, top:top + patch, left:left + patch] = fill[:, None, None, None]
         scores = model.predict(occluded.reshape(-1, *images.shape[1:]), batch_size=batch_size, verbose=0)
         drop = base[part, None] - class_probability(scores, np.repeat(classes[part], len(positions))).reshape(
             len(chunk), len(positions))
-        for j, (t, l) in enumerate(positions):
-            heat[part, t:t + patch, l:l + patch] += drop[:, j, None, None]
+        for j, (top, left) in enumerate(positions):
+            heat[part, top:top + patch, left:left + patch] += drop[:, j, None, None]
     return (heat / count).astype(np.float32)
 
 
@@ -256,7 +260,8 @@ def main(argv=None):
         prog="python -m fer_keras.saliency",
         description="Saliency maps of a run's test images: vanilla gradients, Grad-CAM (TensorFlow backend) or "
         "occlusion sensitivity (any backend). Writes results/<run>/saliency_<method>.png.",
-        epilog="example: python -m fer_keras.saliency --run callbacks/cnn_lstm_v5_final-20261121-101500 --method gradcam")
+        epilog="example: python -m fer_keras.saliency --method gradcam "
+        "--run callbacks/cnn_lstm_v5_final-20261121-101500")
     parser.add_argument("--run", required=True, help="a training run folder (callbacks/<variant>-<time>/)")
     parser.add_argument("--n", type=int, default=16, help="test images to show (default: %(default)s)")
     parser.add_argument("--method", choices=METHODS, default="gradient", help="(default: %(default)s)")

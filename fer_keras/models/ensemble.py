@@ -101,6 +101,6 @@ def ensemble_model(members, name="ensemble"):
     inputs = keras.Input(shape=members[0].inputs[0].shape[1:], name="image")
     outputs = []
     for i, member in enumerate(members):
-        wrapped = keras.Model(member.inputs, member.outputs, name=f"member{i}")
+        wrapped = keras.Model(member.input, member.output, name=f"member{i}")
         outputs.append(wrapped(inputs))
     return keras.Model(inputs, outputs, name=name)
