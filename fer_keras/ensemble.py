@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fer_keras import EMOTIONS
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
@@ -126,6 +126,7 @@ def main(argv=None):
     parser.add_argument("--timing-calls", type=int, default=TIMING_CALLS,
                         help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
     args = parser.parse_args(argv)
+    import_keras_quietly()
     if args.timing_calls < 0:
         raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
     metrics, out_dir = evaluate_ensemble(args.members, args.method, args.weights, args.data, args.results_dir,

@@ -11,7 +11,8 @@ Haar-cascade face detection (``fer_keras.faces``) → square crop → 48×48 gre
     for index, frame, faces in recognizer.analyze_video("clip.mp4", every=5): ...
 
 Command line: ``python -m fer_keras.predict --model best.keras photo.jpg folder/ clip.mp4``
-(see ``--help``). Only keras, numpy and OpenCV: any Keras backend works.
+(see ``--help``). Only keras, numpy and OpenCV: any Keras backend works. Keras is imported
+when a model is loaded, so ``--help`` and a mistyped ``--model`` answer at once.
 """
 
 import argparse
@@ -27,14 +28,12 @@ from collections import Counter
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
-from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
+from fer_keras.cli import EXIT_USER_ERROR, import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.faces import FaceDetector, crop_face, to_grey
-from fer_keras.pre_proc_data import to_model_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -44,11 +43,13 @@ MAX_PENDING_BYTES = 256 * 2**20
 
 def load_model(path):
     """A ``.keras`` file loaded for inference (``safe_mode=True``, no optimizer state)."""
-    path = Path(path)
+    path = Path(path)  # checked before importing keras, so a typo fails at once
     if not path.is_file():
         raise FERError(f"model file not found: {path}")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise FERError(f"could not load model {path}: not a .keras archive (corrupt or truncated file?)")
+    keras = import_keras_quietly()
+
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # a user's file: any failure to read it is a user error
@@ -63,7 +64,8 @@ def check_model(model, name=None):
     inputs, outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
     if inputs:
         shape = tuple(inputs[0].shape[1:])
-        fits = len(shape) == 3 and all(d in (None, want) for d, want in zip(shape, (IMAGE_SIZE, IMAGE_SIZE, 1)))
+        expected = (IMAGE_SIZE, IMAGE_SIZE, 1)
+        fits = len(shape) == 3 and all(d in (None, want) for d, want in zip(shape, expected))
         if len(inputs) != 1 or not fits:
             raise FERError(f"model {name} takes input {shape if len(inputs) == 1 else len(inputs)}; "
                            f"predict feeds {IMAGE_SIZE}×{IMAGE_SIZE}×1 grey faces")
@@ -149,19 +151,24 @@ class EmotionRecognizer:
     """Faces → emotions, like ``fer.FER``: Haar cascade, then a trained Keras model.
 
     model: a ``.keras`` path or a ``keras.Model`` taking 48×48×1 faces in [0, 1] to 7 scores.
-    min_face: smallest face side in pixels. margin: crop enlargement per side, as a fraction of
-    the face box (the box reported is the detector's). batch_size: faces per model call.
+    min_face, scale_factor, min_neighbors: the Haar cascade's settings (see ``FaceDetector``);
+    ``detector`` replaces it with any object whose ``detect(grey)`` returns ``[x, y, w, h]`` boxes.
+    margin: crop enlargement per side, as a fraction of the face box (the box reported is the
+    detector's). batch_size: faces per model call.
     """
 
-    def __init__(self, model, min_face=30, margin=0.1, batch_size=64, detector=None):
-        self.model = check_model(model if isinstance(model, keras.Model) else load_model(model),
-                                 name=None if isinstance(model, keras.Model) else str(model))
-        self.detector = detector or FaceDetector(min_face=min_face)
+    def __init__(self, model, min_face=30, scale_factor=1.1, min_neighbors=5, margin=0.1, batch_size=64,
+                 detector=None):
+        is_path = isinstance(model, (str, os.PathLike))
+        self.model = check_model(load_model(model), name=str(model)) if is_path else check_model(model)
+        self.detector = detector or FaceDetector(scale_factor, min_neighbors, min_face)
         self.margin = margin
         self.batch_size = max(1, int(batch_size))
 
     def classify(self, faces):
         """uint8 N×48×48 grey faces → float64 N×7 probabilities in ``EMOTIONS`` order."""
+        from fer_keras.pre_proc_data import to_model_input  # the models' input convention
+
         faces = np.asarray(faces, dtype=np.uint8)
         if len(faces) == 0:
             return np.zeros((0, len(EMOTIONS)))
@@ -279,9 +286,10 @@ class Annotator:
     def image(self, source, image, faces):
         suffix = Path(source).suffix.lower()
         suffix = suffix if suffix in IMAGE_SUFFIXES else ".png"
-        ok, data = cv2.imencode(suffix, draw_faces(image, faces))
+        drawn = draw_faces(image, faces)
+        ok, data = cv2.imencode(suffix, drawn)
         if not ok:
-            suffix, (ok, data) = ".png", cv2.imencode(".png", draw_faces(image, faces))
+            suffix, (ok, data) = ".png", cv2.imencode(".png", drawn)
         target = self._target(Path(source).stem, suffix)
         tmp = target.with_name(f".{target.name}.partial")
         tmp.write_bytes(data.tobytes())
@@ -308,11 +316,20 @@ class Annotator:
             writer.write(draw_faces(image, faces))
 
     def close_video(self):
+        """Finish the video being written and move it into place."""
         if self.video is not None and self.video[0] is not None:
             writer, tmp, target = self.video
             writer.release()
             os.replace(tmp, target)
             self.written.append(target)
+        self.video = None
+
+    def discard_video(self):
+        """Drop an unfinished video (after an error): no partial file is left behind."""
+        if self.video is not None and self.video[0] is not None:
+            writer, tmp, _ = self.video
+            writer.release()
+            tmp.unlink(missing_ok=True)
         self.video = None
 
 
@@ -366,8 +383,8 @@ class _StopOnInterrupt:
 
 
 def _frames(sources, args, stats, warn, interrupt):
-    """``((input_number, kind, source, fps), frame_index), image`` for each image and analysed video frame of the
-    readable inputs; unreadable ones are warned about and counted as skipped."""
+    """``((input_number, kind, source, fps), frame_index), image`` for each image and analysed
+    video frame of the readable inputs; unreadable ones are warned about and counted as skipped."""
     for number, (kind, source) in enumerate(sources):
         if interrupt.stop:
             return
@@ -409,13 +426,22 @@ def parse_args(argv):
                         help="also write images / videos with boxes and labels into this folder")
     parser.add_argument("--min-face", type=int, default=30,
                         help="smallest face side in pixels to detect (default: %(default)s)")
+    parser.add_argument("--scale-factor", type=float, default=1.1,
+                        help="Haar cascade pyramid step (default: %(default)s; 1.2 is about twice as fast, "
+                        "may miss some faces)")
+    parser.add_argument("--min-neighbors", type=int, default=5,
+                        help="Haar cascade detections needed to keep a face; raise it against false faces "
+                        "(default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="faces per model call (default: %(default)s; 1 for live webcam output)")
     parser.add_argument("--every", type=int, default=1, help="analyse every N-th video frame (default: 1)")
     parser.add_argument("--max-frames", type=int,
-                        help="read at most N frames of each video or webcam (default: all; webcam: until Ctrl-C)")
+                        help="read at most N frames of each video or webcam "
+                        "(default: all; a webcam runs until Ctrl-C)")
     args = parser.parse_args(argv)
-    for name in ("min_face", "batch_size", "every", "max_frames"):
+    if args.scale_factor <= 1:
+        parser.error(f"--scale-factor must be above 1, got {args.scale_factor}")
+    for name in ("min_face", "min_neighbors", "batch_size", "every", "max_frames"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -432,52 +458,59 @@ def main(argv=None):
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
-    recognizer = EmotionRecognizer(args.model, min_face=args.min_face, batch_size=args.batch_size)
+    recognizer = EmotionRecognizer(args.model, min_face=args.min_face, scale_factor=args.scale_factor,
+                                   min_neighbors=args.min_neighbors, batch_size=args.batch_size)
     annotator = Annotator(args.annotate, warn) if args.annotate else None
     loaded = time.perf_counter()
     stats, kinds = Counter(), Counter()
     out = ResultWriter(args.format, sys.stdout)
-    current, current_faces = None, 0
+    current = None  # [item, frames, faces] of the input being read
 
-    def finish(item):
-        _, kind, source, _ = item
+    def finish():
+        (_, kind, source, _), frames, faces = current
         kinds[kind] += 1
-        if not current_faces:
+        if not faces:
             stats["no_face"] += 1
-            frames = "" if kind == "image" else " (any frame)"
-            print(f"no face found in {source}{frames}", file=sys.stderr, flush=True)
+            where = "" if kind == "image" else f" (in any of {frames} frame(s) analysed)"
+            print(f"no face found in {source}{where}", file=sys.stderr, flush=True)
         if annotator and kind != "image":
             annotator.close_video()
 
     with _StopOnInterrupt() as interrupt:
-        frames = _frames(expand_inputs(args.inputs, warn), args, stats, warn, interrupt)
-        for (item, index), image, faces in recognizer.analyze(frames):
-            if item != current:
-                if current is not None:
-                    finish(current)
-                current, current_faces = item, 0
-            _, kind, source, fps = item
-            stats["frames"] += kind != "image"
-            current_faces += len(faces)
-            stats["faces"] += len(faces)
-            for face in faces:
-                out.write(source, index, face)
-            if annotator and kind == "image":
-                annotator.image(source, image, faces)
-            elif annotator:
-                annotator.frame(source, fps, image, faces)
-        if current is not None:
-            finish(current)
+        try:
+            for (item, index), image, faces in recognizer.analyze(
+                    _frames(expand_inputs(args.inputs, warn), args, stats, warn, interrupt)):
+                if current is None or item != current[0]:
+                    if current is not None:
+                        finish()
+                    current = [item, 0, 0]
+                _, kind, source, fps = item
+                current[1] += 1
+                current[2] += len(faces)
+                stats["frames" if kind != "image" else "images"] += 1
+                stats["faces"] += len(faces)
+                for face in faces:
+                    out.write(source, index, face)
+                if annotator and kind == "image":
+                    annotator.image(source, image, faces)
+                elif annotator:
+                    annotator.frame(source, fps, image, faces)
+            if current is not None:
+                finish()
+        finally:
+            if annotator:
+                annotator.discard_video()
     out.close()
     elapsed = time.perf_counter() - loaded
     for path in annotator.written if annotator else ():
         print(f"wrote {path}", file=sys.stderr)
     read = sum(kinds.values())
-    videos = kinds["video"] + kinds["webcam"]
-    print(f"summary: {read} input(s) read ({kinds['image']} image(s), {videos} video(s)/webcam(s) with "
-          f"{stats['frames']} frame(s) analysed), {stats['faces']} face(s) found, {stats['no_face']} "
-          f"input(s) without a face, {stats['skipped']} skipped; {stats['faces'] / elapsed:.1f} faces/s "
-          f"({elapsed:.2f} s after {loaded - start:.2f} s loading the model)"
+    rate = f"{stats['faces'] / elapsed:.1f} faces/s" + (
+        f", {stats['frames'] / elapsed:.1f} video frames/s" if stats["frames"] else "")
+    print(f"summary: {read} input(s) read ({kinds['image']} image(s), {kinds['video'] + kinds['webcam']} "
+          f"video(s)/webcam(s) with {stats['frames']} frame(s) analysed), {stats['faces']} face(s) found, "
+          f"{stats['no_face']} input(s) without a face, {stats['skipped']} skipped; {rate} "
+          f"({elapsed:.2f} s, after {loaded - start:.2f} s loading the model)"
           + ("; stopped by Ctrl-C" if interrupt.stop else ""), file=sys.stderr)
     if not read:
         print("error: no input could be read", file=sys.stderr)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 
 METHODS = ("gradient", "gradcam", "occlusion")
@@ -272,6 +272,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="which test images are picked (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="the PNG goes to DIR/<run>/ (default: %(default)s)")
     args = parser.parse_args(argv)
+    import_keras_quietly()
     if args.n < 1:
         raise FERError(f"--n must be a positive integer, got {args.n}")
     if args.layer and args.method != "gradcam":

@@ -31,15 +31,26 @@ def clean(data, steps):
     return data
 
 
-def prepare(variant, data, seed):
-    """The variant's model-ready arrays (see ``pre_proc_data``)."""
+def prepare(variant, data, seed, per_class=None):
+    """The variant's model-ready arrays (see ``pre_proc_data``).
+
+    ``per_class`` overrides the balancing target: images per class for "augment" (Białek's 8000)
+    and positives for one-vs-rest (6000, with ``per_class // 6`` drawn from each other class).
+    """
     from fer_keras.pre_proc_data import pre_proc_binary, pre_proc_data
 
     data = clean(data, variant.cleaning)
     if variant.binary:
-        return data, pre_proc_binary(data, variant.binary_emotion, variant.split, seed=seed)
+        n_positive = per_class or 6000
+        return data, pre_proc_binary(data, variant.binary_emotion, variant.split, n_positive=n_positive,
+                                     n_per_negative=n_positive // 6, seed=seed)
     return data, pre_proc_data(data, sampling=variant.sampling, protocol=variant.protocol,
-                               split_method=variant.split, seed=seed)
+                               split_method=variant.split, n_per_class=per_class or 8000, seed=seed)
+
+
+def demo_per_class(data):
+    """On the small synthetic set, balance to its largest training class instead of 8000."""
+    return int(np.bincount(data.labels[data.usage == "Training"]).max())
 
 
 def data_fingerprint(data):
@@ -135,8 +146,13 @@ def best_epoch(history_csv, monitor):
 
 
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
-          seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None):
-    """Train ``variant_name`` and return the summary dict written to ``metrics.json``."""
+          seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
+          model_kwargs=None):
+    """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
+
+    ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
+    model's builder (e.g. ``{"base_size": 112}`` for a faster transfer model).
+    """
     import keras
 
     from fer_keras.augment import AugmentedBatches
@@ -153,15 +169,20 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         if str(data) == SYNTHETIC:
             print(f"synthetic demo data: {epochs} epochs (the paper's {variant.epochs} apply to real data; "
                   "--epochs overrides)")
+    if per_class is None and str(data) == SYNTHETIC and (variant.sampling == "augment" or variant.binary):
+        per_class = demo_per_class(dataset)
+        print(f"synthetic demo data: balancing to {per_class} images per class (8000 / 6000 on real data; "
+              "--per-class overrides)")
     batch_size = batch_size or variant.batch_size
     policy = set_precision(mixed_precision)
-    cleaned, prepared = prepare(variant, dataset, seed)
+    cleaned, prepared = prepare(variant, dataset, seed, per_class)
     if prepared.leaky:
         print("WARNING: leaky protocol — test images were over-sampled into training; "
               "numbers from this run are for comparison only")
 
     resume_key = hashlib.sha256(json.dumps(
-        [variant.name, data_fingerprint(dataset), seed, epochs, batch_size, policy]).encode()).hexdigest()[:16]
+        [variant.name, data_fingerprint(dataset), seed, epochs, batch_size, policy, per_class,
+         model_kwargs]).encode()).hexdigest()[:16]
     run_dir = None if fresh else find_resumable(output_dir, resume_key)
     if run_dir is not None:
         print(f"resuming the interrupted run in {run_dir}")
@@ -176,12 +197,13 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                      "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
                      "class_weight": prepared.class_weight, "notes": list(prepared.notes)},
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
+        "per_class": per_class, "model_kwargs": model_kwargs or {},
         "versions": versions(), "created": datetime.now().isoformat(timespec="seconds"),
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
 
-    model = build_model(variant.model, binary=variant.binary,
-                        num_classes=1 if variant.binary else len(EMOTIONS))
+    model = build_model(variant.model, binary=variant.binary, num_classes=1 if variant.binary else len(EMOTIONS),
+                        **(model_kwargs or {}))
     compile_model(model, learning_rate=variant.learning_rate, binary=variant.binary)
     callbacks = callback_suite(run_dir, variant.callbacks)
     fit_data = {"x": prepared.x_train, "y": prepared.y_train, "batch_size": batch_size,
@@ -235,6 +257,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, help="override the variant's batch size")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on a GPU (outputs stay float32); ignored with a note on CPU")
+    parser.add_argument("--per-class", type=int,
+                        help="balancing target: images per class for 'augment' variants (default 8000), "
+                        "positives for one-vs-rest (default 6000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--output-dir", default="callbacks", help="run folders go here (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="metrics go here (default: %(default)s)")
@@ -243,13 +268,13 @@ def main(argv=None):
     if args.list:
         list_variants()
         return 0
-    for flag in ("epochs", "batch_size"):
+    for flag in ("epochs", "batch_size", "per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
     get_variant(args.variant)  # a wrong name fails before the slow imports
     import_keras_quietly()
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
-          args.output_dir, args.results_dir, args.fresh)
+          args.output_dir, args.results_dir, args.fresh, per_class=args.per_class)
     return 0
 
 

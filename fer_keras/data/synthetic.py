@@ -87,7 +87,7 @@ _SHIFT_MASK = 4  # on the 48-px mask canvas, ×16 / 2**4 = ×1
 _BIG = IMAGE_SIZE * _SCALE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlantedDefects:
     """Ground truth of the defects planted in a synthetic set; indices refer to its final rows.
 
@@ -115,7 +115,7 @@ class PlantedDefects:
         return sum(len(g) for g in self.conflict_groups)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SyntheticFER:
     """A generated set: the data, the truth about its planted defects, and optionally part masks.
 
@@ -451,6 +451,34 @@ def _faulty_faces(images):
     return (flat.mean(axis=1) > BRIGHT_MEAN) | (flat.min(axis=1) == flat.max(axis=1)) | repeated
 
 
+def _natural_faces(labels, rng, with_masks):
+    """Faces for ``labels``, redrawn where one would blur the planted truth (see ``_faulty_faces``)."""
+    images, masks = _draw_faces(labels, rng, with_masks)
+    for _ in range(10):
+        faulty = np.flatnonzero(_faulty_faces(images))
+        if not len(faulty):
+            break
+        images[faulty], redrawn = _draw_faces(labels[faulty], rng, with_masks)
+        if with_masks:
+            masks[faulty] = redrawn
+    assert not _faulty_faces(images).any(), "synthetic faces must be unique, not bright, not constant"
+    return images, masks
+
+
+def _outlier_pictures(n_bright, n_constant, rng):
+    """Distinct bright pictures (text on white) and constant ones: blank white (counted in both
+    when both are asked for), all black, then other distinct grey levels."""
+    white = int(n_bright > 0 and n_constant > 0)
+    pictures, seen = [], set()
+    while len(pictures) < n_bright - white:
+        picture = _bright_outlier(rng)
+        if picture.tobytes() not in seen:
+            seen.add(picture.tobytes())
+            pictures.append(picture)
+    levels = [255] * white + [0] + rng.choice(np.arange(1, BRIGHT_MEAN + 1), 200, replace=False).tolist()
+    return pictures + [np.full((IMAGE_SIZE, IMAGE_SIZE), v, np.uint8) for v in levels[:n_constant]]
+
+
 def _check_args(n_samples, duplicate_fraction, conflict_groups, n_bright_outliers, n_constant):
     if not 0 <= duplicate_fraction < 0.5:
         raise FERDataError(f"duplicate_fraction={duplicate_fraction} must lie in [0, 0.5)")
@@ -494,40 +522,22 @@ def generate(n_samples=4000, seed=0, duplicate_fraction=0.04, conflict_groups=12
     labels = rng.permutation(np.repeat(np.arange(len(EMOTIONS)),
                                        _largest_remainder(n_natural, list(FER2013_TRAIN_COUNTS.values()))))
     usage = _stratified_usage(labels)
-    images, masks = _draw_faces(labels, rng, return_masks)
-    for _ in range(10):
-        faulty = np.flatnonzero(_faulty_faces(images))
-        if not len(faulty):
-            break
-        images[faulty], redrawn = _draw_faces(labels[faulty], rng, return_masks)
-        if return_masks:
-            masks[faulty] = redrawn
-    assert not _faulty_faces(images).any(), "synthetic faces must be unique, not bright, not constant"
+    images, masks = _natural_faces(labels, rng, return_masks)
 
     # planted rows: (index into `pictures`, label, usage); groups hold row numbers
     pictures = list(images)
     rows = [(i, int(labels[i]), usage[i]) for i in range(n_natural)]
     duplicate_groups = _plant_copies(rows, dup_copies, conflicting=False, rng=rng)
     conflict_groups_rows = _plant_copies(rows, conflict_copies, conflicting=True, rng=rng)
-    class_weights = np.array(list(FER2013_TRAIN_COUNTS.values()), dtype=float)
-    outlier_pictures = []
-    seen = set()
-    while len(outlier_pictures) < n_bright_outliers - white:
-        picture = _bright_outlier(rng)
-        if picture.tobytes() not in seen:
-            seen.add(picture.tobytes())
-            outlier_pictures.append(picture)
-    values = [255] * white + [0] + [int(v) for v in rng.choice(np.arange(1, 231), 200, replace=False)]
-    constant_values = values[:n_constant]
-    outlier_pictures += [np.full((IMAGE_SIZE, IMAGE_SIZE), v, np.uint8) for v in constant_values]
+    class_share = np.array(list(FER2013_TRAIN_COUNTS.values())) / sum(FER2013_TRAIN_COUNTS.values())
     bright_rows, constant_rows = [], []
-    for k, picture in enumerate(outlier_pictures):
+    for picture in _outlier_pictures(n_bright_outliers, n_constant, rng):
         if picture.mean() > BRIGHT_MEAN:
             bright_rows.append(len(rows))
         if picture.min() == picture.max():
             constant_rows.append(len(rows))
         pictures.append(picture)
-        rows.append((len(pictures) - 1, int(rng.choice(len(EMOTIONS), p=class_weights / class_weights.sum())),
+        rows.append((len(pictures) - 1, int(rng.choice(len(EMOTIONS), p=class_share)),
                      SPLITS[rng.choice(len(SPLITS), p=list(SPLIT_FRACTIONS.values()))]))
     assert len(rows) == n_samples and len(bright_rows) == n_bright_outliers and len(constant_rows) == n_constant
     assert len(set(image_hashes(np.stack(pictures)).tolist())) == len(pictures), "outliers must be unique"
