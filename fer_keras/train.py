@@ -244,7 +244,7 @@ def main(argv=None):
         "and evaluate its best checkpoint on the test split.",
         epilog="examples:\n"
         "  python -m fer_keras.train --list\n"
-        "  python -m fer_keras.train --variant cnn_lstm_v5_final            # synthetic demo data\n"
+        "  python -m fer_keras.train --variant baseline_cnn                 # synthetic demo data, ~2 min\n"
         "  python -m fer_keras.train --variant five_layer_balanced_filtered --data fer2013.csv.gz\n"
         "  tensorboard --logdir callbacks                                    # watch runs\n"
         "Re-running an interrupted command resumes it from its last completed epoch.",

@@ -26,6 +26,7 @@ PARAMETERS = {
     "resnet50_transfer": (27_798_407, 27_745_287, 53_120),  # Table 8 states 27,771,847
     "cnn_lstm": (474_247, 473_415, 832),  # thesis §8.5 text; it states 457,031
     "cnn_lstm_first": (143_431, 142_983, 448),  # §8.1, reconstructed
+    "baseline_cnn": (684_935, 684_231, 704),  # this project's small yardstick
     "attention_vit": (324_567, 324_567, 0),  # thesis §8.6 text; it states 197,799
 }
 
@@ -127,6 +128,23 @@ def test_outputs_stay_float32_under_mixed_precision():
         keras.config.set_dtype_policy("float32")
     assert model.get_layer("block1_conv").compute_dtype == "float16"
     assert model.outputs[0].dtype == "float32"
+
+
+@pytest.mark.parametrize("builder", [build_vgg16_transfer, build_resnet50_transfer])
+def test_transfer_models_build_and_predict_at_base_size_32(builder):
+    model = builder(base_size=32)
+    assert model.get_layer("resize").output.shape[1:] == (32, 32, 1)
+    probs = model.predict(images(), verbose=0)
+    assert probs.shape == (2, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    if builder is build_vgg16_transfer:  # block5_conv1 is 2×2: the head pools 2 → 1 ("valid"), then "same"
+        assert [model.get_layer(f"head{i}_pool").output.shape[1] for i in range(1, 5)] == [1, 1, 1, 1]
+        assert model.count_params() == PARAMETERS["vgg16_transfer"][0]
+
+
+def test_transfer_base_size_below_32_raises_fer_error():
+    with pytest.raises(FERError, match="base_size"):
+        build_resnet50_transfer(base_size=16)
 
 
 def test_grey_input_becomes_caffe_preprocessed_224_rgb():

@@ -6,23 +6,24 @@ from keras import layers
 from fer_keras.errors import FERError
 
 
-def conv_block(x, filters, dropout=0.25, pool_padding="valid", name="block"):
+def conv_block(x, filters, dropout=0.25, pool_padding="valid", name="block", bn_momentum=0.99):
     """Conv2D 3×3 same ReLU → BatchNorm → MaxPool 2 → Dropout (Białek et al. 2023, Tables 3, 5, 7).
 
     Layers are named ``{name}_conv``, ``{name}_bn``, ``{name}_pool``, ``{name}_drop``.
     ``pool_padding="same"`` lets the pool run on a 1×1 map (the six-layer CNN's last block and the
-    VGG16 head's last block).
+    VGG16 head's last block). ``bn_momentum`` is Keras' default 0.99 unless a builder needs its
+    moving statistics to settle within a few hundred steps (small datasets).
     """
     x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     x = layers.MaxPooling2D(2, padding=pool_padding, name=f"{name}_pool")(x)
     return layers.Dropout(dropout, name=f"{name}_drop")(x)
 
 
-def dense_block(x, units, dropout=0.5, name="fc"):
+def dense_block(x, units, dropout=0.5, name="fc", bn_momentum=0.99):
     """Dense ReLU → BatchNorm → Dropout (the five-layer CNN's classifier, Białek Table 3)."""
     x = layers.Dense(units, activation="relu", name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.Dropout(dropout, name=f"{name}_drop")(x)
 
 

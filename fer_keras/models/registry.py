@@ -4,11 +4,12 @@ import keras
 
 from fer_keras.errors import FERError
 from fer_keras.models.attention import build_attention_vit
-from fer_keras.models.cnn import build_five_layer_cnn, build_six_layer_cnn
+from fer_keras.models.cnn import build_baseline_cnn, build_five_layer_cnn, build_six_layer_cnn
 from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 
 MODEL_BUILDERS = {
+    "baseline_cnn": build_baseline_cnn,
     "five_layer_cnn": build_five_layer_cnn,
     "six_layer_cnn": build_six_layer_cnn,
     "vgg16_transfer": build_vgg16_transfer,

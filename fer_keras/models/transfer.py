@@ -1,7 +1,7 @@
 """Transfer-learning models of Białek et al. (2023): VGG16 (Table 7) and ResNet50 (Table 8).
 
 Both take the dataset's 48×48×1 images in [0, 1]. Inside the graph the image is resized to
-224×224, its grey channel copied to three, and scaled to 0-255 minus the per-channel means of
+224×224 (``base_size``; the paper's), its grey channel copied to three, and scaled to 0-255 minus the per-channel means of
 Keras' "caffe" preprocessing (``keras.applications.vgg16/resnet50.preprocess_input``; grey input
 makes the RGB → BGR flip a no-op). The paper's VGGFace / VGGFace2 weights used slightly different
 means; with ``weights="imagenet"`` these are the right ones.
@@ -22,7 +22,12 @@ BASE_IMAGE_SIZE = 224
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 WEIGHT_SUFFIXES = (".weights.h5", ".keras", ".h5", ".hdf5")
 VGG16_HEAD_FILTERS = (128, 256, 512, 1024)
-VGG16_HEAD_POOL_PADDING = ("valid", "valid", "valid", "same")  # 14 → 7 → 3 → 1 → 1
+
+
+def head_pool_padding(size):
+    """A head block's pool padding for a ``size``×``size`` map: "valid" while the map is at least 2
+    pixels, "same" at 1×1 (at base size 224 the table's 14 → 7 → 3 → 1 → 1)."""
+    return "valid" if size >= 2 else "same"
 
 
 def check_weights(weights):
@@ -75,23 +80,32 @@ def load_base_weights(base, path, arch):
                       "and keep their random values", stacklevel=3)
 
 
-def grey_to_base_input(inputs):
-    """48×48×1 in [0, 1] → 224×224×3 with caffe preprocessing, as layers (no Lambda)."""
+def check_base_size(base_size):
+    """The base's input side: an int of at least 32 (the smallest keras.applications accepts)."""
+    if isinstance(base_size, bool) or not isinstance(base_size, (int, np.integer)) or base_size < 32:
+        raise FERError(f"base_size must be an integer of at least 32 pixels (the paper's is {BASE_IMAGE_SIZE}), "
+                       f"got {base_size!r}")
+    return int(base_size)
+
+
+def grey_to_base_input(inputs, size=BASE_IMAGE_SIZE):
+    """48×48×1 in [0, 1] → size×size×3 with caffe preprocessing, as layers (no Lambda)."""
     if inputs.shape[-1] != 1:
         raise FERError(f"transfer models take greyscale input (channels=1), got input shape {tuple(inputs.shape[1:])}")
-    x = layers.Resizing(BASE_IMAGE_SIZE, BASE_IMAGE_SIZE, name="resize")(inputs)
+    x = layers.Resizing(size, size, name="resize")(inputs)
     x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
     x = layers.Rescaling(255.0, name="to_255")(x)
     return layers.Normalization(mean=CAFFE_MEAN_BGR, variance=(1.0, 1.0, 1.0), name="caffe_mean")(x)
 
 
 def build_vgg16_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False, weights=None,
-                         freeze_base=True, dropout=0.25, name="vgg16_transfer"):
+                         freeze_base=True, dropout=0.25, base_size=BASE_IMAGE_SIZE, name="vgg16_transfer"):
     """VGG16 transfer model, Białek et al. 2023, Table 7.
 
     Resize + grey → RGB + caffe preprocessing → VGG16 truncated after ``block5_conv1``
     (14×14×512; nested model ``vgg16_base``, frozen) → 4 × conv_block (128, 256, 512, 1024;
-    14 → 7 → 3 → 1 → 1, the last pool padded "same") → GlobalAveragePooling2D → Dense softmax.
+    14 → 7 → 3 → 1 → 1: pools padded "valid" down to 1×1, "same" on it) → GlobalAveragePooling2D
+    → Dense softmax.
     With 7 classes: 16,794,823 parameters, 6,795,911 trainable, 9,998,912 non-trainable (the
     table's totals). The paper used VGGFace weights and trained with Adam 1e-4, batch 32.
 
@@ -104,27 +118,30 @@ def build_vgg16_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False, w
             legacy .h5 loaded by layer name).
         freeze_base: keep the VGG16 layers frozen, as in the paper.
         dropout: dropout after each head block.
+        base_size: side of the image the base sees: the paper's 224; smaller sizes (e.g. 96, 112)
+            trade accuracy for speed on a CPU (the parameter totals stay the same).
         name: the model's name.
     """
     app_weights, path = check_weights(weights)
+    base_size = check_base_size(base_size)
     inputs = image_input(input_shape)
-    x = grey_to_base_input(inputs)
-    full = keras.applications.VGG16(include_top=False, weights=app_weights,
-                                    input_shape=(BASE_IMAGE_SIZE, BASE_IMAGE_SIZE, 3))
+    x = grey_to_base_input(inputs, base_size)
+    full = keras.applications.VGG16(include_top=False, weights=app_weights, input_shape=(base_size, base_size, 3))
     if path is not None:
         load_base_weights(full, path, "VGG16")
     base = keras.Model(full.inputs, full.get_layer("block5_conv1").output, name="vgg16_base")
     base.trainable = not freeze_base
     x = base(x)
-    for i, (filters, padding) in enumerate(zip(VGG16_HEAD_FILTERS, VGG16_HEAD_POOL_PADDING), start=1):
-        x = conv_block(x, filters, dropout, padding, name=f"head{i}")
+    for i, filters in enumerate(VGG16_HEAD_FILTERS, start=1):
+        x = conv_block(x, filters, dropout, head_pool_padding(x.shape[1]), name=f"head{i}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
 
 
 def build_resnet50_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False, weights=None,
-                            freeze_base=False, dense_units=2048, name="resnet50_transfer"):
+                            freeze_base=False, dense_units=2048, base_size=BASE_IMAGE_SIZE,
+                            name="resnet50_transfer"):
     """ResNet50 transfer model, Białek et al. 2023, Table 8.
 
     Resize + grey → RGB + caffe preprocessing → ResNet50 (no top, average-pooled to 2048; nested
@@ -141,13 +158,16 @@ def build_resnet50_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False
             legacy .h5 loaded by layer name).
         freeze_base: freeze the ResNet50 layers (the paper's table trains them).
         dense_units: width of the hidden Dense layer.
+        base_size: side of the image the base sees: the paper's 224; smaller sizes (e.g. 96, 112)
+            trade accuracy for speed on a CPU (the parameter totals stay the same).
         name: the model's name.
     """
     app_weights, path = check_weights(weights)
+    base_size = check_base_size(base_size)
     inputs = image_input(input_shape)
-    x = grey_to_base_input(inputs)
+    x = grey_to_base_input(inputs, base_size)
     base = keras.applications.ResNet50(include_top=False, weights=app_weights, pooling="avg",
-                                       input_shape=(BASE_IMAGE_SIZE, BASE_IMAGE_SIZE, 3),
+                                       input_shape=(base_size, base_size, 3),
                                        name="resnet50_base")
     if path is not None:
         load_base_weights(base, path, "ResNet50")
