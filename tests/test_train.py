@@ -91,3 +91,18 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, args, message):
     assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()
+
+
+def test_mixed_precision_falls_back_to_float32_on_cpu_with_a_reason(capsys):
+    import keras
+
+    from fer_keras.train import gpu_available, set_precision
+
+    if gpu_available():
+        pytest.skip("a GPU is visible: the fallback does not apply")
+    try:
+        assert set_precision(True) == "float32"
+        assert keras.mixed_precision.global_policy().name == "float32"
+        assert "no GPU visible" in capsys.readouterr().out
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
