@@ -1,10 +1,11 @@
 """Transfer-learning models of Białek et al. (2023): VGG16 (Table 7) and ResNet50 (Table 8).
 
 Both take the dataset's 48×48×1 images in [0, 1]. Inside the graph the image is resized to
-224×224 (``base_size``; the paper's), its grey channel copied to three, and scaled to 0-255 minus the per-channel means of
-Keras' "caffe" preprocessing (``keras.applications.vgg16/resnet50.preprocess_input``; grey input
-makes the RGB → BGR flip a no-op). The paper's VGGFace / VGGFace2 weights used slightly different
-means; with ``weights="imagenet"`` these are the right ones.
+224×224 (``base_size``, the paper's size), its grey channel copied to three, and scaled to 0-255
+minus the per-channel means of Keras' "caffe" preprocessing
+(``keras.applications.vgg16/resnet50.preprocess_input``; grey input makes the RGB → BGR flip a
+no-op). The paper's VGGFace / VGGFace2 weights used slightly different means; with
+``weights="imagenet"`` these are the right ones.
 """
 
 import os

@@ -1,0 +1,227 @@
+"""The notebooks: one per variation, thin over the package, stored without outputs, and each runs
+top to bottom (nbclient) on a tiny synthetic CSV with injected parameters, like papermill."""
+
+import ast
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+N_ROWS = 300
+"""Rows of the synthetic CSV the notebooks run on (about 240 training, 30 test images)."""
+
+TINY = {"EPOCHS": 1, "PER_CLASS": 40, "SEED": 0, "TIMING_CALLS": 1, "SALIENCY_IMAGES": 4}
+"""Injected into every model notebook, with DATA, OUTPUT_DIR and RESULTS_DIR."""
+
+INJECTED = {
+    "00_eda": {},
+    "01_cnn_lstm_v1_regular": {},  # the default ROS variant
+    "02_cnn_lstm_v2_no_duplicates": {"VARIANT": "cnn_lstm_v2_no_duplicates_smote"},
+    "03_cnn_lstm_v3_no_conflicts": {"VARIANT": "cnn_lstm_v3_no_conflicts_class_weight"},
+    "04_cnn_lstm_v4_no_outliers": {"VARIANT": "cnn_lstm_v4_no_outliers_none", "SALIENCY_METHOD": "occlusion"},
+    "05_cnn_lstm_v5_final": {},
+    "06_attention_vit": {"SALIENCY_METHOD": "gradient"},
+    "07_bialek_custom_cnns": {"VARIANTS": ["five_layer_balanced"], "PER_CLASS": 10},
+    # VGG16 at base size 32 trains several times faster here than ResNet50 (frozen base)
+    "08_transfer_models": {"VARIANTS": ["vgg16_balanced_filtered"], "MODEL_KWARGS": {"base_size": 32}},
+    "09_binary_one_vs_rest": {"MODEL": "five_layer", "PER_CLASS": 6},
+    "10_ensembles": {"MEMBERS": ["cnn_lstm_v5_final_none", "cnn_lstm_v5_final_class_weight"]},
+    "11_leakage_audit": {},
+}
+"""Notebook → its own tiny settings (short lists where the default list would train for long)."""
+
+
+def read(name):
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def parameters_cell(nb):
+    tagged = [i for i, cell in enumerate(nb.cells) if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"expected one cell tagged 'parameters', found {len(tagged)}"
+    return tagged[0]
+
+
+def assigned_names(source):
+    return {target.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def bound_names(source):
+    """Every name a cell binds: assignments, loop targets, imports."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
+def test_there_is_one_notebook_per_variation():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(INJECTED)
+
+
+@pytest.mark.parametrize("name", sorted(INJECTED))
+def test_notebook_is_stored_without_outputs(name):
+    nb = read(name)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{name}: clear the outputs before committing"
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("name", sorted(INJECTED))
+def test_notebook_opens_with_its_story_and_a_parameters_cell(name):
+    nb = read(name)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(f"# {name[:2]}")
+    index = parameters_cell(nb)
+    assert index == 1
+    names = assigned_names(nb.cells[index].source)
+    common = {"DATA", "RESULTS_DIR"} if name == "00_eda" else {
+        "DATA", "EPOCHS", "PER_CLASS", "SEED", "OUTPUT_DIR", "RESULTS_DIR", "TIMING_CALLS"}
+    assert common <= names
+
+
+@pytest.mark.parametrize("name", sorted(INJECTED))
+def test_later_cells_never_rebind_a_parameter(name):
+    """An import or assignment after the parameters cell would silently undo an injected value."""
+    nb = read(name)
+    index = parameters_cell(nb)
+    parameters = assigned_names(nb.cells[index].source)
+    for cell in nb.cells[index + 1:]:
+        if cell.cell_type == "code":
+            assert not parameters & bound_names(cell.source), f"{name}: a cell rebinds a parameter"
+
+
+@pytest.mark.parametrize("name", sorted(INJECTED))
+def test_notebook_is_thin_over_the_package(name):
+    """Cells import, set parameters, call the package and display: no functions, classes, models
+    or training loops of their own."""
+    for cell in read(name).cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        defined = [type(node).__name__ for node in ast.walk(tree)
+                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.While))]
+        assert not defined, f"{name}: a cell defines {defined}; that belongs in fer_keras/"
+        for word in ("keras.layers", "keras.Model", ".fit(", ".compile("):
+            assert word not in cell.source, f"{name}: {word!r} in a cell; call fer_keras instead"
+
+
+@pytest.fixture(scope="module")
+def tiny_csv(tmp_path_factory):
+    from fer_keras.data.io import write_csv
+    from fer_keras.data.synthetic import generate
+
+    return write_csv(generate(n_samples=N_ROWS, seed=0).data, tmp_path_factory.mktemp("notebook_data") / "tiny.csv")
+
+
+def kernel_manager():
+    """A kernel manager for this interpreter's own ipykernel (the native "python3" kernel; a
+    ``python3`` kernelspec installed elsewhere, e.g. in the user's folder, is not looked at)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    manager = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+    assert manager.kernel_spec.argv[0] == sys.executable
+    return manager
+
+
+def inject(nb, parameters):
+    """Papermill's way: a cell tagged ``injected-parameters`` right after the parameters cell."""
+    index = parameters_cell(nb)
+    unknown = set(parameters) - assigned_names(nb.cells[index].source)
+    assert not unknown, f"not parameters of this notebook: {sorted(unknown)}"
+    source = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
+
+
+def shown_images(nb):
+    return sum("image/png" in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
+               for output in cell.outputs)
+
+
+def tiny_notebook(name, data, folder):
+    """The notebook ``name`` with its tiny parameters injected; its outputs go under ``folder``."""
+    nb = read(name)
+    parameters = {"DATA": str(data), "RESULTS_DIR": str(folder / "results")}
+    if name != "00_eda":
+        parameters.update(TINY, OUTPUT_DIR=str(folder / "callbacks"))
+    parameters.update(INJECTED[name])
+    inject(nb, parameters)
+    return nb
+
+
+JOBS = int(os.environ.get("FER_KERAS_NOTEBOOK_JOBS", "2"))
+"""Notebooks executed at a time (each in its own kernel)."""
+
+LONGEST_FIRST = ("09_binary_one_vs_rest", "10_ensembles", "07_bialek_custom_cnns", "11_leakage_audit")
+RUN_TEST = "test_notebook_runs_on_tiny_synthetic_data"
+
+
+@pytest.fixture(scope="module")
+def executed(request, tiny_csv, tmp_path_factory):
+    """The notebooks selected for ``RUN_TEST``, each executed in a fresh kernel of this interpreter:
+    name → (executed notebook, its folder, the error it raised or None, seconds it took).
+
+    They run ``JOBS`` at a time, longest first: most of a tiny run is single-threaded (kernel
+    start-up, imports, TensorFlow tracing), so two kernels on two cores take about half as long
+    as one after the other. Every kernel is shut down when its notebook ends, even on an error.
+    """
+    import asyncio
+
+    from nbclient import NotebookClient
+
+    names = sorted({item.callspec.params["name"] for item in request.session.items
+                    if getattr(item, "originalname", None) == RUN_TEST})
+    names.sort(key=lambda name: LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST))
+
+    async def run(name, gate):
+        folder = tmp_path_factory.mktemp(name)
+        workdir = folder / "notebooks"  # relative paths a notebook might use stay inside folder
+        workdir.mkdir()
+        nb = tiny_notebook(name, tiny_csv, folder)
+        async with gate:
+            start = time.perf_counter()
+            client = NotebookClient(nb, km=kernel_manager(), timeout=600, shutdown_kernel="immediate",
+                                    resources={"metadata": {"path": str(workdir)}})
+            try:
+                await client.async_execute(cleanup_kc=True)
+            except Exception as err:  # reported by the notebook's own test
+                return name, (nb, folder, err, time.perf_counter() - start)
+        return name, (nb, folder, None, time.perf_counter() - start)
+
+    async def run_all():
+        gate = asyncio.Semaphore(max(1, JOBS))
+        return dict(await asyncio.gather(*(run(name, gate) for name in names)))
+
+    return asyncio.run(run_all())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(INJECTED))
+def test_notebook_runs_on_tiny_synthetic_data(name, executed):
+    nb, folder, error, seconds = executed[name]
+    print(f"{name}: {seconds:.0f} s")
+    if error is not None:
+        raise error
+    results = folder / "results"
+    assert shown_images(nb) >= 3
+    if name == "00_eda":
+        summary = json.loads((results / "eda" / "summary.json").read_text())
+        assert summary["images"] == N_ROWS and summary["duplicates"]["extra_copies"] > 0
+        return
+    written = {path.parent.name: json.loads(path.read_text()) for path in results.glob("*/metrics.json")}
+    assert written and all(0 <= m["test_accuracy"] <= 1 for m in written.values())
+    assert list(results.glob("*/saliency_*.png"))
+    if name in ("09_binary_one_vs_rest", "10_ensembles"):
+        ensembles = [m for m in written.values() if m.get("members")]
+        assert ensembles and all(m["n_test"] > 0 for m in ensembles)
+    if name == "11_leakage_audit":
+        assert sorted(m["leaky"] for m in written.values()) == [False, True]
