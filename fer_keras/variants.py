@@ -133,7 +133,15 @@ BASELINE = Variant(
     reference="this project's baseline",
     callbacks=CallbackConfig(lr_monitor="val_loss", lr_factor=0.5, lr_patience=3, early_stopping_patience=8))
 
-VARIANTS = {v.name: v for v in [BASELINE] + _thesis_variants() + _bialek_variants()}
+BASELINE_LEAKAGE_PAIR = [
+    replace(BASELINE, name="baseline_cnn_ros", sampling="ros",
+            description="baseline CNN, filtered data, ros on the training split only (honest)"),
+    replace(BASELINE, name="baseline_cnn_thesis_protocol", sampling="ros", protocol="thesis", split="stratified",
+            description="baseline CNN, filtered data, ros — LEAKY thesis protocol (over-sample, then split)"),
+]
+"""The thesis' leakage at baseline speed: the same model and data, split-then-ROS against ROS-then-split."""
+
+VARIANTS = {v.name: v for v in [BASELINE, *BASELINE_LEAKAGE_PAIR] + _thesis_variants() + _bialek_variants()}
 DEFAULT_VARIANT = "baseline_cnn"
 """The CLI's default: the only variant that trains to a meaningful accuracy in minutes on 2 CPU cores."""
 

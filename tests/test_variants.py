@@ -52,6 +52,10 @@ def test_seed_hyper_parameters():
     assert get_variant("binary_happy_five_layer").epochs == 200
     leaky = get_variant("cnn_lstm_v5_final_thesis_protocol")
     assert leaky.protocol == "thesis" and "LEAKY" in leaky.description
+    honest, leaky = get_variant("baseline_cnn_ros"), get_variant("baseline_cnn_thesis_protocol")
+    assert (honest.protocol, leaky.protocol, leaky.split) == ("honest", "thesis", "stratified")
+    assert {field: value for field, value in honest.to_dict().items() if value != leaky.to_dict()[field]} == {
+        "name": "baseline_cnn_ros", "protocol": "honest", "split": "usage", "description": honest.description}
 
 
 def test_unknown_variant_suggests_close_names():
