@@ -30,8 +30,10 @@ def import_keras_quietly():
     """Import keras; on the TensorFlow backend, hide TensorFlow's C++ start-up log lines.
 
     TensorFlow 2.21 prints them before its logging is configured, ignoring TF_CPP_MIN_LOG_LEVEL, so
-    stderr (file descriptor 2) is pointed at /dev/null for the import only. Python exceptions
-    raised by the import are unaffected. Set FER_KERAS_VERBOSE_TF=1 to see the lines.
+    stderr (file descriptor 2) is pointed at /dev/null for the import only. The devices are listed
+    inside that window too, so the CUDA probe's "failed call to cuInit" line of a GPU-less machine
+    stays out of the first epoch's output. Python exceptions raised by the import are unaffected.
+    Set FER_KERAS_VERBOSE_TF=1 to see the lines.
     """
     quiet = ("tensorflow" not in sys.modules and not os.environ.get("FER_KERAS_VERBOSE_TF")
              and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow")
@@ -41,7 +43,9 @@ def import_keras_quietly():
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()
         except ImportError:
             pass
         finally:

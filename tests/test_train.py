@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,6 +50,8 @@ def test_a_run_writes_checkpoint_logs_history_config_and_metrics(tmp_path, small
     metrics = json.loads((tmp_path / "results" / run_dir.name / "metrics.json").read_text())
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["epochs_run"] == 2
     assert f"{VARIANT}: test accuracy" in result.stdout
+    tf_cpp_lines = [line for line in result.stderr.splitlines() if re.match(r"[EWI]\d{4} ", line)]
+    assert not tf_cpp_lines, f"TensorFlow's C++ log leaked into the output: {tf_cpp_lines}"
 
     import keras
 
