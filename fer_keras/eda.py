@@ -105,7 +105,8 @@ def _markdown(s):
     header = "| split | " + " | ".join((*EMOTIONS, "total")) + " |"
     lines = [f"# EDA of {s['source'] or 'a FER dataset'}", "", f"{s['images']:,} images (48×48 grey).", "", header,
              "|" + " --- |" * (len(EMOTIONS) + 2)]
-    lines += [f"| {split or 'no split'} | " + " | ".join(f"{n:,}" for n in row.values()) + " |" for split, row in s["counts"].items()]
+    lines += [f"| {split or 'no split'} | " + " | ".join(f"{n:,}" for n in row.values()) + " |"
+              for split, row in s["counts"].items()]
     pairs = ", ".join(f"{p} {v['groups']:,} groups" for p, v in leak["pairs"].items())
     left = "; ".join(f"{k} {n:,}" for k, n in s["after_cleaning"].items())
     lines += ["", "| defect | count |", "| --- | --- |",

@@ -198,7 +198,7 @@ def rebuild_test_split(variant, data, seed=0):
     emotions = prepared.labels_test
     labels = ((emotions == EMOTIONS.index(variant.binary_emotion)).astype(np.int64) if variant.binary else emotions)
     return HeldOutSplit(prepared.x_test, labels, emotions, class_names_of(variant), variant, data.source,
-                     data_fingerprint(data), prepared.protocol, prepared.leaky)
+                        data_fingerprint(data), prepared.protocol, prepared.leaky)
 
 
 def run_test_split(run_dir, data=None):

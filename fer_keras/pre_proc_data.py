@@ -77,11 +77,15 @@ def balance(images, labels, sampling, seed=0, n_per_class=8000):
     """Resample uint8 images N×48×48 by ``sampling``; returns (images, labels, class_weight)."""
     if sampling not in SAMPLINGS:
         raise FERError(f"unknown sampling {sampling!r}; expected one of {', '.join(SAMPLINGS)}")
-    if sampling in ("ros", "smote"):
-        sampler = (RandomOverSampler(random_state=seed) if sampling == "ros"
-                   else SMOTE(random_state=seed, k_neighbors=min(5, np.bincount(labels).min() - 1)))
-        flat, labels = sampler.fit_resample(images.reshape(len(images), -1), labels)
-        return np.asarray(flat, dtype=np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels, None
+    if sampling == "ros":
+        flat, labels = RandomOverSampler(random_state=seed).fit_resample(images.reshape(len(images), -1), labels)
+        return flat.reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels, None
+    if sampling == "smote":
+        # float pixels, rounded back: on uint8 input imbalanced-learn casts its interpolations down,
+        # which truncates every synthetic pixel (half a grey level darker on average)
+        smote = SMOTE(random_state=seed, k_neighbors=min(5, np.bincount(labels).min() - 1))
+        flat, labels = smote.fit_resample(images.reshape(len(images), -1).astype(np.float32), labels)
+        return np.rint(flat).astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels, None
     if sampling == "augment":
         images, labels = augment_to_n(images, labels, n_per_class=n_per_class, seed=seed)
         return images, labels, None

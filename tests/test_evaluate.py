@@ -78,8 +78,8 @@ def tiny_model(input_shape=(48, 48, 1), num_classes=7, binary=False, name="tiny_
 def test_time_inference_returns_the_protocol_fields():
     x = np.zeros((40, 48, 48, 1), np.float32)
     timing = time_inference(tiny_model(), x, n_calls=3)
-    assert {k: timing[k] for k in ("n_images", "batch_size", "n_calls")} == {"n_images": 40, "batch_size": 32,
-                                                                            "n_calls": 3}
+    assert {k: timing[k] for k in ("n_images", "batch_size", "n_calls")} == {
+        "n_images": 40, "batch_size": 32, "n_calls": 3}
     assert timing["mean_s"] > 0 and timing["std_s"] >= 0
     assert timing["s_per_1000"] == pytest.approx(timing["mean_s"] * 1000 / 40)
     assert timing["images_per_s"] == pytest.approx(40 / timing["mean_s"])

@@ -7,7 +7,6 @@ import zipfile
 
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 
 from fer_keras import EMOTIONS

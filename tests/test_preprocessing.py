@@ -91,6 +91,22 @@ def test_resampling_balances_the_training_split_only(imbalanced, sampling):
     assert_unchanged(imbalanced, before)
 
 
+def test_smote_rounds_its_interpolated_pixels():
+    """A minority class of an all-0 and an all-1 image: SMOTE's new images lie between them, so
+    rounding makes some all-1 (truncating, as a cast of uint8 input does, would make them all 0)."""
+    from fer_keras.pre_proc_data import balance
+
+    constant = np.zeros((2, 48, 48), np.uint8)
+    constant[1] = 1
+    images = np.concatenate([random_images(10, seed=4), constant])
+    labels = np.array([0] * 10 + [1, 1])
+    out, out_labels, _ = balance(images, labels, "smote", seed=0)
+    new = out[len(images):]
+    assert out.dtype == np.uint8 and len(new) == 8 and (out_labels[len(images):] == 1).all()
+    assert all(len(np.unique(image)) == 1 for image in new)  # each a constant image, 0 or 1
+    assert 0 < sum(image[0, 0] == 1 for image in new) < 8
+
+
 def test_class_weight_is_inverse_frequency_without_resampling(imbalanced):
     prepared = pre_proc_data(imbalanced, sampling="class_weight")
     train_labels = split(imbalanced).train.labels

@@ -46,7 +46,8 @@ def usage_split(data):
 def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_duplicates=True):
     """A stratified random split; with ``group_duplicates`` every copy of an image stays together."""
     if not (0 < test_fraction < 1 and 0 <= val_fraction < 1 and val_fraction + test_fraction < 1):
-        raise FERDataError(f"split fractions val={val_fraction}, test={test_fraction} must lie in (0, 1) and sum below 1")
+        raise FERDataError(f"split fractions val={val_fraction}, test={test_fraction} "
+                           "must lie in (0, 1) and sum below 1")
     groups = duplicate_group_ids(data.images) if group_duplicates else np.arange(len(data))
     _, first_row = np.unique(groups, return_index=True)  # one representative row per group
     group_labels = data.labels[first_row]
@@ -89,4 +90,6 @@ def split(data, method="usage", val_fraction=0.1, test_fraction=0.1, seed=0, gro
 
 def _dropped_note(name, keep):
     dropped = int((~keep).sum())
-    return f"dedupe_across_splits: dropped {dropped} {name} rows whose image occurs in a later split" if dropped else None
+    if dropped:
+        return f"dedupe_across_splits: dropped {dropped} {name} rows whose image occurs in a later split"
+    return None

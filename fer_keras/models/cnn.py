@@ -70,8 +70,9 @@ def build_baseline_cnn(input_shape=(48, 48, 1), num_classes=7, binary=False, dro
 
     3 × conv_block (32, 64, 128 filters; 48 → 24 → 12 → 6) → Flatten → Dense 128 → BN → Dropout →
     Dense(num_classes) softmax; the same blocks as Białek's CNNs at a size that trains in minutes
-    on a CPU (684,935 parameters at 48×48×1 with 7 classes). Its BatchNorm momentum is 0.9 (PyTorch's default) rather than Keras' 0.99, so the
-    moving statistics settle within an epoch even on a few thousand images. Not from a seed paper:
+    on a CPU (684,935 parameters at 48×48×1 with 7 classes). Its BatchNorm momentum is 0.9
+    (PyTorch's default) rather than Keras' 0.99, so the moving statistics settle within an epoch
+    even on a few thousand images. Not from a seed paper:
     it is the yardstick the seeds' models should beat.
 
     Args:
