@@ -17,6 +17,7 @@ from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
+    add_timing_calls_option,
     evaluation_fields,
     load_keras_model,
     predicted_labels,
@@ -26,6 +27,7 @@ from fer_keras.evaluate import (
     run_data,
     split_key,
     time_inference,
+    timing_calls_of,
     variant_from_config,
     write_results,
 )
@@ -123,14 +125,12 @@ def main(argv=None):
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; overrides the members' recorded source")
     parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>)")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<name>/ (default: %(default)s)")
-    parser.add_argument("--timing-calls", type=int, default=TIMING_CALLS,
-                        help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
+    add_timing_calls_option(parser)
     args = parser.parse_args(argv)
+    timing_calls = timing_calls_of(args)
     import_keras_quietly()
-    if args.timing_calls < 0:
-        raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
     metrics, out_dir = evaluate_ensemble(args.members, args.method, args.weights, args.data, args.results_dir,
-                                         args.name, args.timing_calls)
+                                         args.name, timing_calls)
     for member, accuracy in metrics["member_accuracy"].items():
         print(f"  member {member}: accuracy {accuracy:.4f}")
     print_summary(metrics, out_dir)

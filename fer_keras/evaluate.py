@@ -399,6 +399,18 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
                          history_csv=history if history.exists() else None)
 
 
+def add_timing_calls_option(parser):
+    """The ``--timing-calls`` option of the evaluating CLIs; read it back with :func:`timing_calls_of`."""
+    parser.add_argument("--timing-calls", type=int, default=TIMING_CALLS,
+                        help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
+
+
+def timing_calls_of(args):
+    if args.timing_calls < 0:
+        raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
+    return args.timing_calls
+
+
 def print_summary(metrics, out_dir):
     timing = metrics.get("inference")
     speed = f", {timing['s_per_1000']:.3f} s / 1000 images ({timing['device']})" if timing else ""
@@ -426,22 +438,20 @@ def main(argv=None):
     parser.add_argument("--variant", help="with --model: the variant whose test split (and binary emotion) to use")
     parser.add_argument("--seed", type=int, default=0, help="with --model: the split seed (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<run>/ (default: %(default)s)")
-    parser.add_argument("--timing-calls", type=int, default=TIMING_CALLS,
-                        help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
+    add_timing_calls_option(parser)
     args = parser.parse_args(argv)
+    timing_calls = timing_calls_of(args)
     import_keras_quietly()
-    if args.timing_calls < 0:
-        raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
     if args.run:
         if args.variant:
             raise FERError("--variant goes with --model; a run's variant is read from its config.json")
-        metrics = evaluate_run(args.run, args.data, args.results_dir, args.timing_calls)
+        metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls)
         out_dir = Path(args.results_dir) / Path(args.run).name
     else:
         if not args.data:
             raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
         metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir,
-                                      n_calls=args.timing_calls)
+                                      n_calls=timing_calls)
         out_dir = Path(args.results_dir) / results_name(args.model, args.data)
     print_summary(metrics, out_dir)
     return 0

@@ -254,6 +254,17 @@ def test_ensemble_refuses_members_tested_on_different_splits(trained, tmp_path):
     assert exit_.value.code == 2
 
 
+@pytest.mark.parametrize("module, args", [("evaluate", ["--run", "any"]), ("ensemble", ["--members", "any"])])
+def test_negative_timing_calls_is_a_user_error(module, args, tmp_path, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"fer_keras.{module}").main(
+            [*args, "--timing-calls", "-1", "--results-dir", str(tmp_path / "out")])
+    assert exit_.value.code == 2 and not (tmp_path / "out").exists()
+    assert capsys.readouterr().err.strip() == "error: --timing-calls must be 0 or more, got -1"
+
+
 def test_saliency_cli_writes_a_grid(trained, tmp_path):
     from fer_keras.saliency import main
 
