@@ -8,6 +8,13 @@ from fer_keras.models.blocks import classifier_head, conv_block, dense_block, im
 FIVE_LAYER_FILTERS = (128, 256, 512, 1024, 1024)
 
 
+def five_conv_blocks(x, dropout):
+    """Białek's five conv blocks (FIVE_LAYER_FILTERS), shared by the five- and six-layer CNNs."""
+    for i, filters in enumerate(FIVE_LAYER_FILTERS, start=1):
+        x = conv_block(x, filters, dropout, name=f"block{i}")
+    return x
+
+
 def build_five_layer_cnn(input_shape=(48, 48, 1), num_classes=7, binary=False, dropout=0.25,
                          dense_dropout=0.5, name="five_layer_cnn"):
     """Five-layer CNN, Białek et al. 2023, Table 3.
@@ -26,9 +33,7 @@ def build_five_layer_cnn(input_shape=(48, 48, 1), num_classes=7, binary=False, d
         name: the model's name.
     """
     inputs = image_input(input_shape)
-    x = inputs
-    for i, filters in enumerate(FIVE_LAYER_FILTERS, start=1):
-        x = conv_block(x, filters, dropout, name=f"block{i}")
+    x = five_conv_blocks(inputs, dropout)
     x = layers.Flatten(name="flatten")(x)
     x = dense_block(x, 512, dense_dropout, name="fc1")
     x = dense_block(x, 256, dense_dropout, name="fc2")
@@ -52,9 +57,7 @@ def build_six_layer_cnn(input_shape=(48, 48, 1), num_classes=7, binary=False, dr
         name: the model's name.
     """
     inputs = image_input(input_shape)
-    x = inputs
-    for i, filters in enumerate(FIVE_LAYER_FILTERS, start=1):
-        x = conv_block(x, filters, dropout, name=f"block{i}")
+    x = five_conv_blocks(inputs, dropout)
     x = conv_block(x, 2048, dropout, pool_padding="same", name="block6")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = classifier_head(x, num_classes, binary)
