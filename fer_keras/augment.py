@@ -56,26 +56,83 @@ def augment_to_n(images, labels, n_per_class=8000, seed=0, layers=None):
     return np.concatenate([images, new_images]), np.concatenate([labels, labels[chosen]])
 
 
-class AugmentedBatches(keras.utils.PyDataset):
-    """Batches of (x, y[, sample_weight]) with the augmentation layers applied on the fly
-    (Białek's "Keras augmentation during training"); reshuffled every epoch, any backend."""
+def crop_flip(x, rng, padding=4, erase_probability=0.0):
+    """Random-crop + horizontal-flip (+ random erasing) of a float batch N×H×W×C, vectorised in NumPy.
 
-    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, layers=None, **kwargs):
+    Each image is reflect-padded by ``padding`` pixels and an H×W window is cut at a random offset
+    (a shift of up to ±``padding`` pixels), mirrored with probability ½, and, with probability
+    ``erase_probability``, a random rectangle (2–25 % of the area, aspect 0.3–3.3) is set to the
+    image mean (random erasing, Zhong et al. 2020). Returns a new array; ``x`` is not modified.
+    """
+    n, height, width = x.shape[:3]
+    padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)), mode="reflect")
+    top = rng.integers(0, 2 * padding + 1, n)
+    left = rng.integers(0, 2 * padding + 1, n)
+    rows = top[:, None] + np.arange(height)
+    cols = left[:, None] + np.arange(width)
+    flip = rng.random(n) < 0.5
+    cols[flip] = cols[flip, ::-1]
+    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    if erase_probability:
+        erase = np.flatnonzero(rng.random(n) < erase_probability)
+        area = rng.uniform(0.02, 0.25, len(erase)) * height * width
+        aspect = np.exp(rng.uniform(np.log(0.3), np.log(3.3), len(erase)))
+        h = np.clip(np.sqrt(area * aspect).astype(int), 1, height)
+        w = np.clip(np.sqrt(area / aspect).astype(int), 1, width)
+        y0 = rng.integers(0, height - h + 1)
+        x0 = rng.integers(0, width - w + 1)
+        inside = ((np.arange(height)[None, :, None] >= y0[:, None, None])
+                  & (np.arange(height)[None, :, None] < (y0 + h)[:, None, None])
+                  & (np.arange(width)[None, None, :] >= x0[:, None, None])
+                  & (np.arange(width)[None, None, :] < (x0 + w)[:, None, None]))
+        means = out[erase].mean(axis=(1, 2, 3))
+        block = out[erase]
+        block[inside] = np.broadcast_to(means[:, None, None], inside.shape)[inside][:, None]
+        out[erase] = block
+    return out
+
+
+def augmenter(policy, seed=0, padding=4, erase_probability=0.5):
+    """The batch function ``x → augmented x`` of an augmentation policy (see ``fer_keras.recipes``):
+    "bialek" runs the Keras layers of :func:`augmentation_layers`; "crop_flip" and
+    "crop_flip_erase" are :func:`crop_flip` in NumPy; "none" returns ``None``."""
+    if policy in (None, "none"):
+        return None
+    if policy == "bialek":
+        layers = augmentation_layers(seed)
+        return lambda x: keras.ops.convert_to_numpy(layers(x, training=True))
+    rng = np.random.default_rng(seed)
+    erase = erase_probability if policy == "crop_flip_erase" else 0.0
+    return lambda x: crop_flip(x, rng, padding, erase)
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Batches of (x, y[, sample_weight]), augmented on the fly by ``augment`` (a batch function,
+    default Białek's layers: "Keras augmentation during training"); reshuffled every epoch from a
+    per-epoch seed, so a resumed run sees the same order as an uninterrupted one. Any backend."""
+
+    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, layers=None, augment=None, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
-        self.layers = layers or augmentation_layers(seed)
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(x))
+        if augment is None:
+            layers = layers or augmentation_layers(seed)
+            augment = lambda batch: keras.ops.convert_to_numpy(layers(batch, training=True))  # noqa: E731
+        self.augment, self.seed, self.epoch = augment, seed, 0
+        self.order = self._order()
+
+    def _order(self):
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
 
     def __len__(self):
         return -(-len(self.x) // self.batch_size)
 
     def __getitem__(self, index):
         rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        x = keras.ops.convert_to_numpy(self.layers(self.x[rows], training=True))
+        x = self.augment(self.x[rows])
         if self.sample_weight is None:
             return x, self.y[rows]
         return x, self.y[rows], self.sample_weight[rows]
 
     def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.x))
+        self.epoch += 1
+        self.order = self._order()

@@ -26,25 +26,31 @@ def tensorboard_available():
     return True
 
 
-def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True):
+def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=()):
     """ReduceLROnPlateau, EarlyStopping (best weights restored), ModelCheckpoint (``best.keras``),
     TensorBoard (``logs/``), CSVLogger (``history.csv``, appended on resume) and BackupAndRestore
-    (``backup/``, so an interrupted run resumes from its last completed epoch)."""
+    (``backup/``, so an interrupted run resumes from its last completed epoch).
+
+    ``plateau=False`` / ``early_stopping=False`` leave those two out (a recipe with a planned
+    schedule owns the learning rate and runs to its planned end); ``extra`` callbacks (the
+    schedule, the time budget) run before the checkpoint and the logs, so what they log is saved.
+    """
     import keras
 
     run_dir = Path(run_dir)
     mode = {"loss": "min", "accuracy": "max"}
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ReduceLROnPlateau(
+    callbacks = [keras.callbacks.BackupAndRestore(str(run_dir / "backup")), *extra]
+    if plateau:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=config.lr_monitor, factor=config.lr_factor, patience=config.lr_patience,
-            min_delta=config.lr_min_delta, mode=mode[config.lr_monitor.split("_")[-1]], verbose=1),
+            min_delta=config.lr_min_delta, mode=mode[config.lr_monitor.split("_")[-1]], verbose=1))
+    callbacks += [
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.keras"), monitor=config.checkpoint_monitor, save_best_only=True,
             mode=mode[config.checkpoint_monitor.split("_")[-1]]),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
-    if config.early_stopping_patience is not None:
+    if early_stopping and config.early_stopping_patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
             mode=mode[config.early_stopping_monitor.split("_")[-1]], restore_best_weights=True, verbose=1))

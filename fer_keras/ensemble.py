@@ -12,14 +12,20 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from fer_keras import EMOTIONS
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
     add_timing_calls_option,
+    add_tta_option,
+    copies_in_training,
     evaluation_fields,
+    extra_fields,
     load_keras_model,
+    model_scores,
     predicted_labels,
     print_summary,
     read_config,
@@ -66,9 +72,10 @@ def check_members(run_dirs, configs, method):
 
 
 def evaluate_ensemble(members, method="mean", weights=None, data=None, results_dir="results", name=None,
-                      n_calls=TIMING_CALLS):
+                      n_calls=TIMING_CALLS, tta="none"):
     """Combine the best checkpoints of the runs ``members`` by ``method`` on their shared test split;
-    write ``results_dir/<name>/`` (default name ``ensemble_<method>-<time>``); return the metrics."""
+    write ``results_dir/<name>/`` (default name ``ensemble_<method>-<time>``); return the metrics.
+    ``tta`` ("flip", "crops") also combines each member's test-time-augmented probabilities."""
     if method not in METHODS:
         raise FERError(f"unknown ensemble method {method!r}; expected one of {', '.join(METHODS)}")
     if weights is not None and (method == "ovr" or len(weights) != len(members)):
@@ -80,9 +87,11 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     run_dirs, configs, variants = ([seq[i] for i in order] for seq in (run_dirs, configs, variants))
     if weights is not None:
         weights = [weights[i] for i in order]
-    test = rebuild_test_split(variants[0], run_data(configs[0], data, run_dirs[0].name), configs[0].get("seed", 0))
+    dataset = run_data(configs[0], data, run_dirs[0].name)
+    test = rebuild_test_split(variants[0], dataset, configs[0].get("seed", 0))
     models = [load_keras_model(d / "best.keras") for d in run_dirs]
-    outputs = [model.predict(test.x, batch_size=256, verbose=0) for model in models]
+    scored = [model_scores(model, test.x, tta) for model in models]
+    outputs = [plain for plain, _ in scored]
     predicted = combine(method, outputs, weights)
 
     member_accuracy = {}
@@ -91,6 +100,11 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
         member_accuracy[run_dir.name] = float((predicted_labels(output) == truth).mean())
     name = name or f"ensemble_{method}-{datetime.now():%Y%m%d-%H%M%S}"
     metrics = evaluation_fields(test.emotions, predicted, EMOTIONS)
+    tta_predicted = None if tta == "none" else combine(method, [with_tta for _, with_tta in scored], weights)
+    as_scores = np.eye(len(EMOTIONS))  # one-hot rows: extra_fields reads labels back by arg-max
+    metrics.update(extra_fields(test.emotions, as_scores[predicted],
+                                None if tta_predicted is None else as_scores[tta_predicted], tta, EMOTIONS,
+                                None if test.leaky else copies_in_training(test.x, dataset)))
     metrics.update(variant=f"ensemble_{method}", method=method, weights=weights, members=[d.name for d in run_dirs],
                    member_accuracy=member_accuracy, data=test.source, protocol=test.protocol, leaky=test.leaky,
                    reference=REFERENCES[method], evaluated=datetime.now().isoformat(timespec="seconds"))
@@ -126,11 +140,12 @@ def main(argv=None):
     parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>)")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<name>/ (default: %(default)s)")
     add_timing_calls_option(parser)
+    add_tta_option(parser)
     args = parser.parse_args(argv)
     timing_calls = timing_calls_of(args)
     import_keras_quietly()
     metrics, out_dir = evaluate_ensemble(args.members, args.method, args.weights, args.data, args.results_dir,
-                                         args.name, timing_calls)
+                                         args.name, timing_calls, args.tta)
     for member, accuracy in metrics["member_accuracy"].items():
         print(f"  member {member}: accuracy {accuracy:.4f}")
     print_summary(metrics, out_dir)

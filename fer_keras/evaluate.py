@@ -201,17 +201,17 @@ def rebuild_test_split(variant, data, seed=0):
                         data_fingerprint(data), prepared.protocol, prepared.leaky)
 
 
-def run_test_split(run_dir, data=None):
+def run_test_split(run_dir, data=None, with_data=False):
     """The test split of the training run in ``run_dir``, as it was when the run was evaluated by
-    ``train``; returns (HeldOutSplit, config)."""
+    ``train``; returns (HeldOutSplit, config), and the loaded dataset too when ``with_data``."""
     config = read_config(run_dir)
-    test = rebuild_test_split(variant_from_config(config), run_data(config, data, Path(run_dir).name),
-                              config.get("seed", 0))
+    dataset = run_data(config, data, Path(run_dir).name)
+    test = rebuild_test_split(variant_from_config(config), dataset, config.get("seed", 0))
     expected = config.get("prepared", {}).get("test")
     if expected is not None and expected != len(test.x):
         raise FERError(f"rebuilt a test split of {len(test.x)} images for {run_dir}, but the run was tested on "
                        f"{expected}: the data preparation has changed since the run was made")
-    return test, config
+    return (test, config, dataset) if with_data else (test, config)
 
 
 def split_key(config):
@@ -274,6 +274,52 @@ def evaluation_fields(truth, predicted, class_names):
     return out
 
 
+def model_scores(model, x, tta="none"):
+    """Probabilities of ``model`` on ``x``: plain, and with test-time augmentation when asked."""
+    from fer_keras.tta import predict_tta
+
+    plain = model.predict(x, batch_size=256, verbose=0)
+    return plain, (None if tta == "none" else predict_tta(model, x, tta))
+
+
+def extra_fields(truth, scores, tta_scores, tta, class_names, without_copies=None):
+    """The numbers reported beside the plain ones: the TTA accuracy / macro-F1 (``tta``) and the
+    scores on the test images that have no exact copy in the source's training rows."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    def pair(mask=slice(None), scored=scores):
+        predicted = predicted_labels(scored)[mask]
+        return (float(accuracy_score(truth[mask], predicted)),
+                float(f1_score(truth[mask], predicted, labels=list(range(len(class_names))), average="macro",
+                               zero_division=0)))
+
+    out = {}
+    if tta_scores is not None:
+        out["tta"] = tta
+        out["test_accuracy_tta"], out["test_macro_f1_tta"] = pair(scored=tta_scores)
+        out["per_class_recall_tta"] = {name: float((predicted_labels(tta_scores)[truth == k] == k).mean())
+                                       for k, name in enumerate(class_names) if (truth == k).any()}
+    if without_copies is not None:
+        keep = ~without_copies
+        out["n_test_without_train_copies"] = int(keep.sum())
+        out["test_accuracy_without_train_copies"], out["test_macro_f1_without_train_copies"] = pair(keep)
+        if tta_scores is not None:
+            out["test_accuracy_tta_without_train_copies"], _ = pair(keep, tta_scores)
+    return out
+
+
+def copies_in_training(x, dataset):
+    """Which test images (float N×48×48×1 in [0, 1]) have an exact copy among the dataset's
+    ``Training`` rows; ``None`` when the source has no Training split."""
+    from fer_keras.data.hashing import occurs_in
+
+    training = dataset.usage == "Training"
+    if not training.any():
+        return None
+    images = np.rint(np.asarray(x)[..., 0] * 255).astype(np.uint8)
+    return occurs_in(images, dataset.images[training])
+
+
 def report_markdown(metrics, title, files):
     from fer_keras.results import paper_figure
 
@@ -288,7 +334,18 @@ def report_markdown(metrics, title, files):
              ("method", metrics.get("method")), ("weights", metrics.get("weights")),
              ("paper", paper_figure(metrics.get("variant"))), ("evaluated", metrics.get("evaluated"))]
     lines += [f"- **{name}**: {value}" for name, value in facts if value]
-    lines += ["", f"Test accuracy **{metrics['test_accuracy']:.2%}** on {metrics['n_test']:,} images.", "",
+    lines += ["", f"Test accuracy **{metrics['test_accuracy']:.2%}** on {metrics['n_test']:,} images"
+              f" (macro-F1 {metrics['test_macro_f1']:.4f})."]
+    if metrics.get("tta"):
+        lines += ["", f"With test-time augmentation ({metrics['tta']}): accuracy "
+                  f"**{metrics['test_accuracy_tta']:.2%}**, macro-F1 {metrics['test_macro_f1_tta']:.4f}."]
+    if metrics.get("n_test_without_train_copies") is not None:
+        lines += ["", f"On the {metrics['n_test_without_train_copies']:,} test images without an exact copy in the "
+                  f"source's Training rows: accuracy {metrics['test_accuracy_without_train_copies']:.2%}, macro-F1 "
+                  f"{metrics['test_macro_f1_without_train_copies']:.4f}"
+                  + (f"; with TTA {metrics['test_accuracy_tta_without_train_copies']:.2%}"
+                     if "test_accuracy_tta_without_train_copies" in metrics else "") + "."]
+    lines += ["",
               "| | precision | recall | F1 |", "| --- | --- | --- | --- |"]
     for average in ("macro", "weighted"):
         scores = [metrics[f"test_{average}_{name}"] for name in ("precision", "recall", "f1")]
@@ -331,17 +388,20 @@ def _timing(model, x, n_calls):
     return {"inference": time_inference(model, x, n_calls=n_calls)}
 
 
-def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS):
+def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS, tta="none"):
     """Evaluate the best checkpoint of the run in ``run_dir`` on its test split; write
-    ``results_dir/<run>/`` and return the merged metrics. ``n_calls=0`` skips the timing."""
+    ``results_dir/<run>/`` and return the merged metrics. ``n_calls=0`` skips the timing; ``tta``
+    ("flip", "crops") adds the test-time-augmented numbers beside the plain ones."""
     from fer_keras.train import best_epoch
 
     run_dir = Path(run_dir)
-    test, config = run_test_split(run_dir, data)
+    test, config, dataset = run_test_split(run_dir, data, with_data=True)
     model = load_keras_model(run_dir / "best.keras")
-    scores = model.predict(test.x, batch_size=256, verbose=0)
+    scores, tta_scores = model_scores(model, test.x, tta)
     out_dir = Path(results_dir) / run_dir.name
     metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
+    metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names,
+                                None if test.leaky else copies_in_training(test.x, dataset)))
     best, ran = None, None
     if (run_dir / "history.csv").exists():
         best, ran = best_epoch(run_dir / "history.csv", test.variant.callbacks.checkpoint_monitor)
@@ -362,7 +422,7 @@ def results_name(model_path, data):
 
 
 def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="results", name=None,
-                        n_calls=TIMING_CALLS):
+                        n_calls=TIMING_CALLS, tta="none"):
     """Evaluate a saved model on the test split of ``data`` as ``variant`` (a name) prepares it, or,
     without a variant, on the data's own test split (usage split, no cleaning, honest protocol).
     Results go to ``results_dir/<name>/`` (default: :func:`results_name`)."""
@@ -385,9 +445,11 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
                        f"{'binary' if recipe.binary else 'seven-class'}")
     dataset = load_data(data)
     test = rebuild_test_split(recipe, dataset, seed)
-    scores = model.predict(test.x, batch_size=256, verbose=0)
+    scores, tta_scores = model_scores(model, test.x, tta)
     name = name or results_name(model_path, data)
     metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
+    metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names,
+                                None if test.leaky else copies_in_training(test.x, dataset)))
     metrics.update(variant=recipe.name if variant else model.name, data=test.source, protocol=test.protocol,
                    leaky=test.leaky, reference=recipe.reference or None, checkpoint=str(model_path),
                    evaluated=datetime.now().isoformat(timespec="seconds"), **_timing(model, test.x, n_calls))
@@ -405,6 +467,13 @@ def add_timing_calls_option(parser):
                         help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
 
 
+def add_tta_option(parser):
+    """The ``--tta`` option of the evaluating CLIs."""
+    parser.add_argument("--tta", choices=("none", "flip", "crops"), default="none",
+                        help="also report test-time-augmented numbers: flip (image + mirror) or crops (5 shifts × "
+                        "mirror, 10 views); the plain numbers are always reported (default: %(default)s)")
+
+
 def timing_calls_of(args):
     if args.timing_calls < 0:
         raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
@@ -414,7 +483,9 @@ def timing_calls_of(args):
 def print_summary(metrics, out_dir):
     timing = metrics.get("inference")
     speed = f", {timing['s_per_1000']:.3f} s / 1000 images ({timing['device']})" if timing else ""
-    print(f"test accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_macro_f1']:.4f}"
+    tta = (f"; with TTA ({metrics['tta']}) {metrics['test_accuracy_tta']:.4f}, macro-F1 "
+           f"{metrics['test_macro_f1_tta']:.4f}" if metrics.get("tta") else "")
+    print(f"test accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_macro_f1']:.4f}{tta}"
           f"{' [LEAKY protocol]' if metrics.get('leaky') else ''}{speed}")
     print(f"wrote {out_dir}/ ({', '.join(metrics['files'])})")
 
@@ -428,7 +499,7 @@ def main(argv=None):
         "32, mean of 50 predict calls). Writes results/<run>/.",
         epilog="examples:\n"
         "  python -m fer_keras.evaluate --run callbacks/cnn_lstm_v5_final-20261121-101500\n"
-        "  python -m fer_keras.evaluate --model my_model.keras --data fer2013.csv.gz\n"
+        "  python -m fer_keras.evaluate --model my_model.keras --data fer2013.csv.gz --tta crops\n"
         "  python -m fer_keras.evaluate --model happy.keras --data fer2013.csv.gz --variant binary_happy_five_layer",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
@@ -439,19 +510,20 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="with --model: the split seed (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<run>/ (default: %(default)s)")
     add_timing_calls_option(parser)
+    add_tta_option(parser)
     args = parser.parse_args(argv)
     timing_calls = timing_calls_of(args)
     import_keras_quietly()
     if args.run:
         if args.variant:
             raise FERError("--variant goes with --model; a run's variant is read from its config.json")
-        metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls)
+        metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls, args.tta)
         out_dir = Path(args.results_dir) / Path(args.run).name
     else:
         if not args.data:
             raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
         metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir,
-                                      n_calls=timing_calls)
+                                      n_calls=timing_calls, tta=args.tta)
         out_dir = Path(args.results_dir) / results_name(args.model, args.data)
     print_summary(metrics, out_dir)
     return 0

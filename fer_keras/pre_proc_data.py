@@ -19,7 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.augment import augment_to_n
 from fer_keras.data import load
-from fer_keras.data.container import FERData
+from fer_keras.data.container import FERData, to_model_input
 from fer_keras.data.hashing import occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
@@ -60,13 +60,6 @@ class Prepared:
 def labels_of(y):
     """Integer labels from one-hot N×K targets, or from N×1 binary targets."""
     return y[:, 0].astype(np.int64) if y.shape[1] == 1 else y.argmax(axis=1)
-
-
-def to_model_input(images):
-    """uint8 N×48×48 → float32 N×48×48×1 in [0, 1] (one float32 copy, no float64)."""
-    out = np.empty((len(images), IMAGE_SIZE, IMAGE_SIZE, 1), dtype=np.float32)
-    np.multiply(images[..., None], np.float32(1 / 255), out=out, dtype=np.float32)
-    return out
 
 
 def one_hot(labels, num_classes=len(EMOTIONS)):

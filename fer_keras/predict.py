@@ -33,7 +33,9 @@ import numpy as np
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.cli import EXIT_USER_ERROR, import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERDataError, FERError
+from fer_keras.data.container import to_model_input
 from fer_keras.faces import FaceDetector, crop_face, to_grey
+from fer_keras.tta import check_tta, predict_tta
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -154,11 +156,13 @@ class EmotionRecognizer:
     min_face, scale_factor, min_neighbors: the Haar cascade's settings (see ``FaceDetector``);
     ``detector`` replaces it with any object whose ``detect(grey)`` returns ``[x, y, w, h]`` boxes.
     margin: crop enlargement per side, as a fraction of the face box (the box reported is the
-    detector's). batch_size: faces per model call.
+    detector's). batch_size: faces per model call. tta: "none", "flip" (2 views) or "crops" (10
+    views; see ``fer_keras.tta``) — more accurate, 2× / 10× the classification time.
     """
 
     def __init__(self, model, min_face=30, scale_factor=1.1, min_neighbors=5, margin=0.1, batch_size=64,
-                 detector=None):
+                 detector=None, tta="none"):
+        self.tta = check_tta(tta)
         is_path = isinstance(model, (str, os.PathLike))
         self.model = check_model(load_model(model), name=str(model)) if is_path else check_model(model)
         self.detector = detector or FaceDetector(scale_factor, min_neighbors, min_face)
@@ -167,11 +171,11 @@ class EmotionRecognizer:
 
     def classify(self, faces):
         """uint8 N×48×48 grey faces → float64 N×7 probabilities in ``EMOTIONS`` order."""
-        from fer_keras.pre_proc_data import to_model_input  # the models' input convention
-
         faces = np.asarray(faces, dtype=np.uint8)
         if len(faces) == 0:
             return np.zeros((0, len(EMOTIONS)))
+        if self.tta != "none":
+            return to_probabilities(predict_tta(self.model, to_model_input(faces), self.tta, self.batch_size))
         scores = [self.model.predict_on_batch(to_model_input(faces[i:i + self.batch_size]))
                   for i in range(0, len(faces), self.batch_size)]
         return to_probabilities(np.concatenate([np.asarray(s) for s in scores]))
@@ -434,6 +438,9 @@ def parse_args(argv):
                         "(default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="faces per model call (default: %(default)s; 1 for live webcam output)")
+    parser.add_argument("--tta", choices=("none", "flip", "crops"), default="none",
+                        help="test-time augmentation: average over the mirror (flip, 2×) or 5 shifts × mirror "
+                        "(crops, 10×) of each face (default: %(default)s)")
     parser.add_argument("--every", type=int, default=1, help="analyse every N-th video frame (default: 1)")
     parser.add_argument("--max-frames", type=int,
                         help="read at most N frames of each video or webcam "
@@ -459,7 +466,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     recognizer = EmotionRecognizer(args.model, min_face=args.min_face, scale_factor=args.scale_factor,
-                                   min_neighbors=args.min_neighbors, batch_size=args.batch_size)
+                                   min_neighbors=args.min_neighbors, batch_size=args.batch_size, tta=args.tta)
     annotator = Annotator(args.annotate, warn) if args.annotate else None
     loaded = time.perf_counter()
     stats, kinds = Counter(), Counter()

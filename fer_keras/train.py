@@ -10,6 +10,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from fer_keras import EMOTIONS, __version__
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.errors import FERError
+from fer_keras.recipes import RECIPES
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
 
@@ -147,24 +149,33 @@ def best_epoch(history_csv, monitor):
 
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
-          model_kwargs=None):
+          model_kwargs=None, recipe=None, time_budget=None):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
     ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
-    model's builder (e.g. ``{"base_size": 112}`` for a faster transfer model).
+    model's builder (e.g. ``{"base_size": 112}`` for a faster transfer model). ``recipe`` is a
+    name in ``fer_keras.recipes.RECIPES`` or a ``Recipe`` (default: the variant's own).
+    ``time_budget`` (minutes) plans the run to end at that budget: ``epochs`` is then only a cap.
     """
     import keras
 
-    from fer_keras.augment import AugmentedBatches
+    from fer_keras.augment import AugmentedBatches, augmenter
     from fer_keras.callbacks import callback_suite
     from fer_keras.models import build_model, compile_model
+    from fer_keras.recipes import build_optimizer, resolve_recipe
+    from fer_keras.schedules import RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
 
     variant = get_variant(variant_name)
+    recipe = resolve_recipe(recipe, variant)
+    if time_budget is not None and not time_budget > 0:
+        raise FERError(f"--time-budget must be a positive number of minutes, got {time_budget}")
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)  # bars on a terminal only
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     dataset = load(data)
-    if epochs is None:
+    if epochs is None and time_budget is not None:
+        epochs = BUDGET_EPOCH_CAP
+    elif epochs is None:
         epochs = variant.demo_epochs if str(data) == SYNTHETIC else variant.epochs
         if str(data) == SYNTHETIC:
             print(f"synthetic demo data: {epochs} epochs (the paper's {variant.epochs} apply to real data; "
@@ -173,7 +184,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         per_class = demo_per_class(dataset)
         print(f"synthetic demo data: balancing to {per_class} images per class (8000 / 6000 on real data; "
               "--per-class overrides)")
-    batch_size = batch_size or variant.batch_size
+    batch_size = batch_size or recipe.batch_size
+    recipe = replace(recipe, batch_size=batch_size)
     policy = set_precision(mixed_precision)
     cleaned, prepared = prepare(variant, dataset, seed, per_class)
     if prepared.leaky:
@@ -182,7 +194,28 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     resume_key = hashlib.sha256(json.dumps(
         [variant.name, data_fingerprint(dataset), seed, epochs, batch_size, policy, per_class,
-         model_kwargs]).encode()).hexdigest()[:16]
+         model_kwargs] + ([recipe.to_dict(), time_budget] if recipe.name != "paper" or time_budget else [])
+    ).encode()).hexdigest()[:16]
+
+    def compiled_model():
+        model = build_model(variant.model, binary=variant.binary, num_classes=1 if variant.binary else len(EMOTIONS),
+                            **(model_kwargs or {}))
+        return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
+                             label_smoothing=recipe.label_smoothing)
+
+    fit_data = {"x": prepared.x_train, "y": prepared.y_train, "batch_size": batch_size,
+                "class_weight": prepared.class_weight}
+    augment = augmenter(recipe.augmentation, seed, recipe.crop_padding, recipe.erase_probability)
+    if augment is not None:
+        weights = (None if prepared.class_weight is None
+                   else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
+        fit_data = {"x": AugmentedBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights,
+                                          augment=augment)}
+    if time_budget is not None:
+        check_budget_fits(compiled_model(), fit_data, time_budget)  # a throwaway model: too small fails here
+        keras.utils.set_random_seed(seed)
+    model = compiled_model()
+
     run_dir = None if fresh else find_resumable(output_dir, resume_key)
     if run_dir is not None:
         print(f"resuming the interrupted run in {run_dir}")
@@ -197,29 +230,30 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                      "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
                      "class_weight": prepared.class_weight, "notes": list(prepared.notes)},
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
-        "per_class": per_class, "model_kwargs": model_kwargs or {},
+        "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
+        "time_budget_minutes": time_budget,
         "versions": versions(), "created": datetime.now().isoformat(timespec="seconds"),
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
 
-    model = build_model(variant.model, binary=variant.binary, num_classes=1 if variant.binary else len(EMOTIONS),
-                        **(model_kwargs or {}))
-    compile_model(model, learning_rate=variant.learning_rate, binary=variant.binary)
-    callbacks = callback_suite(run_dir, variant.callbacks)
-    fit_data = {"x": prepared.x_train, "y": prepared.y_train, "batch_size": batch_size,
-                "class_weight": prepared.class_weight}
-    if variant.augment_in_training:
-        weights = (None if prepared.class_weight is None
-                   else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
-        fit_data = {"x": AugmentedBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights)}
+    plan = RunPlan(epochs)
+    extra = [ScheduledLearningRate(recipe, plan)] if recipe.scheduled else []
+    if time_budget is not None:
+        extra.append(TimeBudget(time_budget, plan, run_dir / "budget.json", max_epochs=epochs))
+    callbacks = callback_suite(run_dir, variant.callbacks, plateau=not recipe.scheduled,
+                               early_stopping=recipe.early_stopping, extra=extra)
+    train_start = time.perf_counter()
     model.fit(**fit_data, validation_data=(prepared.x_val, prepared.y_val), epochs=epochs,
               callbacks=callbacks, verbose=verbose)
+    train_minutes = (time.perf_counter() - train_start) / 60
 
     metrics = evaluate_checkpoint(model, run_dir, prepared)
     best, ran = best_epoch(run_dir / "history.csv", variant.callbacks.checkpoint_monitor)
     metrics.update(variant=variant.name, run_dir=str(run_dir), best_epoch=best, epochs_run=ran,
                    protocol=prepared.protocol, leaky=prepared.leaky, data=dataset.source,
-                   seconds=round(time.perf_counter() - start, 1), reference=variant.reference)
+                   seconds=round(time.perf_counter() - start, 1), reference=variant.reference,
+                   recipe=recipe.name, planned_epochs=plan.epochs, train_minutes=round(train_minutes, 2),
+                   time_budget_minutes=time_budget)
     out = Path(results_dir) / run_dir.name
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -228,6 +262,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
           f"{' [LEAKY protocol]' if prepared.leaky else ''} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
     print(f"wrote {run_dir}/ (best.keras, history.csv, logs/, config.json) and {out / 'metrics.json'}")
     return metrics
+
+
+BUDGET_EPOCH_CAP = 1000
+"""With ``--time-budget`` and no ``--epochs``, the budget alone decides when to stop."""
 
 
 def list_variants():
@@ -246,6 +284,8 @@ def main(argv=None):
         "  python -m fer_keras.train --list\n"
         "  python -m fer_keras.train --variant baseline_cnn                 # synthetic demo data, ~2 min\n"
         "  python -m fer_keras.train --variant five_layer_balanced_filtered --data fer2013.csv.gz\n"
+        "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100   # ends in 100 min\n"
+        "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"
         "  tensorboard --logdir callbacks                                    # watch runs\n"
         "Re-running an interrupted command resumes it from its last completed epoch.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -257,6 +297,12 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, help="override the variant's batch size")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on a GPU (outputs stay float32); ignored with a note on CPU")
+    parser.add_argument("--recipe", choices=sorted(RECIPES),
+                        help="training recipe: 'paper' (the variant's published one) or 'modern' (SGD-Nesterov, "
+                        "warm-up + cosine to the planned end, label smoothing, crop + flip); default: the variant's")
+    parser.add_argument("--time-budget", type=float, metavar="MINUTES",
+                        help="plan the run in minutes: epochs are re-planned from the measured epoch time and the "
+                        "schedule ends at the budget (--epochs becomes a cap)")
     parser.add_argument("--per-class", type=int,
                         help="balancing target: images per class for 'augment' variants (default 8000), "
                         "positives for one-vs-rest (default 6000)")
@@ -271,10 +317,13 @@ def main(argv=None):
     for flag in ("epochs", "batch_size", "per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
+    if args.time_budget is not None and not args.time_budget > 0:
+        raise FERError(f"--time-budget must be a positive number of minutes, got {args.time_budget:g}")
     get_variant(args.variant)  # a wrong name fails before the slow imports
     import_keras_quietly()
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
-          args.output_dir, args.results_dir, args.fresh, per_class=args.per_class)
+          args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, recipe=args.recipe,
+          time_budget=args.time_budget)
     return 0
 
 

@@ -28,6 +28,9 @@ PARAMETERS = {
     "cnn_lstm_first": (143_431, 142_983, 448),  # §8.1, reconstructed
     "baseline_cnn": (684_935, 684_231, 704),  # this project's small yardstick
     "attention_vit": (324_567, 324_567, 0),  # thesis §8.6 text; it states 197,799
+    "fernet_t": (295_575, 294_615, 960),  # this project's CPU family (issue 12)
+    "fernet_s": (1_176_359, 1_174_439, 1_920),
+    "fernet_m": (2_642_359, 2_639_479, 2_880),
 }
 
 
@@ -219,3 +222,30 @@ def test_compile_model_picks_the_loss_from_the_head():
         compile_model(build_model("cnn_lstm_first"), binary=True)
     with pytest.raises(FERError, match="unknown optimizer"):
         compile_model(build_model("cnn_lstm_first"), optimizer="nope")
+
+
+@pytest.mark.parametrize("name", ["baseline_cnn", "fernet_t", "fernet_s"])
+def test_small_models_train_one_step_and_reload_in_safe_mode(name, tmp_path):
+    """Runs under every backend CI installs: build, one SGD step, save, safe-mode reload, same outputs."""
+    model = compile_model(build_model(name), optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+                          label_smoothing=0.1)
+    x = images(8)
+    y = np.eye(7, dtype="float32")[np.arange(8) % 7]
+    before = model.predict(x, verbose=0)
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(np.asarray(loss)).all()
+    after = model.predict(x, verbose=0)
+    assert not np.allclose(before, after)
+    model.save(tmp_path / f"{name}.keras")
+    reloaded = keras.saving.load_model(tmp_path / f"{name}.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)
+
+
+def test_fernet_validates_its_size_and_depth():
+    from fer_keras.models import build_fernet
+
+    with pytest.raises(ValueError, match="size must be one of t, s, m, got 'xl'"):
+        build_fernet(size="xl")
+    with pytest.raises(ValueError, match="depth must be at least 1"):
+        build_fernet(depth=0)
+    assert build_fernet(width=8, depth=1).count_params() < build_model("fernet_t").count_params()

@@ -12,6 +12,14 @@ SPLITS = ("Training", "PublicTest", "PrivateTest")
 """FER2013's ``Usage`` values: train, validation (public test) and test (private test)."""
 
 
+def to_model_input(images):
+    """uint8 N×48×48 → float32 N×48×48×1 in [0, 1] (one float32 copy, no float64): every model's
+    input convention, shared by training, evaluation and inference."""
+    out = np.empty((len(images), IMAGE_SIZE, IMAGE_SIZE, 1), dtype=np.float32)
+    np.multiply(images[..., None], np.float32(1 / 255), out=out, dtype=np.float32)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class FERData:
     """A FER dataset held in memory.

@@ -1,0 +1,162 @@
+"""Training recipes as data: optimizer, learning-rate schedule, regularisation, batch size and
+augmentation policy — separate from the model (``models/``) and the data protocol (``variants``).
+
+Two recipes are named in ``RECIPES``:
+
+* ``"paper"``: each seed variant's own published recipe (Adam at the variant's learning rate,
+  ReduceLROnPlateau / EarlyStopping from its callback settings, Białek's rotate/flip/zoom when the
+  variant augments). It is resolved from the variant, so the seeds keep exactly what they had.
+* ``"modern"``: what the FER2013 literature measured to work for small CNNs (Khaireddin & Chen
+  2021; Pramerdorfer & Kampel 2016): SGD with Nesterov momentum, a linear warm-up then a cosine
+  decay that reaches zero at the planned end of the run, weight decay, label smoothing, and
+  random-crop (reflect-padded) + horizontal-flip augmentation.
+
+``schedule_factor`` here and the callbacks of ``fer_keras.schedules`` make a run planned in minutes
+(``--time-budget``): the budget re-plans the number of epochs after each epoch from the measured
+epoch time, and the schedule anneals to that plan. This module imports no Keras at import time.
+"""
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from fer_keras.errors import FERError
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("plateau", "constant", "cosine", "onecycle")
+AUGMENTATIONS = ("none", "bialek", "crop_flip", "crop_flip_erase")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train, whatever the model and data.
+
+    optimizer:        "adam", "adamw" or "sgd" (with Nesterov momentum ``momentum``).
+    learning_rate:    the peak learning rate (the start for "plateau" / "constant").
+    weight_decay:     decoupled weight decay of the Keras optimizer (0 = none).
+    schedule:         "plateau" (ReduceLROnPlateau from the variant's callback settings), "constant",
+                      "cosine" (linear warm-up for ``warmup_epochs``, then cosine to ``final_lr_ratio``)
+                      or "onecycle" (linear up for ``warmup_epochs``, linear down to the end).
+    label_smoothing:  of the categorical cross-entropy (ignored by one-unit sigmoid heads).
+    batch_size:       ``None`` keeps the variant's.
+    augmentation:     "none", "bialek" (rotate ±10°, mirror, zoom 1.1–1.2; Keras layers),
+                      "crop_flip" (random 48×48 crop of the image reflect-padded by ``crop_padding``,
+                      horizontal flip) or "crop_flip_erase" (plus random erasing with probability
+                      ``erase_probability``).
+    early_stopping:   keep the variant's EarlyStopping (a scheduled run should reach its planned end).
+    """
+
+    name: str
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "plateau"
+    warmup_epochs: float = 0.0
+    final_lr_ratio: float = 0.0
+    label_smoothing: float = 0.0
+    batch_size: int | None = None
+    augmentation: str | None = None
+    crop_padding: int = 4
+    erase_probability: float = 0.5
+    early_stopping: bool = True
+
+    def __post_init__(self):
+        for attribute, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+            if getattr(self, attribute) not in allowed:
+                raise FERError(f"recipe {self.name!r}: unknown {attribute} {getattr(self, attribute)!r}; "
+                               f"expected one of {', '.join(allowed)}")
+        if self.augmentation is not None and self.augmentation not in AUGMENTATIONS:
+            raise FERError(f"recipe {self.name!r}: unknown augmentation {self.augmentation!r}; "
+                           f"expected one of {', '.join(AUGMENTATIONS)}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise FERError(f"recipe {self.name!r}: learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.label_smoothing < 1:
+            raise FERError(f"recipe {self.name!r}: label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+
+    @property
+    def scheduled(self):
+        """Whether the learning rate follows a planned schedule (rather than the plateau callback)."""
+        return self.schedule in ("cosine", "onecycle")
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, recorded):
+        """The recipe recorded in a ``config.json``; unknown keys are refused, not dropped."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(recorded) - known)
+        if unknown:
+            raise FERError(f"recipe record has unknown keys {', '.join(unknown)}")
+        return cls(**recorded)
+
+
+MODERN = Recipe(name="modern", optimizer="sgd", learning_rate=0.03, momentum=0.9, weight_decay=2e-3,
+                schedule="cosine", warmup_epochs=2.0, label_smoothing=0.1, batch_size=64,
+                augmentation="crop_flip", early_stopping=False)
+
+"""Keras' ``weight_decay`` is decoupled (``w -= lr · wd · w`` each step), about 10× weaker than the
+same number as PyTorch's L2 under momentum 0.9: 2e-3 here is roughly PyTorch's 2e-4."""
+
+RECIPES = {"paper": Recipe(name="paper"), "modern": MODERN}
+"""Named recipes; ``"paper"`` is filled in from the variant by :func:`resolve_recipe`."""
+
+
+def resolve_recipe(recipe, variant):
+    """The complete recipe for ``variant``: ``recipe`` is a name in ``RECIPES``, a :class:`Recipe`,
+    or ``None`` for the variant's own default (``variant.recipe``)."""
+    recipe = recipe if recipe is not None else variant.recipe
+    if isinstance(recipe, str):
+        if recipe not in RECIPES:
+            raise FERError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+        recipe = RECIPES[recipe]
+    return replace(
+        recipe,
+        learning_rate=recipe.learning_rate or variant.learning_rate,
+        batch_size=recipe.batch_size or variant.batch_size,
+        augmentation=recipe.augmentation or ("bialek" if variant.augment_in_training else "none"),
+    )
+
+
+def build_optimizer(recipe):
+    """The Keras optimizer of ``recipe`` (its learning rate is a variable the schedule assigns)."""
+    import keras
+
+    common = {"learning_rate": recipe.learning_rate}
+    if recipe.weight_decay:
+        common["weight_decay"] = recipe.weight_decay
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=recipe.momentum, nesterov=True, **common)
+    if recipe.optimizer == "adamw":
+        return keras.optimizers.AdamW(**common)
+    return keras.optimizers.Adam(**common)
+
+
+def schedule_factor(recipe, progress):
+    """The learning-rate multiplier at ``progress`` epochs out of the plan, as (progress, planned).
+
+    ``progress`` is a pair (epochs done, including the fraction of the current one; planned epochs).
+    Reaches ``final_lr_ratio`` (cosine) or 0 (one-cycle) exactly at the planned end.
+    """
+    done, planned = progress
+    if not recipe.scheduled:
+        return 1.0
+    warmup = min(recipe.warmup_epochs, planned / 2)
+    if done < warmup:
+        return max(done / warmup, 0.02)
+    left = max(planned - warmup, 1e-9)
+    fraction = min(max((done - warmup) / left, 0.0), 1.0)
+    if recipe.schedule == "onecycle":
+        return 1.0 - fraction
+    end = recipe.final_lr_ratio
+    return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * fraction))
+
+
+def plan_first_epochs(minutes, seconds_per_epoch):
+    """Epochs that fit in ``minutes`` at ``seconds_per_epoch``; a budget too small for one epoch is
+    a user error that says how long one epoch takes."""
+    fits = int(minutes * 60 // seconds_per_epoch)
+    if fits < 1:
+        raise FERError(f"--time-budget {minutes:g} min is too small for one epoch, which takes about "
+                       f"{seconds_per_epoch / 60:.1f} min here; give at least {math.ceil(seconds_per_epoch / 60)}")
+    return fits

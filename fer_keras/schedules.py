@@ -1,0 +1,106 @@
+"""The callbacks that plan a run in epochs or minutes: a per-batch learning-rate schedule that
+anneals to the planned end, and a time budget that re-plans that end after every epoch.
+The schedule's shape is ``fer_keras.recipes.schedule_factor``."""
+
+import json
+import time
+from pathlib import Path
+
+import keras
+
+from fer_keras.recipes import schedule_factor
+
+
+class ScheduledLearningRate(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate before every batch from :func:`schedule_factor`.
+
+    ``plan`` is a shared :class:`RunPlan`, whose ``epochs`` a :class:`TimeBudget` may change
+    between epochs; the learning rate of each epoch is logged as ``learning_rate``.
+    """
+
+    def __init__(self, recipe, plan):
+        super().__init__()
+        self.recipe, self.plan = recipe, plan
+        self.steps = None
+        self.epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.steps = self.params.get("steps") or 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        factor = schedule_factor(self.recipe, (self.epoch + batch / self.steps, self.plan.epochs))
+        self.model.optimizer.learning_rate.assign(self.recipe.learning_rate * factor)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy()
+                                          if hasattr(self.model.optimizer.learning_rate, "numpy")
+                                          else self.model.optimizer.learning_rate)
+
+
+class RunPlan:
+    """The planned number of epochs of a run, shared by the schedule and the time budget."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Plans a run in minutes: after every epoch, the epochs that still fit in the budget are
+    estimated from the mean epoch time so far (training + validation), the shared ``plan`` is
+    updated (so the schedule anneals to the new end) and training stops when the next epoch would
+    not fit. Time already spent by an interrupted run is read from ``state_file`` on resume.
+    """
+
+    def __init__(self, minutes, plan, state_file, max_epochs=None):
+        super().__init__()
+        self.budget = minutes * 60.0
+        self.plan, self.state_file, self.max_epochs = plan, Path(state_file), max_epochs
+        self.spent, self.epoch_seconds, self.started = 0.0, [], None
+        if self.state_file.exists():
+            state = json.loads(self.state_file.read_text())
+            self.spent, self.epoch_seconds = state["spent_seconds"], state["epoch_seconds"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(time.perf_counter() - self.started)
+        self.spent += self.epoch_seconds[-1]
+        recent = self.epoch_seconds[-3:]
+        per_epoch = sum(recent) / len(recent)
+        fits = epoch + 1 + int((self.budget - self.spent) // per_epoch)
+        self.plan.epochs = max(epoch + 1, min(fits, self.max_epochs or fits))
+        if self.plan.epochs <= epoch + 1:
+            self.model.stop_training = True
+        self.state_file.write_text(json.dumps({"spent_seconds": self.spent, "epoch_seconds": self.epoch_seconds,
+                                               "planned_epochs": self.plan.epochs}))
+        if logs is not None:
+            logs["planned_epochs"] = self.plan.epochs
+
+
+def check_budget_fits(model, fit_data, minutes, steps=3):
+    """Time ``steps`` training steps of a throwaway compiled ``model`` on the first batch of
+    ``fit_data`` (the ``model.fit`` arguments) and refuse a budget of ``minutes`` too small for one
+    epoch, saying how long an epoch takes. Returns the estimated seconds per epoch (+10 % for
+    validation)."""
+    from fer_keras.recipes import plan_first_epochs
+
+    source = fit_data["x"]
+    if isinstance(source, keras.utils.PyDataset):
+        batch, n_batches = source[0], len(source)
+    else:
+        size = fit_data["batch_size"]
+        batch, n_batches = (source[:size], fit_data["y"][:size]), -(-len(source) // size)
+    model.train_on_batch(*batch)  # tracing
+    start = time.perf_counter()
+    for _ in range(steps):
+        if isinstance(source, keras.utils.PyDataset):
+            batch = source[0]
+        model.train_on_batch(*batch)
+    per_epoch = (time.perf_counter() - start) / steps * n_batches * 1.1
+    plan_first_epochs(minutes, per_epoch)
+    return per_epoch

@@ -1,0 +1,171 @@
+"""Training recipes, the planned learning-rate schedule, the time budget, crop/flip augmentation, TTA."""
+
+import json
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from fer_keras.augment import crop_flip
+from fer_keras.errors import FERError
+from fer_keras.recipes import MODERN, RECIPES, Recipe, plan_first_epochs, resolve_recipe, schedule_factor
+from fer_keras.schedules import RunPlan, ScheduledLearningRate, TimeBudget
+from fer_keras.tta import predict_tta, tta_views
+from fer_keras.variants import get_variant
+
+
+def tiny_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(4, 3, strides=4, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
+    model.compile(keras.optimizers.SGD(0.1), "categorical_crossentropy")
+    return model
+
+
+def tiny_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 48, 48, 1), dtype=np.float32), np.eye(7, dtype=np.float32)[rng.integers(0, 7, n)]
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def test_paper_recipe_is_each_variants_own_and_modern_is_sgd_cosine():
+    paper = resolve_recipe("paper", get_variant("baseline_cnn"))
+    assert (paper.optimizer, paper.learning_rate, paper.batch_size, paper.schedule) == ("adam", 1e-3, 64, "plateau")
+    assert paper.augmentation == "none" and not paper.scheduled
+    assert resolve_recipe(None, get_variant("five_layer_original")).augmentation == "bialek"
+    modern = resolve_recipe("modern", get_variant("baseline_cnn"))
+    assert (modern.optimizer, modern.schedule, modern.augmentation) == ("sgd", "cosine", "crop_flip")
+    assert modern.label_smoothing == 0.1 and not modern.early_stopping
+    assert resolve_recipe(None, get_variant("fernet_s")) == resolve_recipe("modern", get_variant("fernet_s"))
+
+
+def test_recipes_round_trip_through_json_and_refuse_unknown_keys():
+    for recipe in RECIPES.values():
+        assert Recipe.from_dict(json.loads(json.dumps(recipe.to_dict()))) == recipe
+    with pytest.raises(FERError, match="unknown keys lr"):
+        Recipe.from_dict({"name": "x", "lr": 0.1})
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("optimizer", "rmsprop", "unknown optimizer 'rmsprop'"),
+    ("schedule", "step", "unknown schedule 'step'"),
+    ("augmentation", "mixup", "unknown augmentation 'mixup'"),
+    ("learning_rate", -1.0, "learning_rate must be positive"),
+])
+def test_a_bad_recipe_field_is_one_clear_error(field, value, message):
+    with pytest.raises(FERError, match=message):
+        Recipe(name="bad", **{field: value})
+    with pytest.raises(FERError, match="unknown recipe 'fast'"):
+        resolve_recipe("fast", get_variant("baseline_cnn"))
+
+
+def test_cosine_warms_up_linearly_and_reaches_its_final_ratio_at_the_planned_end():
+    recipe = MODERN
+    assert schedule_factor(recipe, (1.0, 10)) == pytest.approx(0.5)  # half-way through the 2 warm-up epochs
+    assert schedule_factor(recipe, (2.0, 10)) == pytest.approx(1.0)
+    assert schedule_factor(recipe, (6.0, 10)) == pytest.approx(0.5)  # half-way down the cosine
+    assert schedule_factor(recipe, (10.0, 10)) == pytest.approx(0.0, abs=1e-12)
+    onecycle = Recipe(name="oc", optimizer="sgd", schedule="onecycle", warmup_epochs=1)
+    assert schedule_factor(onecycle, (5.5, 10)) == pytest.approx(0.5)
+    assert schedule_factor(RECIPES["paper"], (3.0, 10)) == 1.0
+
+
+def test_the_schedule_reaches_its_final_learning_rate_within_one_epoch_of_the_planned_end():
+    model, (x, y) = tiny_model(), tiny_data()
+    recipe = Recipe(name="t", optimizer="sgd", learning_rate=0.1, schedule="cosine", warmup_epochs=1)
+    log = LearningRateLog()
+    model.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[ScheduledLearningRate(recipe, RunPlan(4)), log])
+    steps = len(x) // 8
+    assert len(log.rates) == 4 * steps
+    assert max(log.rates) == pytest.approx(0.1, rel=0.05)
+    last_epoch = log.rates[-steps:]
+    assert last_epoch[-1] < 0.01 * 0.1 * 5  # within the last epoch it has fallen to (nearly) zero
+    assert all(a >= b for a, b in zip(last_epoch, last_epoch[1:]))
+
+
+class SlowEpochs(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(0.4)
+
+
+def test_a_budgeted_run_stops_within_one_epoch_of_its_budget(tmp_path):
+    model, (x, y) = tiny_model(), tiny_data()
+    budget_minutes = 3.0 / 60
+    plan = RunPlan(1000)
+    started = time.perf_counter()
+    history = model.fit(x, y, batch_size=32, epochs=1000, verbose=0,
+                        callbacks=[SlowEpochs(), TimeBudget(budget_minutes, plan, tmp_path / "budget.json")])
+    elapsed = time.perf_counter() - started
+    state = json.loads((tmp_path / "budget.json").read_text())
+    per_epoch = max(state["epoch_seconds"])
+    assert len(history.history["loss"]) == plan.epochs == state["planned_epochs"]
+    assert budget_minutes * 60 - per_epoch <= elapsed <= budget_minutes * 60 + per_epoch + 0.5
+    assert 3 <= plan.epochs < 1000
+
+
+def test_a_budget_resumed_from_its_state_file_counts_the_time_already_spent(tmp_path):
+    state = tmp_path / "budget.json"
+    state.write_text(json.dumps({"spent_seconds": 100.0, "epoch_seconds": [50.0, 50.0], "planned_epochs": 4}))
+    budget = TimeBudget(200 / 60, RunPlan(4), state)
+    assert budget.spent == 100.0 and budget.epoch_seconds == [50.0, 50.0]
+
+
+def test_a_budget_too_small_for_one_epoch_says_how_long_an_epoch_takes():
+    assert plan_first_epochs(10, 60) == 10
+    with pytest.raises(FERError, match=r"too small for one epoch, which takes about 2\.0 min"):
+        plan_first_epochs(1, 120)
+
+
+def test_crop_flip_shifts_by_at_most_the_padding_and_mirrors_about_half():
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.arange(48, dtype=np.float32), (48, 1))[None, ..., None]  # value = column index
+    x = np.repeat(ramp, 400, axis=0)
+    out = crop_flip(x, rng, padding=4)
+    assert out.shape == x.shape and out.dtype == np.float32 and np.array_equal(x, np.repeat(ramp, 400, axis=0))
+    centre_column = out[:, 24, 24, 0]
+    assert np.all(np.abs(centre_column - 24) <= 4 + 1)  # flip maps column 24 to 23
+    mirrored = out[:, 24, 30, 0] < out[:, 24, 20, 0]
+    assert 0.4 < mirrored.mean() < 0.6
+    erased = crop_flip(x / 48, rng, padding=0, erase_probability=1.0)
+    filled = (np.abs(erased - 23.5 / 48) < 1e-6).sum(axis=(1, 2, 3))  # the image mean, found nowhere else
+    assert filled.min() >= 1 and filled.max() <= 0.25 * 48 * 48 + 48
+
+
+def test_augmentation_costs_under_15_percent_of_a_training_step():
+    from fer_keras.models import build_model, compile_model
+
+    model = compile_model(build_model("fernet_t"), optimizer="sgd")
+    x, y = tiny_data(64)
+    model.train_on_batch(x, y)
+    rng = np.random.default_rng(0)
+    start = time.process_time()
+    for _ in range(5):
+        model.train_on_batch(x, y)
+    step = (time.process_time() - start) / 5
+    start = time.process_time()
+    for _ in range(20):
+        crop_flip(x, rng, 4, 0.5)
+    assert (time.process_time() - start) / 20 < 0.15 * step
+
+
+def test_flip_tta_of_a_flip_invariant_model_equals_its_plain_prediction():
+    inputs = keras.Input((48, 48, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)  # the mean pixel: blind to mirroring
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(pooled))
+    x, _ = tiny_data(16)
+    np.testing.assert_allclose(predict_tta(model, x, "flip"), model.predict(x, verbose=0), atol=1e-6)
+    assert len(tta_views(x, "crops")) == 10 and len(tta_views(x, "none")) == 1
+    assert not np.allclose(predict_tta(tiny_model(), x, "flip"), tiny_model().predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(FERError, match="unknown TTA mode 'rotate'"):
+        predict_tta(model, x, "rotate")
