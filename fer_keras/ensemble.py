@@ -19,10 +19,10 @@ from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
-    add_timing_calls_option,
-    add_tta_option,
+    add_evaluation_options,
     copies_in_training,
     evaluation_fields,
+    evaluation_options_of,
     extra_fields,
     load_keras_model,
     model_scores,
@@ -33,7 +33,6 @@ from fer_keras.evaluate import (
     run_data,
     split_key,
     time_inference,
-    timing_calls_of,
     variant_from_config,
     write_results,
 )
@@ -139,13 +138,12 @@ def main(argv=None):
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; overrides the members' recorded source")
     parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>)")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<name>/ (default: %(default)s)")
-    add_timing_calls_option(parser)
-    add_tta_option(parser)
+    add_evaluation_options(parser)
     args = parser.parse_args(argv)
-    timing_calls = timing_calls_of(args)
+    timing_calls, tta = evaluation_options_of(args)
     import_keras_quietly()
     metrics, out_dir = evaluate_ensemble(args.members, args.method, args.weights, args.data, args.results_dir,
-                                         args.name, timing_calls, args.tta)
+                                         args.name, timing_calls, tta)
     for member, accuracy in metrics["member_accuracy"].items():
         print(f"  member {member}: accuracy {accuracy:.4f}")
     print_summary(metrics, out_dir)

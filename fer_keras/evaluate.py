@@ -461,23 +461,24 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
                          history_csv=history if history.exists() else None)
 
 
-def add_timing_calls_option(parser):
-    """The ``--timing-calls`` option of the evaluating CLIs; read it back with :func:`timing_calls_of`."""
+def add_evaluation_options(parser):
+    """The ``--timing-calls`` and ``--tta`` options of the evaluating CLIs; read them back with
+    :func:`evaluation_options_of`."""
     parser.add_argument("--timing-calls", type=int, default=TIMING_CALLS,
                         help="timed predict calls (default: %(default)s, the paper's; 0 skips the timing)")
+    parser.add_argument("--tta", default="none", metavar="MODE",
+                        help="none, flip or crops: also report test-time-augmented numbers, flip (image + mirror) or "
+                        "crops (5 shifts × mirror, 10 views); the plain numbers are always reported "
+                        "(default: %(default)s)")
 
 
-def add_tta_option(parser):
-    """The ``--tta`` option of the evaluating CLIs."""
-    parser.add_argument("--tta", choices=("none", "flip", "crops"), default="none",
-                        help="also report test-time-augmented numbers: flip (image + mirror) or crops (5 shifts × "
-                        "mirror, 10 views); the plain numbers are always reported (default: %(default)s)")
+def evaluation_options_of(args):
+    """(timing calls, TTA mode) from the parsed options, checked before any slow import."""
+    from fer_keras.tta import check_tta
 
-
-def timing_calls_of(args):
     if args.timing_calls < 0:
         raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")
-    return args.timing_calls
+    return args.timing_calls, check_tta(args.tta)
 
 
 def print_summary(metrics, out_dir):
@@ -509,21 +510,20 @@ def main(argv=None):
     parser.add_argument("--variant", help="with --model: the variant whose test split (and binary emotion) to use")
     parser.add_argument("--seed", type=int, default=0, help="with --model: the split seed (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<run>/ (default: %(default)s)")
-    add_timing_calls_option(parser)
-    add_tta_option(parser)
+    add_evaluation_options(parser)
     args = parser.parse_args(argv)
-    timing_calls = timing_calls_of(args)
+    timing_calls, tta = evaluation_options_of(args)
     import_keras_quietly()
     if args.run:
         if args.variant:
             raise FERError("--variant goes with --model; a run's variant is read from its config.json")
-        metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls, args.tta)
+        metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls, tta)
         out_dir = Path(args.results_dir) / Path(args.run).name
     else:
         if not args.data:
             raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
         metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir,
-                                      n_calls=timing_calls, tta=args.tta)
+                                      n_calls=timing_calls, tta=tta)
         out_dir = Path(args.results_dir) / results_name(args.model, args.data)
     print_summary(metrics, out_dir)
     return 0

@@ -4,13 +4,13 @@ Haar-cascade face detection (``fer_keras.faces``) → square crop → 48×48 gre
 ``.keras`` model, in batches. The Python call is as short as the ``fer`` package's::
 
     from fer_keras.predict import EmotionRecognizer
-    recognizer = EmotionRecognizer("best.keras")
+    recognizer = EmotionRecognizer()            # the packaged FERNet-S; or EmotionRecognizer("best.keras")
     recognizer.detect_emotions(cv2.imread("photo.jpg"))
     # [{"box": [177, 66, 95, 95], "emotions": {"angry": 0.02, ..., "neutral": 0.11}}]
     recognizer.top_emotion("photo.jpg")                   # ("happy", 0.83), or (None, None)
     for index, frame, faces in recognizer.analyze_video("clip.mp4", every=5): ...
 
-Command line: ``python -m fer_keras.predict --model best.keras photo.jpg folder/ clip.mp4``
+Command line: ``python -m fer_keras.predict photo.jpg folder/ clip.mp4`` (``--model best.keras`` for your own)
 (see ``--help``). Only keras, numpy and OpenCV: any Keras backend works. Keras is imported
 when a model is loaded, so ``--help`` and a mistyped ``--model`` answer at once.
 """
@@ -152,7 +152,8 @@ def read_video(source, every=1, max_frames=None):
 class EmotionRecognizer:
     """Faces → emotions, like ``fer.FER``: Haar cascade, then a trained Keras model.
 
-    model: a ``.keras`` path or a ``keras.Model`` taking 48×48×1 faces in [0, 1] to 7 scores.
+    model: a ``.keras`` path or a ``keras.Model`` taking 48×48×1 faces in [0, 1] to 7 scores;
+    ``None`` (default) is the packaged FERNet-S (``fer_keras.pretrained``).
     min_face, scale_factor, min_neighbors: the Haar cascade's settings (see ``FaceDetector``);
     ``detector`` replaces it with any object whose ``detect(grey)`` returns ``[x, y, w, h]`` boxes.
     margin: crop enlargement per side, as a fraction of the face box (the box reported is the
@@ -160,9 +161,13 @@ class EmotionRecognizer:
     views; see ``fer_keras.tta``) — more accurate, 2× / 10× the classification time.
     """
 
-    def __init__(self, model, min_face=30, scale_factor=1.1, min_neighbors=5, margin=0.1, batch_size=64,
+    def __init__(self, model=None, min_face=30, scale_factor=1.1, min_neighbors=5, margin=0.1, batch_size=64,
                  detector=None, tta="none"):
         self.tta = check_tta(tta)
+        if model is None:
+            from fer_keras.pretrained import default_model_path
+
+            model = default_model_path()
         is_path = isinstance(model, (str, os.PathLike))
         self.model = check_model(load_model(model), name=str(model)) if is_path else check_model(model)
         self.detector = detector or FaceDetector(scale_factor, min_neighbors, min_face)
@@ -414,7 +419,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m fer_keras.predict",
         description="Find faces (OpenCV Haar cascade) in images, folders, videos or a webcam and "
-        "classify their emotion with a trained .keras model. Results go to stdout as CSV or JSON "
+        "classify their emotion with the packaged FERNet-S (or your own .keras model). Results go to stdout as CSV "
+        "or JSON "
         "(one record per face); messages and a summary go to stderr.",
         epilog="INPUT is an image file, a folder (its images and videos, not recursive), a video "
         f"({', '.join(VIDEO_SUFFIXES)}) or a webcam index such as 0. Unreadable inputs are skipped "
@@ -423,7 +429,7 @@ def parse_args(argv):
         "photos/ clip.mp4 --format json --annotate annotated/ > faces.json",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, video or webcam index")
-    parser.add_argument("--model", required=True, help="trained model, a .keras file")
+    parser.add_argument("--model", help="trained model, a .keras file (default: the packaged FERNet-S)")
     parser.add_argument("--format", choices=("csv", "json"), default="csv",
                         help="stdout format (default: %(default)s)")
     parser.add_argument("--annotate", metavar="OUT_DIR",
@@ -438,14 +444,15 @@ def parse_args(argv):
                         "(default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="faces per model call (default: %(default)s; 1 for live webcam output)")
-    parser.add_argument("--tta", choices=("none", "flip", "crops"), default="none",
-                        help="test-time augmentation: average over the mirror (flip, 2×) or 5 shifts × mirror "
-                        "(crops, 10×) of each face (default: %(default)s)")
+    parser.add_argument("--tta", default="none", metavar="MODE",
+                        help="test-time augmentation, none, flip or crops: average over the mirror (flip, 2×) or "
+                        "5 shifts × mirror (crops, 10×) of each face (default: %(default)s)")
     parser.add_argument("--every", type=int, default=1, help="analyse every N-th video frame (default: 1)")
     parser.add_argument("--max-frames", type=int,
                         help="read at most N frames of each video or webcam "
                         "(default: all; a webcam runs until Ctrl-C)")
     args = parser.parse_args(argv)
+    check_tta(args.tta)
     if args.scale_factor <= 1:
         parser.error(f"--scale-factor must be above 1, got {args.scale_factor}")
     for name in ("min_face", "min_neighbors", "batch_size", "every", "max_frames"):
@@ -465,7 +472,7 @@ def main(argv=None):
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
-    recognizer = EmotionRecognizer(args.model, min_face=args.min_face, scale_factor=args.scale_factor,
+    recognizer = EmotionRecognizer(args.model or None, min_face=args.min_face, scale_factor=args.scale_factor,
                                    min_neighbors=args.min_neighbors, batch_size=args.batch_size, tta=args.tta)
     annotator = Annotator(args.annotate, warn) if args.annotate else None
     loaded = time.perf_counter()

@@ -102,6 +102,31 @@ RECIPES = {"paper": Recipe(name="paper"), "modern": MODERN}
 """Named recipes; ``"paper"`` is filled in from the variant by :func:`resolve_recipe`."""
 
 
+def override(recipe, assignments):
+    """``recipe`` with ``KEY=VALUE`` assignments applied (the CLI's ``--set``), each value parsed as
+    its field's type; an unknown key or a value of the wrong type is a one-line error."""
+    types = {f.name: f.type for f in fields(Recipe)}
+    changes = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in types or key == "name":
+            settable = ", ".join(k for k in types if k != "name")
+            raise FERError(f"--set {assignment!r}: expected KEY=VALUE with KEY one of {settable}")
+        kind = next(k for k in ("bool", "float", "int", "str") if k in str(types[key]))
+        try:
+            if kind == "bool":
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "1", "yes")
+            else:
+                value = {"float": float, "int": int, "str": str}[kind](text)
+        except ValueError:
+            raise FERError(f"--set {assignment!r}: {key} takes a {kind} value, got {text!r}") from None
+        changes[key] = value
+    return replace(recipe, **changes) if changes else recipe
+
+
 def resolve_recipe(recipe, variant):
     """The complete recipe for ``variant``: ``recipe`` is a name in ``RECIPES``, a :class:`Recipe`,
     or ``None`` for the variant's own default (``variant.recipe``)."""

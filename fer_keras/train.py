@@ -20,7 +20,7 @@ from fer_keras import EMOTIONS, __version__
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.errors import FERError
-from fer_keras.recipes import RECIPES
+from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
 
@@ -162,7 +162,6 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     from fer_keras.augment import AugmentedBatches, augmenter
     from fer_keras.callbacks import callback_suite
     from fer_keras.models import build_model, compile_model
-    from fer_keras.recipes import build_optimizer, resolve_recipe
     from fer_keras.schedules import RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
 
     variant = get_variant(variant_name)
@@ -194,7 +193,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     resume_key = hashlib.sha256(json.dumps(
         [variant.name, data_fingerprint(dataset), seed, epochs, batch_size, policy, per_class,
-         model_kwargs] + ([recipe.to_dict(), time_budget] if recipe.name != "paper" or time_budget else [])
+         model_kwargs] + ([recipe.to_dict(), time_budget]
+                          if recipe != resolve_recipe("paper", variant) or time_budget else [])
     ).encode()).hexdigest()[:16]
 
     def compiled_model():
@@ -242,10 +242,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         extra.append(TimeBudget(time_budget, plan, run_dir / "budget.json", max_epochs=epochs))
     callbacks = callback_suite(run_dir, variant.callbacks, plateau=not recipe.scheduled,
                                early_stopping=recipe.early_stopping, extra=extra)
-    train_start = time.perf_counter()
+    train_start, train_cpu_start = time.perf_counter(), time.process_time()
     model.fit(**fit_data, validation_data=(prepared.x_val, prepared.y_val), epochs=epochs,
               callbacks=callbacks, verbose=verbose)
     train_minutes = (time.perf_counter() - train_start) / 60
+    train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
 
     metrics = evaluate_checkpoint(model, run_dir, prepared)
     best, ran = best_epoch(run_dir / "history.csv", variant.callbacks.checkpoint_monitor)
@@ -253,6 +254,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                    protocol=prepared.protocol, leaky=prepared.leaky, data=dataset.source,
                    seconds=round(time.perf_counter() - start, 1), reference=variant.reference,
                    recipe=recipe.name, planned_epochs=plan.epochs, train_minutes=round(train_minutes, 2),
+                   train_cpu_minutes=round(train_cpu_minutes, 2),
                    time_budget_minutes=time_budget)
     out = Path(results_dir) / run_dir.name
     out.mkdir(parents=True, exist_ok=True)
@@ -297,9 +299,12 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, help="override the variant's batch size")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on a GPU (outputs stay float32); ignored with a note on CPU")
-    parser.add_argument("--recipe", choices=sorted(RECIPES),
+    parser.add_argument("--recipe", metavar="NAME",
                         help="training recipe: 'paper' (the variant's published one) or 'modern' (SGD-Nesterov, "
                         "warm-up + cosine to the planned end, label smoothing, crop + flip); default: the variant's")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="change one field of the recipe, e.g. --set optimizer=adamw --set learning_rate=0.01 "
+                        "(fields: see fer_keras.recipes.Recipe); repeatable")
     parser.add_argument("--time-budget", type=float, metavar="MINUTES",
                         help="plan the run in minutes: epochs are re-planned from the measured epoch time and the "
                         "schedule ends at the budget (--epochs becomes a cap)")
@@ -319,10 +324,11 @@ def main(argv=None):
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
     if args.time_budget is not None and not args.time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {args.time_budget:g}")
-    get_variant(args.variant)  # a wrong name fails before the slow imports
+    # wrong names and values fail here, before the slow imports
+    recipe = override(resolve_recipe(args.recipe, get_variant(args.variant)), args.overrides)
     import_keras_quietly()
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
-          args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, recipe=args.recipe,
+          args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, recipe=recipe,
           time_budget=args.time_budget)
     return 0
 

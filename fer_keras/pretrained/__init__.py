@@ -1,0 +1,22 @@
+"""The model that ships with fer_keras: what ``EmotionRecognizer()`` and
+``python -m fer_keras.predict photo.jpg`` use when no model is given.
+
+``fernet_s.keras`` is FERNet-S trained on FER2013 on a 2-core CPU by this project (honest protocol;
+its model card, with the exact command, data fingerprint and PrivateTest numbers, is
+``results/fernet_s_model_card.md`` in the repository). It is stored without optimizer state and
+loads in Keras safe mode on every backend.
+"""
+
+from pathlib import Path
+
+from fer_keras.errors import FERError
+
+DEFAULT_MODEL = Path(__file__).with_name("fernet_s.keras")
+
+
+def default_model_path():
+    """The packaged model's path; a clear error if the installation lacks it."""
+    if not DEFAULT_MODEL.is_file():
+        raise FERError(f"the packaged model {DEFAULT_MODEL} is missing from this installation; reinstall fer_keras "
+                       "or pass --model / EmotionRecognizer(model=...) with a trained .keras file")
+    return DEFAULT_MODEL
