@@ -1,11 +1,5 @@
 """fer_keras — a Keras 3 toolkit for facial emotion recognition on FER2013-style data."""
 
-import os
-
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) drowns the CLIs' output;
-# warnings and errors still show. Set TF_CPP_MIN_LOG_LEVEL=0 to see everything.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The seven FER2013 emotions, in label order (0 angry … 6 neutral)."""
 

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_keras.runs import Run
+
 
 @dataclass(frozen=True)
 class CallbackConfig:
@@ -37,23 +39,23 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
     """
     import keras
 
-    run_dir = Path(run_dir)
+    run = Run(Path(run_dir))
     mode = {"loss": "min", "accuracy": "max"}
-    callbacks = [keras.callbacks.BackupAndRestore(str(run_dir / "backup")), *extra]
+    callbacks = [keras.callbacks.BackupAndRestore(str(run.backup)), *extra]
     if plateau:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=config.lr_monitor, factor=config.lr_factor, patience=config.lr_patience,
             min_delta=config.lr_min_delta, mode=mode[config.lr_monitor.split("_")[-1]], verbose=1))
     callbacks += [
         keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.keras"), monitor=config.checkpoint_monitor, save_best_only=True,
+            str(run.best), monitor=config.checkpoint_monitor, save_best_only=True,
             mode=mode[config.checkpoint_monitor.split("_")[-1]]),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.CSVLogger(str(run.history), append=True),
     ]
     if early_stopping and config.early_stopping_patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
             mode=mode[config.early_stopping_monitor.split("_")[-1]], restore_best_weights=True, verbose=1))
     if tensorboard and tensorboard_available():
-        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
+        callbacks.append(keras.callbacks.TensorBoard(str(run.logs)))
     return callbacks

@@ -33,8 +33,11 @@ def import_keras_quietly():
     stderr (file descriptor 2) is pointed at /dev/null for the import only. The devices are listed
     inside that window too, so the CUDA probe's "failed call to cuInit" line of a GPU-less machine
     stays out of the first epoch's output. Python exceptions raised by the import are unaffected.
-    Set FER_KERAS_VERBOSE_TF=1 to see the lines.
+    Set FER_KERAS_VERBOSE_TF=1 to see the lines. TensorFlow's C++ log level is set to 2 (warnings and
+    errors) unless ``TF_CPP_MIN_LOG_LEVEL`` is already set: only the CLIs call this, so importing
+    the package changes no environment variable.
     """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     quiet = ("tensorflow" not in sys.modules and not os.environ.get("FER_KERAS_VERBOSE_TF")
              and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow")
     if quiet:

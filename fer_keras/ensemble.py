@@ -20,7 +20,6 @@ from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
     add_evaluation_options,
-    copies_in_training,
     evaluation_fields,
     evaluation_options_of,
     extra_fields,
@@ -29,14 +28,14 @@ from fer_keras.evaluate import (
     predicted_labels,
     print_summary,
     read_config,
-    rebuild_test_split,
-    run_data,
+    run_test_split,
     split_key,
     time_inference,
     variant_from_config,
     write_results,
 )
 from fer_keras.models.ensemble import METHODS, combine, ensemble_model
+from fer_keras.runs import Run
 
 REFERENCES = {"mean": "Białek et al. 2023 §4.5", "vote": "Bakiasi 2024", "ovr": "Białek et al. 2023 §3.5, §4.4"}
 
@@ -86,9 +85,8 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     run_dirs, configs, variants = ([seq[i] for i in order] for seq in (run_dirs, configs, variants))
     if weights is not None:
         weights = [weights[i] for i in order]
-    dataset = run_data(configs[0], data, run_dirs[0].name)
-    test = rebuild_test_split(variants[0], dataset, configs[0].get("seed", 0))
-    models = [load_keras_model(d / "best.keras") for d in run_dirs]
+    test, _ = run_test_split(run_dirs[0], data)
+    models = [load_keras_model(Run(d).best) for d in run_dirs]
     scored = [model_scores(model, test.x, tta) for model in models]
     outputs = [plain for plain, _ in scored]
     predicted = combine(method, outputs, weights)
@@ -103,7 +101,7 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     as_scores = np.eye(len(EMOTIONS))  # one-hot rows: extra_fields reads labels back by arg-max
     metrics.update(extra_fields(test.emotions, as_scores[predicted],
                                 None if tta_predicted is None else as_scores[tta_predicted], tta, EMOTIONS,
-                                None if test.leaky else copies_in_training(test.x, dataset)))
+                                test.in_training))
     metrics.update(variant=f"ensemble_{method}", method=method, weights=weights, members=[d.name for d in run_dirs],
                    member_accuracy=member_accuracy, data=test.source, protocol=test.protocol, leaky=test.leaky,
                    reference=REFERENCES[method], evaluated=datetime.now().isoformat(timespec="seconds"))

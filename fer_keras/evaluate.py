@@ -8,8 +8,10 @@ the inference time by Białek et al.'s protocol: 1000 test images, batch 32, mea
 Everything goes to ``results/<run>/``: ``metrics.json`` (merged with the one ``train`` wrote),
 ``report.md``, ``confusion_matrix.png``, ``curves.png`` and a copy of the run's ``config.json``
 (``callbacks/`` is git-ignored; the results table links the copy).
-The test split is rebuilt from the run's ``config.json`` by the variant's own data preparation,
-on data whose fingerprint must match the one the run was trained on.
+A run's test split is read from the run folder (``test_split.npz``, recorded by training; see
+``fer_keras.runs``): evaluation never re-runs training's data preparation. A saved model evaluated
+with ``--model FILE --data PATH [--variant NAME]`` is tested on the split the variant's cleaning
+and split make of the data (the data layer's functions; honest variants only).
 """
 
 import argparse
@@ -26,7 +28,12 @@ import numpy as np
 
 from fer_keras import EMOTIONS
 from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.data.container import to_model_input
+from fer_keras.data.eda import clean
+from fer_keras.data.hashing import data_fingerprint, occurs_in
+from fer_keras.data.splits import split
 from fer_keras.errors import FERError
+from fer_keras.runs import BEST, HISTORY, Run
 
 TIMING_IMAGES = 1000
 TIMING_BATCH = 32
@@ -50,6 +57,8 @@ class HeldOutSplit:
     fingerprint: str
     protocol: str
     leaky: bool
+    in_training: np.ndarray = None
+    """Which test images have an exact copy in the source's Training rows (None: not known)."""
 
 
 # --------------------------------------------------------------------------- metrics
@@ -105,7 +114,7 @@ def time_inference(model, x, n_images=TIMING_IMAGES, batch_size=TIMING_BATCH, n_
     """
     import keras
 
-    from fer_keras.train import gpu_available
+    from fer_keras.runtime import gpu_available
 
     if n_calls < 1:
         raise FERError(f"n_calls must be at least 1, got {n_calls}")
@@ -133,9 +142,11 @@ def variant_from_config(config):
     from fer_keras.callbacks import CallbackConfig
     from fer_keras.variants import Variant
 
-    recorded = dict(config["variant"])
-    known = {f.name for f in dataclasses.fields(Variant)}
-    fields = {k: v for k, v in recorded.items() if k in known}
+    fields = dict(config["variant"])
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(Variant)})
+    if unknown:
+        raise FERError(f"the run's config.json records variant fields this version of fer_keras does not know "
+                       f"({', '.join(unknown)}); evaluate it with the fer_keras version that trained it")
     fields["cleaning"] = tuple(fields.get("cleaning", ()))
     if isinstance(fields.get("callbacks"), dict):
         fields["callbacks"] = CallbackConfig(**fields["callbacks"])
@@ -143,14 +154,8 @@ def variant_from_config(config):
 
 
 def read_config(run_dir):
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FERError(f"{run_dir} is not a training run: no config.json in it "
-                       "(runs live in callbacks/<variant>-<time>/)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise FERError(f"{path} is not valid JSON ({err})") from None
+    """A run's ``config.json`` (see ``fer_keras.runs``)."""
+    return Run(Path(run_dir)).read_config()
 
 
 def load_data(source):
@@ -170,8 +175,6 @@ def load_data(source):
 def run_data(config, data=None, run="the run"):
     """The data a run was trained on (``data`` overrides the recorded source), checked against the
     fingerprint in its config."""
-    from fer_keras.train import data_fingerprint
-
     source = data if data is not None else config["data"]["source"]
     dataset = load_data(source)
     found, expected = data_fingerprint(dataset), config["data"]["fingerprint"]
@@ -182,36 +185,40 @@ def run_data(config, data=None, run="the run"):
 
 
 def rebuild_test_split(variant, data, seed=0):
-    """The test split of ``variant`` on ``data`` (a FERData, uncleaned), made by the variant's own
-    preparation (``fer_keras.train.prepare``).
+    """The test split that ``variant`` makes of ``data`` (a FERData, uncleaned): its cleaning, then its
+    split, with cross-split copies removed — what training's honest preparation tests on, made by
+    the data layer alone (balancing touches the training split only).
 
-    Under the honest protocol the test split depends on the cleaning, the split and the seed only —
-    balancing touches the training split alone — so it is rebuilt without the balancing (which can
-    take minutes on FER2013); under the (leaky) thesis protocol the whole preparation is rerun.
+    A LEAKY (thesis-protocol) variant's test split is drawn after resampling, so it exists only in
+    its run folder: evaluate that run with ``--run``.
     """
-    from fer_keras.train import data_fingerprint, prepare
+    if variant.protocol != "honest":
+        raise FERError(f"variant {variant.name!r} uses the LEAKY {variant.protocol} protocol, whose test split is "
+                       "drawn after resampling and recorded only in its run folder; evaluate the run with --run")
+    test = split(clean(data, variant.cleaning), variant.split, seed=seed).test
+    labels = ((test.labels == EMOTIONS.index(variant.binary_emotion)).astype(np.int64) if variant.binary
+              else test.labels)
+    training = data.usage == "Training"
+    return HeldOutSplit(to_model_input(test.images), labels, test.labels, class_names_of(variant), variant,
+                        data.source, data_fingerprint(data), variant.protocol, False,
+                        occurs_in(test.images, data.images[training]) if training.any() else None)
 
-    recipe = variant
-    if variant.protocol == "honest":
-        recipe = dataclasses.replace(variant, sampling="none", binary_emotion=None)
-    _, prepared = prepare(recipe, data, seed)
-    emotions = prepared.labels_test
-    labels = ((emotions == EMOTIONS.index(variant.binary_emotion)).astype(np.int64) if variant.binary else emotions)
-    return HeldOutSplit(prepared.x_test, labels, emotions, class_names_of(variant), variant, data.source,
-                        data_fingerprint(data), prepared.protocol, prepared.leaky)
 
-
-def run_test_split(run_dir, data=None, with_data=False):
-    """The test split of the training run in ``run_dir``, as it was when the run was evaluated by
-    ``train``; returns (HeldOutSplit, config), and the loaded dataset too when ``with_data``."""
-    config = read_config(run_dir)
-    dataset = run_data(config, data, Path(run_dir).name)
-    test = rebuild_test_split(variant_from_config(config), dataset, config.get("seed", 0))
-    expected = config.get("prepared", {}).get("test")
-    if expected is not None and expected != len(test.x):
-        raise FERError(f"rebuilt a test split of {len(test.x)} images for {run_dir}, but the run was tested on "
-                       f"{expected}: the data preparation has changed since the run was made")
-    return (test, config, dataset) if with_data else (test, config)
+def run_test_split(run_dir, data=None):
+    """The test split recorded by the training run in ``run_dir``; returns (HeldOutSplit, config).
+    ``data``, when given, must be the data the run was trained on (its fingerprint is checked)."""
+    run = Run(Path(run_dir))
+    config = run.read_config()
+    if data is not None:
+        run_data(config, data, run.name)
+    recorded = run.read_test_split()
+    variant = variant_from_config(config)
+    prepared = config.get("prepared", {})
+    test = HeldOutSplit(to_model_input(recorded["images"]), recorded["labels"], recorded["emotions"],
+                        class_names_of(variant), variant, config["data"]["source"], config["data"]["fingerprint"],
+                        prepared.get("protocol", variant.protocol), bool(prepared.get("leaky", False)),
+                        None if prepared.get("leaky") else recorded["in_training"])
+    return test, config
 
 
 def split_key(config):
@@ -308,18 +315,6 @@ def extra_fields(truth, scores, tta_scores, tta, class_names, without_copies=Non
     return out
 
 
-def copies_in_training(x, dataset):
-    """Which test images (float N×48×48×1 in [0, 1]) have an exact copy among the dataset's
-    ``Training`` rows; ``None`` when the source has no Training split."""
-    from fer_keras.data.hashing import occurs_in
-
-    training = dataset.usage == "Training"
-    if not training.any():
-        return None
-    images = np.rint(np.asarray(x)[..., 0] * 255).astype(np.uint8)
-    return occurs_in(images, dataset.images[training])
-
-
 def report_markdown(metrics, title, files):
     from fer_keras.results import paper_figure
 
@@ -388,36 +383,31 @@ def _timing(model, x, n_calls):
     return {"inference": time_inference(model, x, n_calls=n_calls)}
 
 
-def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS, tta="none"):
-    """Evaluate the best checkpoint of the run in ``run_dir`` on its test split; write
+def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS, tta="none", extra=None):
+    """Evaluate the best checkpoint of the run in ``run_dir`` on its recorded test split; write
     ``results_dir/<run>/`` and return the merged metrics. ``n_calls=0`` skips the timing; ``tta``
-    ("flip", "crops") adds the test-time-augmented numbers beside the plain ones."""
-    from fer_keras.train import best_epoch
-
-    run_dir = Path(run_dir)
-    test, config, dataset = run_test_split(run_dir, data, with_data=True)
-    model = load_keras_model(run_dir / "best.keras")
+    ("flip", "crops") adds the test-time-augmented numbers beside the plain ones; ``extra`` fields
+    (training's time and plan) are merged in. Training calls this: metrics have one writer."""
+    run = Run(Path(run_dir))
+    test, config = run_test_split(run.path, data)
+    model = load_keras_model(run.best)
     scores, tta_scores = model_scores(model, test.x, tta)
-    out_dir = Path(results_dir) / run_dir.name
     metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
-    metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names,
-                                None if test.leaky else copies_in_training(test.x, dataset)))
-    best, ran = None, None
-    if (run_dir / "history.csv").exists():
-        best, ran = best_epoch(run_dir / "history.csv", test.variant.callbacks.checkpoint_monitor)
-    metrics.update(variant=test.variant.name, run_dir=str(run_dir), data=test.source, protocol=test.protocol,
-                   leaky=test.leaky, reference=test.variant.reference, checkpoint=str(run_dir / "best.keras"),
+    metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names, test.in_training))
+    best, ran = run.best_epoch(test.variant.callbacks.checkpoint_monitor)
+    metrics.update(variant=test.variant.name, run_dir=str(run.path), data=test.source, protocol=test.protocol,
+                   leaky=test.leaky, reference=test.variant.reference, checkpoint=str(run.best),
                    best_epoch=best, epochs_run=ran, evaluated=datetime.now().isoformat(timespec="seconds"),
-                   **_timing(model, test.x, n_calls))
-    return write_results(out_dir, metrics, run_dir.name, config=run_dir / "config.json",
-                         history_csv=run_dir / "history.csv")
+                   **(extra or {}), **_timing(model, test.x, n_calls))
+    return write_results(Path(results_dir) / run.name, metrics, run.name, config=run.config,
+                         history_csv=run.history)
 
 
 def results_name(model_path, data):
     """``<model>-on-<data>``: the model is the file's stem (its run folder for ``best.keras``), the
     data the source's name without extensions — never a run's own results folder."""
     model_path, data = Path(model_path), Path(str(data))
-    model = model_path.parent.name if model_path.name == "best.keras" else model_path.stem
+    model = model_path.parent.name if model_path.name == BEST else model_path.stem
     return f"{model}-on-{data.name.split('.')[0] or data.name}"
 
 
@@ -426,7 +416,6 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
     """Evaluate a saved model on the test split of ``data`` as ``variant`` (a name) prepares it, or,
     without a variant, on the data's own test split (usage split, no cleaning, honest protocol).
     Results go to ``results_dir/<name>/`` (default: :func:`results_name`)."""
-    from fer_keras.train import data_fingerprint
     from fer_keras.variants import Variant, get_variant
 
     model_path = Path(model_path)
@@ -448,15 +437,14 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
     scores, tta_scores = model_scores(model, test.x, tta)
     name = name or results_name(model_path, data)
     metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
-    metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names,
-                                None if test.leaky else copies_in_training(test.x, dataset)))
+    metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names, test.in_training))
     metrics.update(variant=recipe.name if variant else model.name, data=test.source, protocol=test.protocol,
                    leaky=test.leaky, reference=recipe.reference or None, checkpoint=str(model_path),
                    evaluated=datetime.now().isoformat(timespec="seconds"), **_timing(model, test.x, n_calls))
     config = {"model": str(model_path), "variant": recipe.to_dict(), "seed": seed, "command": " ".join(sys.argv),
               "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset)},
               "prepared": {"test": len(test.x), "protocol": test.protocol, "leaky": test.leaky}}
-    history = model_path.parent / "history.csv"
+    history = model_path.parent / HISTORY
     return write_results(Path(results_dir) / name, metrics, name, config=config,
                          history_csv=history if history.exists() else None)
 

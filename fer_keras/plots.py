@@ -1,15 +1,13 @@
 """Evaluation figures: confusion-matrix heat map, training curves, saliency grids.
 
-Each ``plot_*`` function saves one PNG to ``path`` and returns the path. Matplotlib runs headless (Agg).
+Each ``plot_*`` function saves one PNG to ``path`` and returns the path. The figures are
+``matplotlib.figure.Figure`` objects, not pyplot's: they render headless without switching the
+user's backend (inline plots in Jupyter keep working).
 """
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
 
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
 RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#c62828"
@@ -22,7 +20,7 @@ def plot_confusion_matrix(counts, class_names, path, title="Confusion matrix"):
     support = counts.sum(axis=1)
     percent = np.divide(counts, support[:, None], out=np.zeros_like(counts), where=support[:, None] > 0) * 100
     size = 2.0 + 0.9 * len(class_names)
-    fig, ax = plt.subplots(figsize=(size + 1.6, size))
+    fig, ax = figure(figsize=(size + 1.6, size))
     sns.heatmap(percent, annot=True, fmt=".1f", cmap="Blues", vmin=0, vmax=100, square=True, linewidths=0.5,
                 linecolor="white", cbar_kws={"label": "% of the true class", "shrink": 0.8},
                 annot_kws={"fontsize": 10}, ax=ax,
@@ -34,7 +32,7 @@ def plot_confusion_matrix(counts, class_names, path, title="Confusion matrix"):
     ax.set_title(title, fontsize=11)
     ax.tick_params(axis="x", rotation=30)
     ax.tick_params(axis="y", rotation=0)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_training_curves(history, path, best_epoch=None, title="Training curves"):
@@ -42,7 +40,7 @@ def plot_training_curves(history, path, best_epoch=None, title="Training curves"
     (columns ``epoch``, ``accuracy``, ``loss``, ``val_accuracy``, ``val_loss``; epochs from 0);
     ``best_epoch`` (1-based, the checkpoint's) is marked on both panels."""
     epochs = history["epoch"].to_numpy() + 1
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, axes = figure(1, 2, figsize=(12, 4.6))
     for ax, metric in zip(axes, ("accuracy", "loss")):
         for column, label, color in ((metric, "training", TRAIN_COLOR), (f"val_{metric}", "validation", VAL_COLOR)):
             if column in history:
@@ -59,7 +57,7 @@ def plot_training_curves(history, path, best_epoch=None, title="Training curves"
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9)
     fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_saliency_grid(images, heatmaps, true_names, predicted_names, path, title="Saliency", per_row=4):
@@ -72,7 +70,7 @@ def plot_saliency_grid(images, heatmaps, true_names, predicted_names, path, titl
     n = len(images)
     per_row = max(1, min(per_row, n))
     rows = -(-n // per_row)
-    fig, axes = plt.subplots(rows, 2 * per_row, figsize=(2.9 * per_row, 1.8 * rows + 0.8), squeeze=False)
+    fig, axes = figure(rows, 2 * per_row, figsize=(2.9 * per_row, 1.8 * rows + 0.8), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i in range(n):
@@ -87,11 +85,17 @@ def plot_saliency_grid(images, heatmaps, true_names, predicted_names, path, titl
         face.set_title(f"true: {true_names[i]}", fontsize=9)
         overlay.set_title(f"pred: {predicted_names[i]}", fontsize=9, color=RIGHT_COLOR if right else WRONG_COLOR)
     fig.suptitle(f"{title}\n(each heat map scaled to its own 99.5th percentile; red = most salient)", fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig, path):
-    fig.tight_layout()
+def figure(nrows=1, ncols=1, figsize=None, layout=None, **subplots):
+    """A pyplot-free ``Figure`` and its axes, as ``plt.subplots`` returns them."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **subplots)
+
+
+def save_figure(fig, path):
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -1,23 +1,19 @@
 """The EDA report's figures: class balance, mean-pixel box plot, duplicates, galleries of defects.
 
 Each ``plot_*`` function takes the data (and the tables of ``fer_keras.data.eda``), saves one PNG to
-``path`` and returns the path. Matplotlib runs headless (Agg).
+``path`` and returns the path (pyplot-free figures, see ``fer_keras.plots``).
 """
 
 import textwrap
 from collections import Counter
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from fer_keras import EMOTIONS  # noqa: E402
-from fer_keras.data.container import SPLITS  # noqa: E402
+from fer_keras import EMOTIONS
+from fer_keras.data.container import SPLITS
+from fer_keras.plots import figure, save_figure
 
 SPLIT_COLORS = dict(zip(SPLITS, sns.color_palette("deep", 3)))
 GALLERY_MAX = 64
@@ -29,7 +25,7 @@ def plot_class_distribution(data, path):
     frame = pd.DataFrame({"emotion": np.asarray(EMOTIONS)[data.labels],
                           "split": np.where(data.usage == "", "no split", data.usage)})
     splits = [s for s in (*SPLITS, "no split") if s in set(frame["split"])]
-    fig, ax = plt.subplots(figsize=(11, 5.5))
+    fig, ax = figure(figsize=(11, 5.5))
     sns.countplot(frame, x="emotion", hue="split", order=EMOTIONS, hue_order=splits, ax=ax,
                   palette=[SPLIT_COLORS.get(s, "grey") for s in splits])
     for bars in ax.containers:
@@ -37,14 +33,14 @@ def plot_class_distribution(data, path):
     ax.set(title=f"Class distribution per split — {len(data):,} images", xlabel="emotion", ylabel="images")
     ax.margins(y=0.1)
     ax.legend(title="Usage split")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_mean_pixel_boxplot(data, means, threshold, fences, path, k=1.5):
     """Box plots of each image's mean pixel (all images, then per emotion) with the outlier line."""
     groups = [means] + [means[data.labels == label] for label in range(len(EMOTIONS))]
     n_above = int((means > threshold).sum())
-    fig, ax = plt.subplots(figsize=(11, 5.5))
+    fig, ax = figure(figsize=(11, 5.5))
     ax.boxplot(groups, whis=k, widths=0.6, patch_artist=True, boxprops={"facecolor": "lightsteelblue"},
                medianprops={"color": "black"}, flierprops={"marker": ".", "markersize": 3, "alpha": 0.5})
     ax.set_xticks(range(1, len(groups) + 1), ["all images", *EMOTIONS])
@@ -55,7 +51,7 @@ def plot_mean_pixel_boxplot(data, means, threshold, fences, path, k=1.5):
     ax.axhline(fences[1], color="grey", linestyle=":", linewidth=1)
     ax.set(title="Mean pixel value per image", xlabel="", ylabel="mean pixel (0 black … 255 white)", ylim=(-5, 262))
     ax.legend(loc="lower right", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_duplicates_per_class(data, groups, path):
@@ -68,7 +64,7 @@ def plot_duplicates_per_class(data, groups, path):
              f"rows in groups straddling splits ({len(straddling):,})": straddling}
     frame = pd.DataFrame([{"emotion": EMOTIONS[data.labels[r]], "kind": kind}
                           for kind, rows in kinds.items() for r in rows], columns=["emotion", "kind"])
-    fig, ax = plt.subplots(figsize=(11, 5.5))
+    fig, ax = figure(figsize=(11, 5.5))
     if len(frame):
         sns.countplot(frame, x="emotion", hue="kind", order=EMOTIONS, hue_order=list(kinds), ax=ax)
         for bars in ax.containers:
@@ -79,7 +75,7 @@ def plot_duplicates_per_class(data, groups, path):
     ax.set(title=f"Exact duplicates per emotion — {len(groups):,} images occur more than once",
            xlabel="emotion (label of the row)", ylabel="rows")
     ax.margins(y=0.1)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_conflicting_gallery(data, conflicts, path):
@@ -106,8 +102,8 @@ def _gallery(images, captions, title, path, ncols=8):
     shown = min(len(images), GALLERY_MAX)
     nrows = max(1, -(-shown // ncols))
     lines = max([c.count("\n") + 1 for c in captions[:shown]] or [1])
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2 * ncols, (2 + 0.17 * lines) * nrows + 0.5), squeeze=False,
-                             layout="constrained")
+    fig, axes = figure(nrows, ncols, figsize=(2 * ncols, (2 + 0.17 * lines) * nrows + 0.5), squeeze=False,
+                       layout="constrained")
     for k, ax in enumerate(axes.flat):
         ax.set(xticks=[], yticks=[])  # the frame stays: white thumbnails need an edge
         if k < shown:
@@ -120,7 +116,7 @@ def _gallery(images, captions, title, path, ncols=8):
     if len(images) > shown:
         title += f" (first {shown} shown)"
     fig.suptitle(title, fontsize=13)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 SHORT_SPLITS = {"Training": "train", "PublicTest": "public test", "PrivateTest": "private test", "": "no split"}
@@ -132,11 +128,3 @@ def _short(split):
 
 def _no_items(ax, text):
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=12, transform=ax.transAxes)
-
-
-def _save(fig, path):
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

@@ -43,6 +43,10 @@ class Prepared:
     leaky: bool
     class_weight: dict = None
     notes: tuple = field(default=())
+    test_emotions: np.ndarray = None
+    """The seven-class labels of the test images (for a one-vs-rest model, ``y_test`` is 0/1)."""
+    test_ids: np.ndarray = None
+    """Where each test image came from (``FERData.source_ids``), recorded in the run folder."""
 
     @property
     def labels_train(self):
@@ -112,7 +116,8 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
         f"honest protocol: split ({split_method}) first, {sampling} on the training split only",)
     return Prepared(to_model_input(images), one_hot(labels), to_model_input(parts.val.images),
                     one_hot(parts.val.labels), to_model_input(parts.test.images), one_hot(parts.test.labels),
-                    sampling, protocol, leaky=False, class_weight=weights, notes=notes)
+                    sampling, protocol, leaky=False, class_weight=weights, notes=notes,
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
 
 
 def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed):
@@ -129,7 +134,8 @@ def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, s
     return Prepared(to_model_input(parts.train.images), one_hot(parts.train.labels),
                     to_model_input(parts.val.images), one_hot(parts.val.labels),
                     to_model_input(parts.test.images), one_hot(parts.test.labels), sampling, "thesis",
-                    leaky=True, class_weight=weights, notes=data.notes + (note,))
+                    leaky=True, class_weight=weights, notes=data.notes + (note,),
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
 
 
 def pre_proc_binary(data, emotion, split_method="usage", n_positive=6000, n_per_negative=1000, seed=0):
@@ -147,4 +153,5 @@ def pre_proc_binary(data, emotion, split_method="usage", n_positive=6000, n_per_
                     column(binary_labels(parts.val.labels, emotion)), to_model_input(parts.test.images),
                     column(binary_labels(parts.test.labels, emotion)), sampling="one_vs_rest",
                     protocol="honest", leaky=False,
-                    notes=parts.train.notes + (f"one-vs-rest {train.emotion}: {n_positive}/{n_positive} training set",))
+                    notes=parts.train.notes + (f"one-vs-rest {train.emotion}: {n_positive}/{n_positive} training set",),
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)

@@ -21,6 +21,7 @@ import numpy as np
 
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
+from fer_keras.runs import Run
 
 METHODS = ("gradient", "gradcam", "occlusion")
 _NOT_FEATURE_MAPS = ("Pooling", "Dropout", "InputLayer")
@@ -238,7 +239,7 @@ def run_saliency(run_dir, n=16, method="gradient", data=None, results_dir="resul
         _require_tensorflow(method)
     run_dir = Path(run_dir)
     test, _ = run_test_split(run_dir, data)
-    model = load_keras_model(run_dir / "best.keras")
+    model = load_keras_model(Run(run_dir).best)
     pick = select_examples(test.labels, n, seed)
     images, truth = test.x[pick], test.labels[pick]
     predicted = predicted_labels(model.predict(images, verbose=0))

@@ -7,30 +7,23 @@ data → clean → split → balance (training split only) → build → compile
 import argparse
 import hashlib
 import json
-import platform
 import sys
 import time
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
-from fer_keras import EMOTIONS, __version__
+from fer_keras import EMOTIONS
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
+from fer_keras.data.eda import clean
+from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.errors import FERError
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
+from fer_keras.runs import Run, find_resumable, write_json
+from fer_keras.runtime import gpu_available, versions
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
-
-
-def clean(data, steps):
-    """Apply the variant's cleaning steps (functions of ``fer_keras.data.eda``) in order."""
-    from fer_keras.data import eda
-
-    for step in steps:
-        data = getattr(eda, step)(data)
-    return data
 
 
 def prepare(variant, data, seed, per_class=None):
@@ -55,33 +48,6 @@ def demo_per_class(data):
     return int(np.bincount(data.labels[data.usage == "Training"]).max())
 
 
-def data_fingerprint(data):
-    """A short content hash of images and labels: two runs on the same data share it."""
-    digest = hashlib.sha256(data.images.tobytes())
-    digest.update(data.labels.astype(np.int64).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def gpu_available():
-    """Whether the active Keras backend sees a GPU."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    if backend == "jax":
-        import jax
-
-        return any(d.platform == "gpu" for d in jax.devices())
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    return False
-
-
 def set_precision(mixed):
     """``mixed_float16`` on a GPU when asked; float32 otherwise (with the reason printed)."""
     import keras
@@ -92,59 +58,6 @@ def set_precision(mixed):
     policy = "mixed_float16" if mixed else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
-
-
-def find_resumable(output_dir, resume_key):
-    """The newest unfinished run (``backup/`` still present) made with the same settings."""
-    for run_dir in sorted(Path(output_dir).glob("*/"), reverse=True):
-        config = run_dir / "config.json"
-        if (run_dir / "backup").is_dir() and config.exists():
-            try:
-                if json.loads(config.read_text()).get("resume_key") == resume_key:
-                    return run_dir
-            except (json.JSONDecodeError, OSError):
-                continue
-    return None
-
-
-def versions():
-    import keras
-
-    found = {"python": platform.python_version(), "fer_keras": __version__, "keras": keras.__version__,
-             "numpy": np.__version__, "backend": keras.backend.backend()}
-    for module in ("tensorflow", "jax", "torch"):
-        if module in sys.modules:
-            found[module] = getattr(sys.modules[module], "__version__", "?")
-    return found
-
-
-def evaluate_checkpoint(model, run_dir, prepared):
-    """Test metrics of the best checkpoint (``best.keras``, loaded in safe mode)."""
-    import keras
-    from sklearn.metrics import accuracy_score, f1_score
-
-    best = run_dir / "best.keras"
-    if best.exists():
-        model = keras.saving.load_model(best, safe_mode=True)
-    scores = model.predict(prepared.x_test, batch_size=256, verbose=0)
-    predicted = (scores[:, 0] > 0.5).astype(int) if scores.shape[1] == 1 else scores.argmax(axis=1)
-    truth = prepared.labels_test
-    return {
-        "test_accuracy": float(accuracy_score(truth, predicted)),
-        "test_macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
-        "n_test": int(len(truth)),
-        "checkpoint": str(best) if best.exists() else None,
-    }
-
-
-def best_epoch(history_csv, monitor):
-    import pandas as pd
-
-    history = pd.read_csv(history_csv)
-    if monitor not in history:
-        return None, len(history)
-    pick = history[monitor].idxmin() if monitor.endswith("loss") else history[monitor].idxmax()
-    return int(history.loc[pick, "epoch"]) + 1, len(history)
 
 
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
@@ -161,6 +74,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     from fer_keras.augment import AugmentedBatches, augmenter
     from fer_keras.callbacks import callback_suite
+    from fer_keras.evaluate import evaluate_run
     from fer_keras.models import build_model, compile_model
     from fer_keras.schedules import RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
 
@@ -216,12 +130,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         keras.utils.set_random_seed(seed)
     model = compiled_model()
 
-    run_dir = None if fresh else find_resumable(output_dir, resume_key)
-    if run_dir is not None:
-        print(f"resuming the interrupted run in {run_dir}")
+    run = None if fresh else find_resumable(output_dir, resume_key)
+    if run is not None:
+        print(f"resuming the interrupted run in {run.path}")
     else:
-        run_dir = Path(output_dir) / f"{variant.name}-{datetime.now():%Y%m%d-%H%M%S}"
-        run_dir.mkdir(parents=True)
+        run = Run.create(output_dir, variant.name)
     config = {
         "variant": variant.to_dict(), "resume_key": resume_key, "command": " ".join(sys.argv),
         "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset),
@@ -234,13 +147,14 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         "time_budget_minutes": time_budget,
         "versions": versions(), "created": datetime.now().isoformat(timespec="seconds"),
     }
-    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    write_json(run.config, config)
+    run.write_test_split(**recorded_test_split(prepared, dataset))
 
     plan = RunPlan(epochs)
     extra = [ScheduledLearningRate(recipe, plan)] if recipe.scheduled else []
     if time_budget is not None:
-        extra.append(TimeBudget(time_budget, plan, run_dir / "budget.json", max_epochs=epochs))
-    callbacks = callback_suite(run_dir, variant.callbacks, plateau=not recipe.scheduled,
+        extra.append(TimeBudget(time_budget, plan, run.budget, max_epochs=epochs))
+    callbacks = callback_suite(run.path, variant.callbacks, plateau=not recipe.scheduled,
                                early_stopping=recipe.early_stopping, extra=extra)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
     model.fit(**fit_data, validation_data=(prepared.x_val, prepared.y_val), epochs=epochs,
@@ -248,22 +162,29 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     train_minutes = (time.perf_counter() - train_start) / 60
     train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
 
-    metrics = evaluate_checkpoint(model, run_dir, prepared)
-    best, ran = best_epoch(run_dir / "history.csv", variant.callbacks.checkpoint_monitor)
-    metrics.update(variant=variant.name, run_dir=str(run_dir), best_epoch=best, epochs_run=ran,
-                   protocol=prepared.protocol, leaky=prepared.leaky, data=dataset.source,
-                   seconds=round(time.perf_counter() - start, 1), reference=variant.reference,
-                   recipe=recipe.name, planned_epochs=plan.epochs, train_minutes=round(train_minutes, 2),
-                   train_cpu_minutes=round(train_cpu_minutes, 2),
-                   time_budget_minutes=time_budget)
-    out = Path(results_dir) / run_dir.name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
+        model.save(run.best)
+    training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
+                "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
+                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget}
+    metrics = evaluate_run(run.path, results_dir=results_dir, n_calls=0, extra=training)
+    best, ran = metrics["best_epoch"], metrics["epochs_run"]
     minutes, seconds = divmod(int(metrics["seconds"]), 60)
     print(f"\n{variant.name}: test accuracy {metrics['test_accuracy']:.3f} (macro-F1 {metrics['test_macro_f1']:.3f})"
           f"{' [LEAKY protocol]' if prepared.leaky else ''} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
-    print(f"wrote {run_dir}/ (best.keras, history.csv, logs/, config.json) and {out / 'metrics.json'}")
+    print(f"wrote {run.path}/ (best.keras, history.csv, logs/, config.json, test_split.npz) and "
+          f"{results_dir}/{run.name}/ (metrics.json, report.md, figures)")
     return metrics
+
+
+def recorded_test_split(prepared, dataset):
+    """What the run folder records of its test split (see ``Run.write_test_split``)."""
+    images = np.rint(prepared.x_test[..., 0] * 255).astype(np.uint8)
+    training = dataset.usage == "Training"
+    in_training = (occurs_in(images, dataset.images[training]) if training.any() and not prepared.leaky
+                   else np.zeros(len(images), dtype=bool))
+    return {"images": images, "labels": prepared.labels_test, "emotions": prepared.test_emotions,
+            "ids": prepared.test_ids, "in_training": in_training}
 
 
 BUDGET_EPOCH_CAP = 1000

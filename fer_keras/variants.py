@@ -10,7 +10,7 @@ from fer_keras import EMOTIONS
 from fer_keras.callbacks import CallbackConfig
 from fer_keras.errors import FERError
 
-# cleaning step names are functions of fer_keras.data.eda
+# cleaning step names: keys of fer_keras.data.eda.CLEANING_STEPS
 DEDUPE = ("remove_duplicates",)
 NO_CONFLICTS = ("remove_duplicates_with_diff_emotion",)
 NO_OUTLIERS = ("drop_outlier_images",)
@@ -37,6 +37,11 @@ class Variant:
     augment_in_training: bool = False
     recipe: str = "paper"
     callbacks: CallbackConfig = field(default_factory=CallbackConfig)
+
+    def __post_init__(self):
+        from fer_keras.data.eda import check_cleaning
+
+        object.__setattr__(self, "cleaning", check_cleaning(self.cleaning))
 
     @property
     def binary(self):

@@ -88,19 +88,23 @@ def test_time_inference_returns_the_protocol_fields():
 
 
 def test_rebuilt_test_split_is_the_one_the_variant_prepares():
-    """The honest protocol's test split is rebuilt without balancing; it must equal the full preparation's."""
+    """The honest protocol's test split is rebuilt by the data layer alone (cleaning + split, no
+    balancing); it must equal the full preparation's. A LEAKY variant's exists only in its run."""
+    from fer_keras.data.eda import clean
     from fer_keras.evaluate import rebuild_test_split
     from fer_keras.pre_proc_data import pre_proc_binary
-    from fer_keras.train import clean, prepare
+    from fer_keras.train import prepare
     from fer_keras.variants import get_variant
 
     data = generate(n_samples=1200, seed=3).data
-    for name in ("cnn_lstm_v5_final", "cnn_lstm_v2_no_duplicates_smote", "cnn_lstm_v5_final_thesis_protocol"):
+    for name in ("cnn_lstm_v5_final", "cnn_lstm_v2_no_duplicates_smote"):
         _, prepared = prepare(get_variant(name), data, seed=1)
         rebuilt = rebuild_test_split(get_variant(name), data, seed=1)
         np.testing.assert_array_equal(rebuilt.x, prepared.x_test)
         np.testing.assert_array_equal(rebuilt.labels, prepared.labels_test)
-        assert rebuilt.leaky == prepared.leaky
+        assert not rebuilt.leaky and rebuilt.in_training.shape == rebuilt.labels.shape
+    with pytest.raises(FERError, match="LEAKY thesis protocol, whose test split is drawn after resampling"):
+        rebuild_test_split(get_variant("cnn_lstm_v5_final_thesis_protocol"), data, seed=1)
     binary = get_variant("binary_happy_five_layer")
     prepared = pre_proc_binary(clean(data, binary.cleaning), "happy", binary.split, n_positive=60, n_per_negative=10)
     rebuilt = rebuild_test_split(binary, data)
@@ -145,6 +149,27 @@ def evaluated(trained):
     return evaluate_run(run_dir(trained), results_dir=trained["results"], n_calls=3)
 
 
+def test_a_run_records_its_test_split_and_evaluation_reads_it_from_there(trained):
+    from fer_keras.runs import Run
+    from fer_keras.train import prepare
+
+    run = Run(run_dir(trained))
+    recorded = run.read_test_split()
+    variant = VARIANTS["cnn_lstm_v5_final_none"]
+    _, prepared = prepare(variant, trained["synthetic"].data, seed=0)
+    np.testing.assert_array_equal(to_model_input(recorded["images"]), prepared.x_test)
+    np.testing.assert_array_equal(recorded["labels"], prepared.labels_test)
+    assert len(recorded["ids"]) == len(recorded["images"]) and str(recorded["ids"][0]).startswith("line ")
+    test, _ = run_test_split(run.path)
+    np.testing.assert_array_equal(test.x, prepared.x_test)
+    run.test_split.unlink()
+    try:
+        with pytest.raises(FERError, match="made before runs recorded their test split"):
+            run_test_split(run.path)
+    finally:
+        run.write_test_split(**recorded)
+
+
 def test_evaluate_run_writes_metrics_report_and_figures(trained, evaluated):
     out = trained["results"] / run_dir(trained).name
     for name in ("metrics.json", "report.md", "confusion_matrix.png", "curves.png", "config.json"):
@@ -179,6 +204,26 @@ def test_evaluate_cli_and_model_file(trained, tmp_path, capsys):
     assert found["n_test"] >= trained["main"]["n_test"]  # nothing cleaned away
     assert results_name("callbacks/run1/best.keras", "data/fer2013.csv.gz") == "run1-on-fer2013"
     assert results_name("my_model.keras", "synthetic") == "my_model-on-synthetic"
+
+
+def test_evaluate_reports_tta_beside_the_plain_numbers_and_the_test_without_train_copies(trained, tmp_path):
+    found = evaluate_run(run_dir(trained), results_dir=tmp_path, n_calls=0, tta="flip")
+    assert found["tta"] == "flip" and 0.2 < found["test_accuracy_tta"] <= 1
+    assert found["test_accuracy"] == pytest.approx(trained["main"]["test_accuracy"])  # the plain number stays
+    # the synthetic set plants exact copies; cross-split ones were removed from training, not from the test split
+    assert 0 < found["n_test_without_train_copies"] <= found["n_test"]
+    report = (tmp_path / run_dir(trained).name / "report.md").read_text()
+    assert "With test-time augmentation (flip)" in report and "without an exact copy" in report
+
+
+def test_an_unknown_tta_mode_is_one_line_and_exit_2(trained, tmp_path, capsys):
+    from fer_keras.evaluate import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--run", str(run_dir(trained)), "--results-dir", str(tmp_path), "--tta", "rotate"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: unknown TTA mode 'rotate'; expected one of none, flip, crops"
+    assert not list(tmp_path.iterdir())
 
 
 def test_evaluate_refuses_data_that_is_not_the_runs(trained, tmp_path):

@@ -108,3 +108,40 @@ def test_mixed_precision_falls_back_to_float32_on_cpu_with_a_reason(capsys):
         assert "no GPU visible" in capsys.readouterr().out
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_budgeted_modern_run_records_its_recipe_and_plan(tmp_path, small_csv):
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_keras.train", "--variant", "fernet_t", "--data", str(small_csv), "--time-budget",
+         "0.5", "--set", "warmup_epochs=1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "callbacks").iterdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["recipe"]["name"] == "modern" and config["recipe"]["optimizer"] == "sgd"
+    assert config["recipe"]["warmup_epochs"] == 1.0 and config["time_budget_minutes"] == 0.5
+    from fer_keras.recipes import Recipe
+
+    assert Recipe.from_dict(config["recipe"]).schedule == "cosine"
+    metrics = json.loads((tmp_path / "results" / run_dir.name / "metrics.json").read_text())
+    history = pd.read_csv(run_dir / "history.csv")
+    assert metrics["epochs_run"] == len(history) == metrics["planned_epochs"] >= 2
+    budget = json.loads((run_dir / "budget.json").read_text())
+    assert metrics["train_minutes"] * 60 <= 30 + max(budget["epoch_seconds"]) + 5 and metrics["train_cpu_minutes"] > 0
+    assert history["learning_rate"].iloc[-1] < 0.3 * history["learning_rate"].max()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--recipe", "fast"], "error: unknown recipe 'fast'; expected one of paper, modern"),
+    (["--time-budget", "-1"], "error: --time-budget must be a positive number of minutes, got -1"),
+    (["--set", "optimizer=rmsprop"], "error: recipe 'paper': unknown optimizer 'rmsprop'; expected one of adam, "
+                                     "adamw, sgd"),
+    (["--set", "schedule=step"], "error: recipe 'paper': unknown schedule 'step'; expected one of plateau, constant, "
+                                 "cosine, onecycle"),
+    (["--time-budget", "0.0001"], "too small for one epoch, which takes about"),
+])
+def test_bad_recipe_or_budget_is_one_line_exit_2_and_writes_nothing(tmp_path, small_csv, extra, message):
+    result = train_cli(tmp_path, small_csv, *extra)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()

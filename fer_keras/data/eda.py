@@ -145,6 +145,32 @@ def drop_outlier_images(data, threshold=OUTLIER_THRESHOLD, method="threshold", k
     return data.subset(_keep_mask(data, np.array(sorted(drop), dtype=int)), note=note)
 
 
+# --------------------------------------------------------------------------- the cleaning steps of a variant
+
+
+CLEANING_STEPS = {
+    "remove_duplicates": remove_duplicates,
+    "remove_duplicates_with_diff_emotion": remove_duplicates_with_diff_emotion,
+    "drop_outlier_images": drop_outlier_images,
+}
+"""The steps a variant may name in its ``cleaning`` tuple, applied in the order given."""
+
+
+def check_cleaning(steps):
+    """``steps`` as a tuple, if every name is in ``CLEANING_STEPS``; a one-line error otherwise."""
+    unknown = [step for step in steps if step not in CLEANING_STEPS]
+    if unknown:
+        raise FERDataError(f"unknown cleaning step {unknown[0]!r}; expected one of {', '.join(CLEANING_STEPS)}")
+    return tuple(steps)
+
+
+def clean(data, steps):
+    """Apply the named cleaning ``steps`` (see ``CLEANING_STEPS``) to ``data`` in order."""
+    for step in check_cleaning(steps):
+        data = CLEANING_STEPS[step](data)
+    return data
+
+
 # --------------------------------------------------------------------------- leakage
 
 

@@ -22,3 +22,10 @@ def occurs_in(images, other_images):
     """A boolean mask over ``images``: True where the same image also occurs in ``other_images``."""
     others = set(image_hashes(other_images).tolist())
     return np.array([h in others for h in image_hashes(images)], dtype=bool)
+
+
+def data_fingerprint(data):
+    """A short content hash of a FERData's images and labels: two runs on the same data share it."""
+    digest = hashlib.sha256(data.images.tobytes())
+    digest.update(data.labels.astype(np.int64).tobytes())
+    return digest.hexdigest()[:16]

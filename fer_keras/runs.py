@@ -1,0 +1,144 @@
+"""The run folder: the hand-over between training and everything after it.
+
+One place names a run's files, creates run folders, finds an interrupted one to resume, and reads
+what training recorded. ``train`` writes a run; ``evaluate``, ``ensemble``, ``saliency`` read it.
+
+    callbacks/<variant>-<YYYYmmdd-HHMMSS>/
+        best.keras     the best checkpoint (safe-mode loadable)
+        config.json    the resolved settings: variant, recipe, data fingerprint, seed, versions
+        history.csv    one row per epoch (CSVLogger)
+        test_split.npz the test images the run is evaluated on (uint8), their labels, seven-class
+                       emotions, source ids, and which have an exact copy in the source's Training rows
+        budget.json    the time budget's bookkeeping (with --time-budget)
+        logs/          TensorBoard event files
+        backup/        BackupAndRestore state while the run is unfinished
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fer_keras.errors import FERError
+
+BEST = "best.keras"
+CONFIG = "config.json"
+HISTORY = "history.csv"
+BUDGET = "budget.json"
+TEST_SPLIT = "test_split.npz"
+LOGS = "logs"
+BACKUP = "backup"
+METRICS = "metrics.json"
+"""The metrics file of a run's results folder (``results/<run>/``)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder and the paths of its files."""
+
+    path: Path
+
+    @property
+    def name(self):
+        return self.path.name
+
+    @property
+    def best(self):
+        return self.path / BEST
+
+    @property
+    def config(self):
+        return self.path / CONFIG
+
+    @property
+    def history(self):
+        return self.path / HISTORY
+
+    @property
+    def budget(self):
+        return self.path / BUDGET
+
+    @property
+    def test_split(self):
+        return self.path / TEST_SPLIT
+
+    @property
+    def logs(self):
+        return self.path / LOGS
+
+    @property
+    def backup(self):
+        return self.path / BACKUP
+
+    @classmethod
+    def create(cls, output_dir, variant_name):
+        """A new, empty run folder ``output_dir/<variant>-<time>``."""
+        path = Path(output_dir) / f"{variant_name}-{datetime.now():%Y%m%d-%H%M%S}"
+        path.mkdir(parents=True)
+        return cls(path)
+
+    def read_config(self):
+        """The run's ``config.json`` as a dict; a clear error if this is not a run folder."""
+        if not self.config.is_file():
+            raise FERError(f"{self.path} is not a training run: no {CONFIG} in it "
+                           "(runs live in callbacks/<variant>-<time>/)")
+        try:
+            return json.loads(self.config.read_text())
+        except json.JSONDecodeError as err:
+            raise FERError(f"{self.config} is not valid JSON ({err})") from None
+
+    def write_test_split(self, images, labels, emotions, ids, in_training):
+        """Record the test split (uint8 N×48×48 images, model labels, seven-class emotions, source
+        ids, copy-in-Training mask), so that evaluation reads it instead of re-preparing the data."""
+        import numpy as np
+
+        partial = self.path / f".{TEST_SPLIT}.partial.npz"
+        np.savez_compressed(partial, images=images, labels=labels, emotions=emotions,
+                            ids=np.asarray(ids, dtype=str), in_training=in_training)
+        os.replace(partial, self.test_split)
+
+    def read_test_split(self):
+        """The recorded test split as a dict of arrays (see :meth:`write_test_split`)."""
+        import numpy as np
+
+        if not self.test_split.is_file():
+            raise FERError(f"{self.path} has no {TEST_SPLIT}: it was made before runs recorded their test split; "
+                           "evaluate its model with --model FILE --data PATH --variant NAME instead")
+        with np.load(self.test_split, allow_pickle=False) as found:
+            return {key: found[key] for key in found.files}
+
+    def best_epoch(self, monitor):
+        """(best epoch, 1-based, by ``monitor``; epochs run) from the history; (None, n) if the
+        history lacks the monitor, (None, None) without a history."""
+        import pandas as pd
+
+        if not self.history.exists():
+            return None, None
+        history = pd.read_csv(self.history)
+        if monitor not in history:
+            return None, len(history)
+        pick = history[monitor].idxmin() if monitor.endswith("loss") else history[monitor].idxmax()
+        return int(history.loc[pick, "epoch"]) + 1, len(history)
+
+
+def find_resumable(output_dir, resume_key):
+    """The newest unfinished run (``backup/`` still present) made with the same settings, or None."""
+    for path in sorted(Path(output_dir).glob("*/"), reverse=True):
+        run = Run(path)
+        if run.backup.is_dir() and run.config.exists():
+            try:
+                if json.loads(run.config.read_text()).get("resume_key") == resume_key:
+                    return run
+            except (json.JSONDecodeError, OSError):
+                continue
+    return None
+
+
+def write_json(path, value):
+    """Write ``value`` as indented JSON atomically (a temporary file, then a rename), so a crash
+    never leaves half a file."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(value, indent=2))
+    os.replace(partial, path)
