@@ -1,4 +1,9 @@
-"""One registry of model names: ``build_model(name, **kwargs)`` and ``compile_model``."""
+"""One registry of model families, as data: ``MODEL_FAMILIES``, ``build_model(name, **kwargs)`` and
+``compile_model``. Adding a family is one builder file and one entry here; the tests run over the
+registry (shapes, parameter totals, minimum input, safe-mode save/reload)."""
+
+from dataclasses import dataclass
+from typing import Callable
 
 import keras
 
@@ -9,20 +14,51 @@ from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.fernet import fernet_preset
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 
-MODEL_BUILDERS = {
-    "baseline_cnn": build_baseline_cnn,
-    "five_layer_cnn": build_five_layer_cnn,
-    "six_layer_cnn": build_six_layer_cnn,
-    "vgg16_transfer": build_vgg16_transfer,
-    "resnet50_transfer": build_resnet50_transfer,
-    "cnn_lstm": build_cnn_lstm,
-    "cnn_lstm_first": build_cnn_lstm_first,
-    "attention_vit": build_attention_vit,
-    "fernet_t": fernet_preset("t"),
-    "fernet_s": fernet_preset("s"),
-    "fernet_m": fernet_preset("m"),
+@dataclass(frozen=True)
+class ModelFamily:
+    """A registered model: its builder and the facts about it that tests and tools rely on.
+
+    parameters:    (total, trainable, non-trainable) at 48×48×1, 7 classes, ``weights=None``.
+    min_input:     the smallest image side the builder accepts (``build_model`` checks it).
+    preprocessing: what the model does to its [0, 1] grey input before its base: "none", or
+                   "caffe" (resize, grey → RGB, ×255, BGR mean subtracted — in the graph).
+    aux_outputs:   whether training adds auxiliary outputs that the saved inference model drops.
+    """
+
+    builder: Callable
+    paper: str
+    parameters: tuple
+    min_input: int = 8
+    preprocessing: str = "none"
+    aux_outputs: bool = False
+
+
+MODEL_FAMILIES = {
+    "baseline_cnn": ModelFamily(build_baseline_cnn, "this project's small yardstick", (684_935, 684_231, 704)),
+    "five_layer_cnn": ModelFamily(build_five_layer_cnn, "Białek et al. 2023, Table 3",
+                                  (16_307_207, 16_299_783, 7_424), min_input=32),
+    "six_layer_cnn": ModelFamily(build_six_layer_cnn, "Białek et al. 2023, Table 5",
+                                 (34_545_159, 34_535_175, 9_984), min_input=32),
+    "vgg16_transfer": ModelFamily(build_vgg16_transfer, "Białek et al. 2023, Table 7",
+                                  (16_794_823, 6_795_911, 9_998_912), preprocessing="caffe"),
+    "resnet50_transfer": ModelFamily(build_resnet50_transfer, "Białek et al. 2023, Table 8 (states 27,771,847)",
+                                     (27_798_407, 27_745_287, 53_120), preprocessing="caffe"),
+    "cnn_lstm": ModelFamily(build_cnn_lstm, "Ismail 2022 thesis §8.5 (text; states 457,031)",
+                            (474_247, 473_415, 832), min_input=16),
+    "cnn_lstm_first": ModelFamily(build_cnn_lstm_first, "Ismail 2022 thesis §8.1 (reconstructed)",
+                                  (143_431, 142_983, 448), min_input=16),
+    "attention_vit": ModelFamily(build_attention_vit, "Ismail 2022 thesis §8.6 (text; states 197,799)",
+                                 (324_567, 324_567, 0)),
+    "fernet_t": ModelFamily(fernet_preset("t"), "this project (issue 12)", (295_575, 294_615, 960), min_input=16),
+    "fernet_s": ModelFamily(fernet_preset("s"), "this project (issue 12)", (1_176_359, 1_174_439, 1_920),
+                            min_input=16),
+    "fernet_m": ModelFamily(fernet_preset("m"), "this project (issue 12)", (2_642_359, 2_639_479, 2_880),
+                            min_input=16),
 }
-"""Model name → builder; every builder takes ``input_shape``, ``num_classes``, ``binary``, ``name``."""
+"""Model name → family. Every builder takes ``input_shape``, ``num_classes``, ``binary``, ``name``."""
+
+MODEL_BUILDERS = {name: family.builder for name, family in MODEL_FAMILIES.items()}
+"""Model name → builder (a view of ``MODEL_FAMILIES``)."""
 
 
 def build_model(name, /, **kwargs):
@@ -34,6 +70,12 @@ def build_model(name, /, **kwargs):
         builder = MODEL_BUILDERS[name]
     except (KeyError, TypeError):
         raise FERError(f"unknown model {name!r}; known models: {', '.join(MODEL_BUILDERS)}") from None
+    family = MODEL_FAMILIES.get(name)
+    shape = kwargs.get("input_shape", (48, 48, 1))
+    if family is not None and isinstance(shape, (tuple, list)) and len(shape) == 3 and all(
+            isinstance(side, int) for side in shape[:2]) and min(shape[:2]) < family.min_input:
+        raise FERError(f"input_shape {tuple(shape)} is too small for {name}: each side must be at least "
+                       f"{family.min_input} pixels")
     return builder(**kwargs)
 
 
@@ -57,7 +99,8 @@ def compile_model(model, optimizer="adam", learning_rate=1e-3, binary=None, labe
             optimizer = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
         except ValueError:
             raise FERError(f"unknown optimizer {optimizer!r}; use a Keras optimizer name such as 'adam'") from None
-    loss = (keras.losses.BinaryCrossentropy() if binary
-            else keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing))
+    loss = "binary_crossentropy" if binary else "categorical_crossentropy"
+    if label_smoothing and not binary:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model

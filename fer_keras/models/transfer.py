@@ -99,6 +99,24 @@ def grey_to_base_input(inputs, size=BASE_IMAGE_SIZE):
     return layers.Normalization(mean=CAFFE_MEAN_BGR, variance=(1.0, 1.0, 1.0), name="caffe_mean")(x)
 
 
+def pretrained_base(inputs, application, weights, base_size, name, arch, output_layer=None, pooling=None,
+                    trainable=True):
+    """The shared front of the transfer models: grey 48×48 → resized caffe-preprocessed RGB →
+    ``application`` (a ``keras.applications`` constructor, without its top) with ``weights`` None,
+    "imagenet" or a local file, truncated at ``output_layer`` when given, as a nested model
+    ``name``. Returns the base's output tensor."""
+    app_weights, path = check_weights(weights)
+    base_size = check_base_size(base_size)
+    x = grey_to_base_input(inputs, base_size)
+    full = application(include_top=False, weights=app_weights, input_shape=(base_size, base_size, 3),
+                       pooling=pooling, name=name)
+    if path is not None:
+        load_base_weights(full, path, arch)
+    base = full if output_layer is None else keras.Model(full.inputs, full.get_layer(output_layer).output, name=name)
+    base.trainable = trainable
+    return base(x)
+
+
 def build_vgg16_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False, weights=None,
                          freeze_base=True, dropout=0.25, base_size=BASE_IMAGE_SIZE, name="vgg16_transfer"):
     """VGG16 transfer model, Białek et al. 2023, Table 7.
@@ -123,16 +141,9 @@ def build_vgg16_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False, w
             trade accuracy for speed on a CPU (the parameter totals stay the same).
         name: the model's name.
     """
-    app_weights, path = check_weights(weights)
-    base_size = check_base_size(base_size)
     inputs = image_input(input_shape)
-    x = grey_to_base_input(inputs, base_size)
-    full = keras.applications.VGG16(include_top=False, weights=app_weights, input_shape=(base_size, base_size, 3))
-    if path is not None:
-        load_base_weights(full, path, "VGG16")
-    base = keras.Model(full.inputs, full.get_layer("block5_conv1").output, name="vgg16_base")
-    base.trainable = not freeze_base
-    x = base(x)
+    x = pretrained_base(inputs, keras.applications.VGG16, weights, base_size, "vgg16_base", "VGG16",
+                        output_layer="block5_conv1", trainable=not freeze_base)
     for i, filters in enumerate(VGG16_HEAD_FILTERS, start=1):
         x = conv_block(x, filters, dropout, head_pool_padding(x.shape[1]), name=f"head{i}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
@@ -163,17 +174,9 @@ def build_resnet50_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False
             trade accuracy for speed on a CPU (the parameter totals stay the same).
         name: the model's name.
     """
-    app_weights, path = check_weights(weights)
-    base_size = check_base_size(base_size)
     inputs = image_input(input_shape)
-    x = grey_to_base_input(inputs, base_size)
-    base = keras.applications.ResNet50(include_top=False, weights=app_weights, pooling="avg",
-                                       input_shape=(base_size, base_size, 3),
-                                       name="resnet50_base")
-    if path is not None:
-        load_base_weights(base, path, "ResNet50")
-    base.trainable = not freeze_base
-    x = base(x)
+    x = pretrained_base(inputs, keras.applications.ResNet50, weights, base_size, "resnet50_base", "ResNet50",
+                        pooling="avg", trainable=not freeze_base)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
     outputs = classifier_head(x, num_classes, binary)
