@@ -14,6 +14,7 @@ from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.fernet import fernet_preset
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 
+
 @dataclass(frozen=True)
 class ModelFamily:
     """A registered model: its builder and the facts about it that tests and tools rely on.
