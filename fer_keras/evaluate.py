@@ -184,18 +184,21 @@ def run_data(config, data=None, run="the run"):
     return dataset
 
 
-def rebuild_test_split(variant, data, seed=0):
+def rebuild_test_split(variant, data, seed=0, part="test"):
     """The test split that ``variant`` makes of ``data`` (a FERData, uncleaned): its cleaning, then its
     split, with cross-split copies removed — what training's honest preparation tests on, made by
     the data layer alone (balancing touches the training split only).
 
     A LEAKY (thesis-protocol) variant's test split is drawn after resampling, so it exists only in
-    its run folder: evaluate that run with ``--run``.
+    its run folder: evaluate that run with ``--run``. ``part="val"`` gives the validation split
+    instead (where settings such as the TTA mode are chosen; FER2013's PublicTest).
     """
     if variant.protocol != "honest":
         raise FERError(f"variant {variant.name!r} uses the LEAKY {variant.protocol} protocol, whose test split is "
                        "drawn after resampling and recorded only in its run folder; evaluate the run with --run")
-    test = split(clean(data, variant.cleaning), variant.split, seed=seed).test
+    if part not in ("test", "val"):
+        raise FERError(f"part must be 'test' or 'val', got {part!r}")
+    test = getattr(split(clean(data, variant.cleaning), variant.split, seed=seed), part)
     labels = ((test.labels == EMOTIONS.index(variant.binary_emotion)).astype(np.int64) if variant.binary
               else test.labels)
     training = data.usage == "Training"
@@ -323,6 +326,7 @@ def report_markdown(metrics, title, files):
         lines += ["> **LEAKY protocol**: test images were over-sampled into training before the split; "
                   "the numbers are for comparison with the thesis only.", ""]
     facts = [("variant", metrics.get("variant")), ("data", metrics.get("data")), ("protocol", metrics.get("protocol")),
+             ("split", metrics.get("split") and f"**{metrics['split']}** (the test_* fields hold its numbers)"),
              ("best epoch", metrics.get("best_epoch") and f"{metrics['best_epoch']} of {metrics['epochs_run']}"),
              ("members", ", ".join(f"{m} (accuracy {metrics.get('member_accuracy', {}).get(m, float('nan')):.2%})"
                                    for m in metrics["members"]) if metrics.get("members") else None),
@@ -412,10 +416,11 @@ def results_name(model_path, data):
 
 
 def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="results", name=None,
-                        n_calls=TIMING_CALLS, tta="none"):
+                        n_calls=TIMING_CALLS, tta="none", part="test"):
     """Evaluate a saved model on the test split of ``data`` as ``variant`` (a name) prepares it, or,
-    without a variant, on the data's own test split (usage split, no cleaning, honest protocol).
-    Results go to ``results_dir/<name>/`` (default: :func:`results_name`)."""
+    without a variant, on the data's own test split (usage split, no cleaning, honest protocol);
+    ``part="val"``: on the validation split instead (to choose settings without touching the test).
+    Results go to ``results_dir/<name>/`` (default: :func:`results_name`, ``-validation`` added)."""
     from fer_keras.variants import Variant, get_variant
 
     model_path = Path(model_path)
@@ -433,17 +438,19 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
         raise FERError(f"{model_path} has {model.outputs[0].shape[-1]} output(s) but variant {recipe.name!r} is "
                        f"{'binary' if recipe.binary else 'seven-class'}")
     dataset = load_data(data)
-    test = rebuild_test_split(recipe, dataset, seed)
+    test = rebuild_test_split(recipe, dataset, seed, part)
     scores, tta_scores = model_scores(model, test.x, tta)
-    name = name or results_name(model_path, data)
+    name = name or results_name(model_path, data) + ("-validation" if part == "val" else "")
     metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
     metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names, test.in_training))
+    if part == "val":
+        metrics["split"] = "validation"
     metrics.update(variant=recipe.name if variant else model.name, data=test.source, protocol=test.protocol,
                    leaky=test.leaky, reference=recipe.reference or None, checkpoint=str(model_path),
                    evaluated=datetime.now().isoformat(timespec="seconds"), **_timing(model, test.x, n_calls))
     config = {"model": str(model_path), "variant": recipe.to_dict(), "seed": seed, "command": " ".join(sys.argv),
               "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset)},
-              "prepared": {"test": len(test.x), "protocol": test.protocol, "leaky": test.leaky}}
+              "prepared": {"test": len(test.x), "protocol": test.protocol, "leaky": test.leaky, "part": part}}
     history = model_path.parent / HISTORY
     return write_results(Path(results_dir) / name, metrics, name, config=config,
                          history_csv=history if history.exists() else None)
@@ -497,22 +504,28 @@ def main(argv=None):
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; with --run, overrides the recorded source")
     parser.add_argument("--variant", help="with --model: the variant whose test split (and binary emotion) to use")
     parser.add_argument("--seed", type=int, default=0, help="with --model: the split seed (default: %(default)s)")
+    parser.add_argument("--validation", action="store_true",
+                        help="with --model: evaluate on the validation split (FER2013's PublicTest) — where TTA and "
+                        "other settings are chosen without looking at the test split")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<run>/ (default: %(default)s)")
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
     timing_calls, tta = evaluation_options_of(args)
     import_keras_quietly()
     if args.run:
-        if args.variant:
-            raise FERError("--variant goes with --model; a run's variant is read from its config.json")
+        if args.variant or args.validation:
+            raise FERError("--variant and --validation go with --model; a run's variant and test split are read "
+                           "from its folder")
         metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls, tta)
         out_dir = Path(args.results_dir) / Path(args.run).name
     else:
         if not args.data:
             raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
+        part = "val" if args.validation else "test"
         metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir,
-                                      n_calls=timing_calls, tta=tta)
-        out_dir = Path(args.results_dir) / results_name(args.model, args.data)
+                                      n_calls=timing_calls, tta=tta, part=part)
+        suffix = "-validation" if part == "val" else ""
+        out_dir = Path(args.results_dir) / (results_name(args.model, args.data) + suffix)
     print_summary(metrics, out_dir)
     return 0
 

@@ -83,6 +83,8 @@ def collect(results_dir="results"):
         if "test_accuracy" not in metrics:
             print(f"skipping {path}: no test_accuracy in it", file=sys.stderr)
             continue
+        if metrics.get("split") == "validation":  # model selection, not a result
+            continue
         rows.append(_row(path.parent, metrics))
     return sorted(rows, key=lambda r: (r["variant"], r["run"]))
 
