@@ -1,11 +1,12 @@
-"""Białek's augmentation as Keras preprocessing layers, and offline balancing to N per class.
+"""Augmentation: Białek's as Keras preprocessing layers, offline balancing to N per class, and the
+modern recipe's crop + flip (+ erasing) in NumPy. Keras is imported where it is used, so the data
+layer can balance with these functions without loading a backend.
 
 Rotation ±10°, horizontal mirror and zoom-in by 1.1–1.2× (Białek et al. 2023, §3.3). The same
 layers serve on-the-fly augmentation during training (``augmentation_layers``) and the offline
 balancing of the training split (``augment_to_n``).
 """
 
-import keras
 import numpy as np
 
 ROTATION_DEGREES = 10
@@ -18,6 +19,8 @@ def augmentation_layers(seed=0, rotation_degrees=ROTATION_DEGREES, zoom_in=ZOOM_
     Keras' RandomZoom takes the fraction of the image removed: zooming in by ``z`` keeps
     ``1/z`` of each side, so a factor of ``1/z - 1`` (negative means zoom in).
     """
+    import keras
+
     zoom = (1 / zoom_in[1] - 1, 1 / zoom_in[0] - 1)
     return keras.Sequential(
         [
@@ -31,6 +34,8 @@ def augmentation_layers(seed=0, rotation_degrees=ROTATION_DEGREES, zoom_in=ZOOM_
 
 def augment_images(images, layers, batch_size=512):
     """Run uint8 images N×48×48 through ``layers`` in batches; returns uint8 N×48×48."""
+    import keras
+
     out = np.empty_like(images)
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size, ..., None].astype("float32")
@@ -92,6 +97,13 @@ def crop_flip(x, rng, padding=4, erase_probability=0.0):
     return out
 
 
+def keras_layers_augmenter(layers):
+    """The batch function that runs Keras preprocessing ``layers`` in training mode, to NumPy."""
+    import keras
+
+    return lambda x: keras.ops.convert_to_numpy(layers(x, training=True))
+
+
 def augmenter(policy, seed=0, padding=4, erase_probability=0.5):
     """The batch function ``x → augmented x`` of an augmentation policy (see ``fer_keras.recipes``):
     "bialek" runs the Keras layers of :func:`augmentation_layers`; "crop_flip" and
@@ -99,40 +111,7 @@ def augmenter(policy, seed=0, padding=4, erase_probability=0.5):
     if policy in (None, "none"):
         return None
     if policy == "bialek":
-        layers = augmentation_layers(seed)
-        return lambda x: keras.ops.convert_to_numpy(layers(x, training=True))
+        return keras_layers_augmenter(augmentation_layers(seed))
     rng = np.random.default_rng(seed)
     erase = erase_probability if policy == "crop_flip_erase" else 0.0
     return lambda x: crop_flip(x, rng, padding, erase)
-
-
-class AugmentedBatches(keras.utils.PyDataset):
-    """Batches of (x, y[, sample_weight]), augmented on the fly by ``augment`` (a batch function,
-    default Białek's layers: "Keras augmentation during training"); reshuffled every epoch from a
-    per-epoch seed, so a resumed run sees the same order as an uninterrupted one. Any backend."""
-
-    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, layers=None, augment=None, **kwargs):
-        super().__init__(**kwargs)
-        self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
-        if augment is None:
-            layers = layers or augmentation_layers(seed)
-            augment = lambda batch: keras.ops.convert_to_numpy(layers(batch, training=True))  # noqa: E731
-        self.augment, self.seed, self.epoch = augment, seed, 0
-        self.order = self._order()
-
-    def _order(self):
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
-
-    def __len__(self):
-        return -(-len(self.x) // self.batch_size)
-
-    def __getitem__(self, index):
-        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        x = self.augment(self.x[rows])
-        if self.sample_weight is None:
-            return x, self.y[rows]
-        return x, self.y[rows], self.sample_weight[rows]
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self.order = self._order()

@@ -54,7 +54,8 @@ def keras_worker(model_name, batch_size, steps, jit_compile):
     """Train/inference speed of a registered model under the current Keras backend."""
     import keras
 
-    from fer_keras.augment import AugmentedBatches, augmenter
+    from fer_keras.augment import augmenter
+    from fer_keras.batches import AugmentedBatches
     from fer_keras.models import build_model
 
     model = build_model(model_name)

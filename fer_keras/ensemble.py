@@ -34,7 +34,7 @@ from fer_keras.evaluate import (
     variant_from_config,
     write_results,
 )
-from fer_keras.models.ensemble import METHODS, combine, ensemble_model
+from fer_keras.models.ensemble import ENSEMBLE_METHODS, check_ensemble_method, combine, ensemble_model
 from fer_keras.runs import Run
 
 REFERENCES = {"mean": "Białek et al. 2023 §4.5", "vote": "Bakiasi 2024", "ovr": "Białek et al. 2023 §3.5, §4.4"}
@@ -74,8 +74,7 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     """Combine the best checkpoints of the runs ``members`` by ``method`` on their shared test split;
     write ``results_dir/<name>/`` (default name ``ensemble_<method>-<time>``); return the metrics.
     ``tta`` ("flip", "crops") also combines each member's test-time-augmented probabilities."""
-    if method not in METHODS:
-        raise FERError(f"unknown ensemble method {method!r}; expected one of {', '.join(METHODS)}")
+    check_ensemble_method(method)
     if weights is not None and (method == "ovr" or len(weights) != len(members)):
         raise FERError("--weights apply to 'mean' and 'vote' only" if method == "ovr" else
                        f"got {len(weights)} weights for {len(members)} members; give one weight per member")
@@ -129,7 +128,7 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", nargs="+", required=True,
                         help="training run folders (callbacks/<variant>-<time>/)")
-    parser.add_argument("--method", choices=METHODS, default="mean",
+    parser.add_argument("--method", choices=ENSEMBLE_METHODS, default="mean",
                         help="mean: probability average; vote: majority vote; ovr: seven binary runs "
                         "(default: %(default)s)")
     parser.add_argument("--weights", nargs="+", type=float, help="one weight per member (mean and vote)")

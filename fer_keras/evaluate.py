@@ -319,7 +319,7 @@ def extra_fields(truth, scores, tta_scores, tta, class_names, without_copies=Non
 
 
 def report_markdown(metrics, title, files):
-    from fer_keras.results import paper_figure
+    from fer_keras.paper_results import paper_figure
 
     lines = [f"# {title}", ""]
     if metrics.get("leaky"):

@@ -2,7 +2,7 @@
 
 Gathers every ``results/*/metrics.json`` (written by ``train``, ``evaluate`` and ``ensemble``) into
 ``results/README.md`` and ``results/results.csv``: one row per real run, next to the seed paper's
-figure for its variant where one exists (``PAPER_RESULTS``, from DESIGN §4).
+figure for its variant where one exists (``fer_keras.paper_results``, from DESIGN §4).
 """
 
 import argparse
@@ -13,30 +13,7 @@ from pathlib import Path
 
 from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
-
-BIALEK = "Białek et al. 2023"
-THESIS_LEAKY = "Ismail 2022 thesis, leaky protocol"
-
-
-def _bialek(model, figures, seconds):
-    tags = ("original", "balanced", "filtered", "balanced_filtered")
-    return {f"{model}_{tag}": {"accuracy": acc, "s_per_1000": seconds, "source": BIALEK}
-            for tag, acc in zip(tags, figures)}
-
-
-PAPER_RESULTS = {
-    **_bialek("five_layer", (67.69, 69.77, 70.09, 71.43), 0.63),
-    **_bialek("six_layer", (67.63, 69.02, 70.61, 71.11), 0.75),
-    **_bialek("resnet50", (72.72, 72.83, 74.77, 74.47), 3.9),
-    **_bialek("vgg16", (70.22, 69.44, 72.54, 71.78), 4.9),
-    # the thesis over-sampled before splitting: its figures hold for the leaky protocol only
-    "cnn_lstm_v5_final": {"accuracy": 82.7, "s_per_1000": None, "source": THESIS_LEAKY},
-    "cnn_lstm_v5_final_thesis_protocol": {"accuracy": 82.7, "s_per_1000": None, "source": THESIS_LEAKY},
-    "attention_vit": {"accuracy": 74.97, "s_per_1000": None, "source": THESIS_LEAKY},
-    "attention_vit_thesis_protocol": {"accuracy": 74.97, "s_per_1000": None, "source": THESIS_LEAKY},
-}
-"""Variant name → the seed's test accuracy (%), its inference time (s per 1000 images; Białek's on a
-Tesla T4) and where the figure comes from (DESIGN §4)."""
+from fer_keras.paper_results import PAPER_RESULTS, THESIS_LEAKY, paper_figure  # noqa: F401 (re-exported)
 
 COLUMNS = ("run", "variant", "data", "protocol", "leaky", "recipe", "best_epoch", "epochs_run", "train_cpu_minutes",
            "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "tta", "accuracy_tta",
@@ -59,15 +36,6 @@ with over-sampling before the split (LEAKY), so they compare only with LEAKY row
 accuracy with test-time augmentation (flip: 2 views; crops: 10) where it was measured; *CPU min*
 the training process' CPU minutes (runs made since CPU time was recorded).
 """
-
-
-def paper_figure(variant):
-    """The seed's figure for ``variant`` as one line, or None."""
-    paper = PAPER_RESULTS.get(variant)
-    if paper is None:
-        return None
-    speed = f", {paper['s_per_1000']} s / 1000 images on a Tesla T4" if paper["s_per_1000"] else ""
-    return f"{paper['accuracy']:.2f} % test accuracy ({paper['source']}{speed})"
 
 
 def collect(results_dir="results"):

@@ -23,7 +23,7 @@ from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.runs import Run
 
-METHODS = ("gradient", "gradcam", "occlusion")
+SALIENCY_METHODS = ("gradient", "gradcam", "occlusion")
 _NOT_FEATURE_MAPS = ("Pooling", "Dropout", "InputLayer")
 
 
@@ -189,9 +189,14 @@ def occlusion_sensitivity(model, images, classes, patch=8, stride=4, batch_size=
 def saliency_maps(model, images, classes, method="gradient", **options):
     """N×H×W maps by ``method`` ("gradient", "gradcam" or "occlusion"); ``options`` go to its function."""
     functions = {"gradient": gradient_saliency, "gradcam": grad_cam, "occlusion": occlusion_sensitivity}
-    if method not in functions:
-        raise FERError(f"unknown saliency method {method!r}; expected one of {', '.join(METHODS)}")
-    return functions[method](model, np.asarray(images, dtype=np.float32), classes, **options)
+    return functions[check_method(method)](model, np.asarray(images, dtype=np.float32), classes, **options)
+
+
+def check_method(method):
+    """``method`` if it is one of ``SALIENCY_METHODS``; a one-line error otherwise."""
+    if method not in SALIENCY_METHODS:
+        raise FERError(f"unknown saliency method {method!r}; expected one of {', '.join(SALIENCY_METHODS)}")
+    return method
 
 
 # --------------------------------------------------------------------------- measuring and showing
@@ -233,9 +238,7 @@ def run_saliency(run_dir, n=16, method="gradient", data=None, results_dir="resul
     from fer_keras.evaluate import load_keras_model, predicted_labels, run_test_split
     from fer_keras.plots import plot_saliency_grid
 
-    if method not in METHODS:
-        raise FERError(f"unknown saliency method {method!r}; expected one of {', '.join(METHODS)}")
-    if method != "occlusion":
+    if check_method(method) != "occlusion":
         _require_tensorflow(method)
     run_dir = Path(run_dir)
     test, _ = run_test_split(run_dir, data)
@@ -265,7 +268,7 @@ def main(argv=None):
         "--run callbacks/cnn_lstm_v5_final-20261121-101500")
     parser.add_argument("--run", required=True, help="a training run folder (callbacks/<variant>-<time>/)")
     parser.add_argument("--n", type=int, default=16, help="test images to show (default: %(default)s)")
-    parser.add_argument("--method", choices=METHODS, default="gradient", help="(default: %(default)s)")
+    parser.add_argument("--method", choices=SALIENCY_METHODS, default="gradient", help="(default: %(default)s)")
     parser.add_argument("--target", choices=("true", "predicted"), default="true",
                         help="explain each image's true or predicted class (default: %(default)s)")
     parser.add_argument("--layer", help="Grad-CAM layer name (default: the last convolutional feature map)")

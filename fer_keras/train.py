@@ -72,7 +72,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     """
     import keras
 
-    from fer_keras.augment import AugmentedBatches, augmenter
+    from fer_keras.augment import augmenter
+    from fer_keras.batches import AugmentedBatches
     from fer_keras.callbacks import callback_suite
     from fer_keras.evaluate import evaluate_run
     from fer_keras.models import build_model, compile_model

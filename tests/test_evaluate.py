@@ -216,6 +216,22 @@ def test_evaluate_reports_tta_beside_the_plain_numbers_and_the_test_without_trai
     assert "With test-time augmentation (flip)" in report and "without an exact copy" in report
 
 
+def test_settings_are_chosen_on_the_validation_split_which_the_results_table_leaves_out(trained, tmp_path):
+    from fer_keras.evaluate import main
+    from fer_keras.results import collect
+
+    model = run_dir(trained) / "best.keras"
+    assert main(["--model", str(model), "--data", str(trained["csv"]), "--variant", "cnn_lstm_v5_final_none",
+                 "--validation", "--tta", "flip", "--timing-calls", "0", "--results-dir", str(tmp_path)]) == 0
+    (out,) = tmp_path.iterdir()
+    assert out.name.endswith("-validation")
+    saved = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    assert saved["split"] == "validation" and config["prepared"]["part"] == "val"
+    assert saved["n_test"] != trained["main"]["n_test"] and "test_accuracy_tta" in saved
+    assert collect(tmp_path) == []
+
+
 def test_an_unknown_tta_mode_is_one_line_and_exit_2(trained, tmp_path, capsys):
     from fer_keras.evaluate import main
 

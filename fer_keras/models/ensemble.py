@@ -17,7 +17,7 @@ import numpy as np
 from fer_keras import EMOTIONS
 from fer_keras.errors import FERError
 
-METHODS = ("mean", "vote", "ovr")
+ENSEMBLE_METHODS = ("mean", "vote", "ovr")
 
 
 def _stack(prob_list, what="prob_list"):
@@ -79,9 +79,16 @@ def one_vs_rest(scores_list):
     return _stack(columns, "scores_list")[..., 0].T.argmax(axis=1)
 
 
+def check_ensemble_method(method):
+    """``method`` if it is one of ``ENSEMBLE_METHODS``; a one-line error otherwise."""
+    if method not in ENSEMBLE_METHODS:
+        raise FERError(f"unknown ensemble method {method!r}; expected one of {', '.join(ENSEMBLE_METHODS)}")
+    return method
+
+
 def combine(method, outputs, weights=None):
     """Labels N from the members' ``outputs`` by ``method`` ("mean", "vote" or "ovr")."""
-    if method == "mean":
+    if check_ensemble_method(method) == "mean":
         return average_probabilities(outputs, weights).argmax(axis=1)
     if method == "vote":
         return majority_vote(outputs, weights)
@@ -89,7 +96,6 @@ def combine(method, outputs, weights=None):
         if weights is not None:
             raise FERError("--weights apply to 'mean' and 'vote'; one-vs-rest takes the arg-max of the scores")
         return one_vs_rest(outputs)
-    raise FERError(f"unknown ensemble method {method!r}; expected one of {', '.join(METHODS)}")
 
 
 def ensemble_model(members, name="ensemble"):

@@ -12,6 +12,8 @@ from pathlib import Path
 from fer_keras.errors import FERError
 
 DEFAULT_MODEL = Path(__file__).with_name("fernet_s.keras")
+MODEL_CARD = Path(__file__).with_name("fernet_s.json")
+"""The model card's numbers, machine-readable: command, data fingerprint, PrivateTest scores."""
 
 
 def default_model_path():

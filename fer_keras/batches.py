@@ -1,0 +1,37 @@
+"""The training input pipeline: shuffled batches augmented on the fly, for ``model.fit``."""
+
+import keras
+import numpy as np
+
+from fer_keras.augment import augmentation_layers, keras_layers_augmenter
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Batches of (x, y[, sample_weight]), augmented on the fly by ``augment`` (a batch function,
+    default Białek's layers: "Keras augmentation during training"); reshuffled every epoch from a
+    per-epoch seed, so a resumed run sees the same order as an uninterrupted one. Any backend."""
+
+    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, layers=None, augment=None, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
+        if augment is None:
+            augment = keras_layers_augmenter(layers or augmentation_layers(seed))
+        self.augment, self.seed, self.epoch = augment, seed, 0
+        self.order = self._order()
+
+    def _order(self):
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        x = self.augment(self.x[rows])
+        if self.sample_weight is None:
+            return x, self.y[rows]
+        return x, self.y[rows], self.sample_weight[rows]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = self._order()

@@ -1,0 +1,80 @@
+"""Data flows one way: no module imports a module that runs later in the flow (read from the source,
+function-local imports included), and importing the package changes nothing outside it."""
+
+import ast
+import subprocess
+import sys
+
+from conftest import REPO
+
+PACKAGE = REPO / "fer_keras"
+
+STAGES = [
+    # load, clean, split; shared plumbing every stage may use
+    {"fer_keras", "fer_keras.errors", "fer_keras.cli", "fer_keras.runtime", "fer_keras.augment",
+     "fer_keras.paper_results", "fer_keras.data"},
+    {"fer_keras.pre_proc_data"},  # balance the training split
+    {"fer_keras.models"},  # build
+    {"fer_keras.recipes", "fer_keras.schedules", "fer_keras.callbacks", "fer_keras.batches", "fer_keras.variants",
+     "fer_keras.runs"},  # how to fit, and the run folder it leaves
+    {"fer_keras.train"},  # fit
+    {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.saliency", "fer_keras.results",
+     "fer_keras.plots", "fer_keras.plots_eda", "fer_keras.eda"},  # after fit: read runs
+    {"fer_keras.predict", "fer_keras.faces", "fer_keras.pretrained", "fer_keras.bench"},  # use
+]
+ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate")}
+"""Training ends by evaluating its run through the one evaluator (one writer of metrics)."""
+
+
+def stage_of(module):
+    parts = module.split(".")
+    for depth in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:depth])
+        for index, members in enumerate(STAGES):
+            if prefix in members and (depth > 1 or module == "fer_keras"):
+                return index
+    raise AssertionError(f"{module} has no stage in tests/test_layers.py: place it in STAGES")
+
+
+def modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(REPO).with_suffix("")
+        name = ".".join(relative.parts)
+        yield name.removesuffix(".__init__"), path
+
+
+def imported(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fer_keras"):
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name.startswith("fer_keras"))
+
+
+def test_no_module_imports_a_later_stage():
+    backwards = []
+    for name, path in modules():
+        for target in imported(path):
+            if stage_of(target) > stage_of(name) and (name, target) not in ALLOWED_FORWARD:
+                backwards.append(f"{name} imports {target}")
+    assert not backwards, "\n".join(backwards)
+
+
+def test_after_training_nothing_imports_training_or_balancing():
+    after = {"fer_keras.evaluate", "fer_keras.ensemble", "fer_keras.saliency", "fer_keras.predict",
+             "fer_keras.tta", "fer_keras.results"}
+    for name, path in modules():
+        if name in after:
+            found = set(imported(path)) & {"fer_keras.train", "fer_keras.pre_proc_data"}
+            assert not found, f"{name} imports {found}"
+
+
+def test_importing_the_package_sets_no_environment_variable_and_no_plot_backend():
+    code = ("import os, matplotlib; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); "
+            "backend = matplotlib.rcParams._get_backend_or_none(); "
+            "import fer_keras, fer_keras.plots, fer_keras.plots_eda, fer_keras.evaluate; "
+            "assert 'TF_CPP_MIN_LOG_LEVEL' not in os.environ; "
+            "assert matplotlib.rcParams._get_backend_or_none() == backend, matplotlib.rcParams._get_backend_or_none()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-1500:]

@@ -1,0 +1,61 @@
+"""The packaged model: loads in safe mode, gives 7 probabilities, is the recognizer's default, and
+scores on real FER2013 what its model card says."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+from skimage import data as samples
+
+from fer_keras import EMOTIONS
+from fer_keras.pretrained import DEFAULT_MODEL, MODEL_CARD, default_model_path
+
+from conftest import REPO
+
+
+def test_the_packaged_model_is_small_and_loads_in_safe_mode_with_seven_probabilities():
+    assert DEFAULT_MODEL.stat().st_size < 10 * 2**20
+    model = keras.saving.load_model(default_model_path(), safe_mode=True, compile=False)
+    crops = np.random.default_rng(0).random((3, 48, 48, 1), dtype=np.float32)
+    probabilities = model.predict(crops, verbose=0)
+    assert probabilities.shape == (3, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_the_recognizer_uses_it_by_default_and_finds_the_astronaut():
+    from fer_keras.predict import EmotionRecognizer
+
+    recognizer = EmotionRecognizer()
+    faces = recognizer.detect_emotions(cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR))
+    assert len(faces) == 1 and list(faces[0]["emotions"]) == list(EMOTIONS)
+    assert sum(faces[0]["emotions"].values()) == pytest.approx(1, abs=1e-5)
+    emotion, probability = recognizer.top_emotion(cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR))
+    assert emotion == max(faces[0]["emotions"], key=faces[0]["emotions"].get) and 0 < probability <= 1
+
+
+def test_predict_without_model_uses_the_packaged_one(tmp_path):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR))
+    done = subprocess.run([sys.executable, "-m", "fer_keras.predict", str(photo), "--format", "json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-1500:]
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert len(records) == 1 and set(records[0]["emotions"]) == set(EMOTIONS)
+
+
+@pytest.mark.realdata
+def test_its_private_test_accuracy_is_the_model_cards(fer2013_path, tmp_path):
+    from fer_keras.evaluate import evaluate_model_file
+
+    card = json.loads(MODEL_CARD.read_text())
+    found = evaluate_model_file(DEFAULT_MODEL, fer2013_path, variant=card["variant"], results_dir=tmp_path,
+                                n_calls=0)
+    assert found["n_test"] == card["private_test"]["n"]
+    assert abs(100 * found["test_accuracy"] - card["private_test"]["accuracy"]) <= 0.5
+    assert abs(found["test_macro_f1"] - card["private_test"]["macro_f1"]) <= 0.01
