@@ -36,6 +36,19 @@ INJECTED = {
 """Notebook → its own tiny settings (short lists where the default list would train for long)."""
 
 
+def test_notebooks_01_to_06_are_the_templates_output():
+    """The single-model notebooks are generated (notebooks/build_notebooks.py): edit the template."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    assert len(template.NOTEBOOKS) == 6
+    for name, entry in template.NOTEBOOKS.items():
+        assert (NOTEBOOKS / f"{name}.ipynb").read_text() == template.render(entry), (
+            f"{name}.ipynb differs from notebooks/build_notebooks.py: edit the template and run it")
+
+
 def read(name):
     return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
 
