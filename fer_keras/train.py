@@ -113,8 +113,13 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     ).encode()).hexdigest()[:16]
 
     def compiled_model():
-        model = build_model(variant.model, binary=variant.binary, num_classes=1 if variant.binary else len(EMOTIONS),
-                            **(model_kwargs or {}))
+        try:
+            model = build_model(variant.model, binary=variant.binary,
+                                num_classes=1 if variant.binary else len(EMOTIONS), **(model_kwargs or {}))
+        except (ValueError, TypeError) as err:
+            if not model_kwargs or isinstance(err, FERError):
+                raise
+            raise FERError(f"cannot build {variant.model} with {model_kwargs}: {err}") from None
         return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
                              label_smoothing=recipe.label_smoothing)
 
@@ -226,7 +231,8 @@ def main(argv=None):
                         "warm-up + cosine to the planned end, label smoothing, crop + flip); default: the variant's")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="change one field of the recipe, e.g. --set optimizer=adamw --set learning_rate=0.01 "
-                        "(fields: see fer_keras.recipes.Recipe); repeatable")
+                        "(fields: see fer_keras.recipes.Recipe), or one argument of the model's builder, e.g. "
+                        "--set model.dropout=0.4 --set model.base_size=112; repeatable")
     parser.add_argument("--time-budget", type=float, metavar="MINUTES",
                         help="plan the run in minutes: epochs are re-planned from the measured epoch time and the "
                         "schedule ends at the budget (--epochs becomes a cap)")
@@ -247,11 +253,16 @@ def main(argv=None):
     if args.time_budget is not None and not args.time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {args.time_budget:g}")
     # wrong names and values fail here, before the slow imports
-    recipe = override(resolve_recipe(args.recipe, get_variant(args.variant)), args.overrides)
+    variant = get_variant(args.variant)
+    model_sets = [item for item in args.overrides if item.startswith("model.")]
+    recipe = override(resolve_recipe(args.recipe, variant), [i for i in args.overrides if i not in model_sets])
+    from fer_keras.models.registry import model_overrides
+
+    model_kwargs = model_overrides(variant.model, model_sets) or None
     import_keras_quietly()
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
-          args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, recipe=recipe,
-          time_budget=args.time_budget)
+          args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
+          recipe=recipe, time_budget=args.time_budget)
     return 0
 
 

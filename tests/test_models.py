@@ -245,6 +245,16 @@ def test_small_models_train_one_step_and_reload_in_safe_mode(name, tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)
 
 
+def test_model_overrides_parse_values_and_refuse_unknown_builder_arguments():
+    from fer_keras.models.registry import model_overrides
+
+    assert model_overrides("fernet_t", ["model.width=8", "model.dropout=0.5"]) == {"width": 8, "dropout": 0.5}
+    assert model_overrides("vgg16_transfer", ["model.weights=None", "model.base_size=112"]) == {
+        "weights": None, "base_size": 112}
+    with pytest.raises(FERError, match="fernet_t takes model.KEY=VALUE with KEY one of width, depth, dropout"):
+        model_overrides("fernet_t", ["model.size=m"])
+
+
 def test_fernet_validates_its_size_and_depth():
     from fer_keras.models import build_fernet
 

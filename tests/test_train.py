@@ -139,6 +139,7 @@ def test_a_budgeted_modern_run_records_its_recipe_and_plan(tmp_path, small_csv):
     (["--set", "schedule=step"], "error: recipe 'paper': unknown schedule 'step'; expected one of plateau, constant, "
                                  "cosine, onecycle"),
     (["--time-budget", "0.0001"], "too small for one epoch, which takes about"),
+    (["--set", "model.widht=3"], "cnn_lstm_first takes model.KEY=VALUE with KEY one of"),
 ])
 def test_bad_recipe_or_budget_is_one_line_exit_2_and_writes_nothing(tmp_path, small_csv, extra, message):
     result = train_cli(tmp_path, small_csv, *extra)

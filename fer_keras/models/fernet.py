@@ -64,8 +64,10 @@ def build_fernet(input_shape=(48, 48, 1), num_classes=7, binary=False, size="s",
 def fernet_preset(size):
     """The builder of one size preset, registered as ``fernet_<size>``."""
 
-    def build(input_shape=(48, 48, 1), num_classes=7, binary=False, name=f"fernet_{size}", **kwargs):
-        return build_fernet(input_shape, num_classes, binary, size=size, name=name, **kwargs)
+    def build(input_shape=(48, 48, 1), num_classes=7, binary=False, width=None, depth=2, dropout=0.3,
+              name=f"fernet_{size}"):
+        return build_fernet(input_shape, num_classes, binary, size=size, width=width, depth=depth, dropout=dropout,
+                            name=name)
 
     build.__name__ = f"build_fernet_{size}"
     build.__doc__ = f"FERNet-{size.upper()} (first-stage width {FERNET_WIDTHS[size]}); see :func:`build_fernet`."

@@ -80,6 +80,27 @@ def build_model(name, /, **kwargs):
     return builder(**kwargs)
 
 
+def model_overrides(name, assignments):
+    """``model.KEY=VALUE`` assignments (the CLI's ``--set``) as keyword arguments of model ``name``'s
+    builder: each KEY must be one of its parameters; VALUE is read as a Python literal (a number,
+    a tuple, True/None) or else kept as text. A one-line error names a wrong key."""
+    import ast
+    import inspect
+
+    parameters = inspect.signature(MODEL_BUILDERS[name]).parameters
+    settable = [p for p in parameters if p not in ("input_shape", "num_classes", "binary", "name")]
+    kwargs = {}
+    for assignment in assignments:
+        key, sep, text = assignment.removeprefix("model.").partition("=")
+        if not sep or key not in settable:
+            raise FERError(f"--set {assignment!r}: {name} takes model.KEY=VALUE with KEY one of {', '.join(settable)}")
+        try:
+            kwargs[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            kwargs[key] = text
+    return kwargs
+
+
 def compile_model(model, optimizer="adam", learning_rate=1e-3, binary=None, label_smoothing=0.0):
     """Compile with the seeds' recipe: ``optimizer`` (a name built with ``learning_rate``, or an
     optimizer instance used as is), categorical cross-entropy with ``label_smoothing`` (binary
