@@ -34,6 +34,7 @@ from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
 from fer_keras.runs import BEST, HISTORY, Run
+from fer_keras.saved_models import check_model, load_model
 
 TIMING_IMAGES = 1000
 TIMING_BATCH = 32
@@ -371,13 +372,11 @@ def report_markdown(metrics, title, files):
 # --------------------------------------------------------------------------- entry points
 
 
-def load_keras_model(path):
-    import keras
-
-    path = Path(path)
-    if not path.is_file():
-        raise FERError(f"model file {path} not found")
-    return keras.saving.load_model(path, safe_mode=True)
+def load_keras_model(path, binary=None):
+    """A saved model for evaluation (safe mode; a corrupt, truncated or foreign file is a one-line
+    error), checked to take 48×48×1 faces; ``binary=False`` also requires one output per emotion."""
+    return check_model(load_model(path), name=str(path), outputs=None if binary is None else
+                       (1 if binary else len(EMOTIONS)))
 
 
 def _timing(model, x, n_calls):

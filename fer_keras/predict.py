@@ -23,60 +23,24 @@ import re
 import signal
 import sys
 import time
-import zipfile
 from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer_keras import EMOTIONS, IMAGE_SIZE
-from fer_keras.cli import EXIT_USER_ERROR, import_keras_quietly, user_errors_exit
+from fer_keras import EMOTIONS
+from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.data.container import to_model_input
 from fer_keras.faces import FaceDetector, crop_face, to_grey
+from fer_keras.saved_models import check_model, load_model
 from fer_keras.tta import check_tta, predict_tta
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 MAX_PENDING_BYTES = 256 * 2**20
 """Frames held while a batch of faces fills up; a batch is classified earlier past this size."""
-
-
-def load_model(path):
-    """A ``.keras`` file loaded for inference (``safe_mode=True``, no optimizer state)."""
-    path = Path(path)  # checked before importing keras, so a typo fails at once
-    if not path.is_file():
-        raise FERError(f"model file not found: {path}")
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise FERError(f"could not load model {path}: not a .keras archive (corrupt or truncated file?)")
-    keras = import_keras_quietly()
-
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as err:  # a user's file: any failure to read it is a user error
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FERError(f"could not load model {path}: {reason}") from None
-    return model
-
-
-def check_model(model, name=None):
-    """Raise FERError unless ``model`` maps 48×48×1 faces to one score per emotion."""
-    name = name or getattr(model, "name", "model")
-    inputs, outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
-    if inputs:
-        shape = tuple(inputs[0].shape[1:])
-        expected = (IMAGE_SIZE, IMAGE_SIZE, 1)
-        fits = len(shape) == 3 and all(d in (None, want) for d, want in zip(shape, expected))
-        if len(inputs) != 1 or not fits:
-            raise FERError(f"model {name} takes input {shape if len(inputs) == 1 else len(inputs)}; "
-                           f"predict feeds {IMAGE_SIZE}×{IMAGE_SIZE}×1 grey faces")
-    if outputs:
-        width = outputs[0].shape[-1]
-        if len(outputs) != 1 or width != len(EMOTIONS):
-            raise FERError(f"model {name} has {width} output unit(s); predict needs one per emotion "
-                           f"({len(EMOTIONS)}: {', '.join(EMOTIONS)})")
-    return model
 
 
 def to_probabilities(scores):

@@ -242,6 +242,29 @@ def test_an_unknown_tta_mode_is_one_line_and_exit_2(trained, tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("damage", ["text", "truncated", "wrong_shape"])
+def test_a_damaged_or_foreign_model_is_one_line_and_exit_2(trained, tmp_path, capsys, damage):
+    from fer_keras.evaluate import main
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir(trained), run)
+    best = run / "best.keras"
+    if damage == "text":
+        best.write_text("not a model\n")
+    elif damage == "truncated":
+        best.write_bytes(best.read_bytes()[:2000])
+    else:
+        tiny_model(input_shape=(64, 64, 3)).save(best)
+    for args in (["--run", str(run)], ["--model", str(best), "--data", str(trained["csv"])]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, "--results-dir", str(tmp_path / "out"), "--timing-calls", "0"])
+        assert exit_info.value.code == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and str(best) in error and "not found" not in error
+        assert ("(64, 64, 3)" in error) if damage == "wrong_shape" else ("could not load model" in error)
+    assert not (tmp_path / "out").exists()
+
+
 def test_evaluate_refuses_data_that_is_not_the_runs(trained, tmp_path):
     other = write_csv(trained["synthetic"].data.subset(np.arange(1100)), tmp_path / "fewer.csv")
     with pytest.raises(FERError, match="fingerprint"):
