@@ -157,6 +157,21 @@ def test_damaged_cache_is_rebuilt(tmp_path, small):
     assert len(load_csv(path)) == 10
 
 
+def corrupt_gzip(path, truncate=False):
+    """A gzip of a valid CSV with its middle damaged (zlib.error) or its end cut off (EOFError)."""
+    import gzip
+
+    rows = [f"{k % 7},{pixel_string(value=k)},Training" for k in range(40)]
+    packed = bytearray(gzip.compress(("emotion,pixels,Usage\n" + "\n".join(rows) + "\n").encode()))
+    if truncate:
+        packed = packed[:len(packed) // 2]
+    else:
+        packed[len(packed) // 3:len(packed) // 3 + 60] = bytes(b ^ 0xFF for b in packed[len(packed) // 3:
+                                                                                  len(packed) // 3 + 60])
+    path.write_bytes(bytes(packed))
+    return path
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=REPO, timeout=120)
 
@@ -172,6 +187,8 @@ def test_info_cli_prints_the_count_table(tmp_path, small):
     (lambda d: write_rows(d / "bad.csv", [f"3,{pixel_string(5)},Training"]), "line 2: expected 2304 pixels"),
     (lambda d: d / "missing.csv", "no such file or folder"),
     (lambda d: make_tree(d / "imgs", {"train/happy/x.png": b"\x89PNG broken"}), "unreadable or corrupt image"),
+    (lambda d: corrupt_gzip(d / "corrupt.csv.gz"), "cannot be read as a CSV (Error -3 while decompressing"),
+    (lambda d: corrupt_gzip(d / "truncated.csv.gz", truncate=True), "cannot be read as a CSV (Compressed file ended"),
 ])
 def test_info_cli_bad_input_is_one_line_and_exit_2(tmp_path, make_input, message):
     result = run_cli("fer_keras.data", "info", "--data", str(make_input(tmp_path)), "--no-cache")

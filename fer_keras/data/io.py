@@ -16,6 +16,7 @@ import os
 import tempfile
 import warnings
 import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,6 +40,10 @@ SPLIT_FOLDERS = {
 CACHE_ENV = "FER_KERAS_CACHE"
 
 
+DECOMPRESSION_ERRORS = (zlib.error, lzma.LZMAError, zipfile.BadZipFile, EOFError, OSError)
+"""What a corrupt or truncated .gz / .xz / .bz2 / .zip raises while it is read (zlib's error is no OSError)."""
+
+
 def _line(i):
     """The file line of data row ``i`` (the header is line 1)."""
     return i + 2
@@ -58,7 +63,7 @@ def _parse_csv(path):
     and to name the exact bad line when the fast path meets malformed data."""
     try:
         data = _parse_kaggle_layout(path)
-    except (ValueError, OSError, EOFError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, *DECOMPRESSION_ERRORS):
         data = None
     return data if data is not None else _parse_csv_general(path)
 
@@ -120,7 +125,7 @@ def _parse_kaggle_layout(path):
 def _parse_csv_general(path):
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as err:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, *DECOMPRESSION_ERRORS) as err:
         raise FERDataError(f"{path}: cannot be read as a CSV ({_first_line(err)})") from None
     missing = [c for c in ("emotion", "pixels") if c not in frame.columns]
     if missing:
