@@ -158,17 +158,15 @@ def test_damaged_cache_is_rebuilt(tmp_path, small):
 
 
 def corrupt_gzip(path, truncate=False):
-    """A gzip of a valid CSV with its middle damaged (zlib.error) or its end cut off (EOFError)."""
+    """A gzip whose deflate stream is invalid (zlib.error), or a valid one cut in half (EOFError)."""
     import gzip
 
-    rows = [f"{k % 7},{pixel_string(value=k)},Training" for k in range(40)]
-    packed = bytearray(gzip.compress(("emotion,pixels,Usage\n" + "\n".join(rows) + "\n").encode()))
     if truncate:
-        packed = packed[:len(packed) // 2]
-    else:
-        packed[len(packed) // 3:len(packed) // 3 + 60] = bytes(b ^ 0xFF for b in packed[len(packed) // 3:
-                                                                                  len(packed) // 3 + 60])
-    path.write_bytes(bytes(packed))
+        rows = [f"{k % 7},{pixel_string(value=k)},Training" for k in range(40)]
+        packed = gzip.compress(("emotion,pixels,Usage\n" + "\n".join(rows) + "\n").encode())
+        path.write_bytes(packed[:len(packed) // 2])
+    else:  # a gzip header, then a deflate block of the reserved type 3
+        path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\x07" + bytes(64))
     return path
 
 
