@@ -28,6 +28,19 @@ def tensorboard_available():
     return True
 
 
+def best_so_far(run, monitor):
+    """The best ``monitor`` value an interrupted run already reached (its ``history.csv``), so that
+    a resumed run's checkpoint is never replaced by a worse epoch; None for a new run."""
+    import pandas as pd
+
+    if not run.history.exists():
+        return None
+    history = pd.read_csv(run.history)
+    if monitor not in history or history[monitor].isna().all():
+        return None
+    return float(history[monitor].min() if monitor.endswith("loss") else history[monitor].max())
+
+
 def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=()):
     """ReduceLROnPlateau, EarlyStopping (best weights restored), ModelCheckpoint (``best.keras``),
     TensorBoard (``logs/``), CSVLogger (``history.csv``, appended on resume) and BackupAndRestore
@@ -49,7 +62,8 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
     callbacks += [
         keras.callbacks.ModelCheckpoint(
             str(run.best), monitor=config.checkpoint_monitor, save_best_only=True,
-            mode=mode[config.checkpoint_monitor.split("_")[-1]]),
+            mode=mode[config.checkpoint_monitor.split("_")[-1]],
+            initial_value_threshold=best_so_far(run, config.checkpoint_monitor)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
     ]
     if early_stopping and config.early_stopping_patience is not None:

@@ -83,6 +83,21 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     assert epochs == list(range(6)), epochs  # continued from the last completed epoch, none repeated
 
 
+def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tmp_path):
+    import keras
+
+    from fer_keras.callbacks import CallbackConfig, callback_suite
+
+    pd.DataFrame({"epoch": [0, 1, 2], "val_accuracy": [0.70, 0.8022, 0.79], "val_loss": [1.0, 0.8, 0.9]}).to_csv(
+        tmp_path / "history.csv", index=False)
+    (checkpoint,) = [c for c in callback_suite(tmp_path, CallbackConfig(), tensorboard=False)
+                     if isinstance(c, keras.callbacks.ModelCheckpoint)]
+    assert checkpoint.best == pytest.approx(0.8022)  # epoch 10's 0.7939 can no longer replace it
+    (fresh,) = [c for c in callback_suite(tmp_path / "new", CallbackConfig(), tensorboard=False)
+                if isinstance(c, keras.callbacks.ModelCheckpoint)]
+    assert fresh.best in (None, -float("inf"))  # no threshold: the first epoch is saved
+
+
 @pytest.mark.parametrize("args, message", [
     (["--data", "missing.csv"], "no such file or folder"),
     (["--epochs", "0"], "--epochs must be a positive integer"),
