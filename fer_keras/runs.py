@@ -135,6 +135,20 @@ def find_resumable(output_dir, resume_key):
     return None
 
 
+def check_output_dir(path, option="--output-dir"):
+    """Refuse, before any work, an output folder that is a file, lies inside a file, or cannot be
+    written; creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FERError(f"{option} {path} is a file, not a folder; give a folder (it is created if missing)")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise FERError(f"{option} {path} lies inside the file {existing}; give a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FERError(f"{option} {path} cannot be written ({existing} is read-only); give a writable folder")
+    return path
+
+
 def write_json(path, value):
     """Write ``value`` as indented JSON atomically (a temporary file, then a rename), so a crash
     never leaves half a file."""

@@ -21,7 +21,7 @@ from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.errors import FERError
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
-from fer_keras.runs import Run, find_resumable, write_json
+from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import gpu_available, versions
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
@@ -80,6 +80,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     from fer_keras.schedules import RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
 
     variant = get_variant(variant_name)
+    check_output_dir(output_dir, "--output-dir")
+    check_output_dir(results_dir, "--results-dir")
     recipe = resolve_recipe(recipe, variant)
     if time_budget is not None and not time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {time_budget}")
@@ -252,8 +254,10 @@ def main(argv=None):
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
     if args.time_budget is not None and not args.time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {args.time_budget:g}")
-    # wrong names and values fail here, before the slow imports
+    # wrong names, values and folders fail here, before the slow imports
     variant = get_variant(args.variant)
+    check_output_dir(args.output_dir, "--output-dir")
+    check_output_dir(args.results_dir, "--results-dir")
     model_sets = [item for item in args.overrides if item.startswith("model.")]
     recipe = override(resolve_recipe(args.recipe, variant), [i for i in args.overrides if i not in model_sets])
     from fer_keras.models.registry import model_overrides

@@ -101,8 +101,11 @@ def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tm
 @pytest.mark.parametrize("args, message", [
     (["--data", "missing.csv"], "no such file or folder"),
     (["--epochs", "0"], "--epochs must be a positive integer"),
+    (["--output-dir", "a_file"], "--output-dir a_file is a file, not a folder"),
+    (["--results-dir", "a_file/results"], "--results-dir a_file/results lies inside the file a_file"),
 ])
 def test_bad_arguments_exit_2_and_write_nothing(tmp_path, args, message):
+    (tmp_path / "a_file").write_text("not a folder")
     result = subprocess.run([sys.executable, "-m", "fer_keras.train", "--variant", VARIANT, *args], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
