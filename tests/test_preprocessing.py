@@ -65,12 +65,32 @@ def test_stratified_group_aware_split_keeps_copies_together(imbalanced, test_fra
     assert np.abs(share - np.array(COUNTS) / sum(COUNTS)).max() < 0.06
 
 
-def test_unknown_split_method_and_missing_usage_are_clear(imbalanced):
+def test_unknown_split_method_and_a_usage_without_test_rows_are_clear(imbalanced):
     with pytest.raises(FERDataError, match="unknown split method"):
         split(imbalanced, "kfold")
+    only_training = make_fer_data(imbalanced.images, imbalanced.labels, usage=["Training"] * len(imbalanced))
+    with pytest.raises(FERDataError, match="no rows with Usage PublicTest, PrivateTest"):
+        split(only_training, "usage")
+
+
+def test_data_without_usage_gets_an_honest_stratified_split_with_a_note(imbalanced):
     no_usage = make_fer_data(imbalanced.images, imbalanced.labels)
-    with pytest.raises(FERDataError, match="use split='stratified'"):
-        split(no_usage, "usage")
+    parts = split(no_usage, "usage", seed=2)
+    assert sum(parts.sizes().values()) <= len(no_usage)  # cross-split copies leave train / val
+    assert abs(len(parts.test) / len(no_usage) - 0.1) < 0.03 and abs(len(parts.val) / len(no_usage) - 0.1) < 0.03
+    assert not occurs_in(parts.test.images, parts.train.images).any()
+    assert any("no Usage column: a stratified, duplicate-aware split" in note for note in parts.train.notes)
+
+
+def test_without_public_test_a_part_of_training_is_held_out_for_validation(imbalanced):
+    usage = np.where(np.arange(len(imbalanced)) % 5 == 0, "PrivateTest", "Training")  # Kaggle's train/ + test/
+    folders = make_fer_data(imbalanced.images, imbalanced.labels, usage=usage)
+    parts = split(folders, "usage")
+    assert len(parts.test) == (usage == "PrivateTest").sum()  # the test split is the folder's own
+    n_training = (usage == "Training").sum()
+    assert abs(len(parts.val) / n_training - 0.1) < 0.03 and len(parts.train) + len(parts.val) <= n_training
+    assert not occurs_in(parts.val.images, parts.train.images).any()
+    assert any("no PublicTest rows" in note for note in parts.val.notes)
 
 
 @pytest.mark.parametrize("sampling", ["ros", "smote", "augment"])

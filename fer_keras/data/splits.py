@@ -9,6 +9,7 @@ the earlier split (train loses copies of validation/test images, validation of t
 the test set stays the benchmark's own while training never sees a test image.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,14 +34,35 @@ class Splits:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
-def usage_split(data):
-    """Split on FER2013's ``Usage`` column: Training → train, PublicTest → val, PrivateTest → test."""
-    if not set(SPLITS) <= set(data.usage):
-        missing = ", ".join(s for s in SPLITS if s not in set(data.usage))
-        raise FERDataError(
-            f"{data.source or 'data'}: no rows with Usage {missing}; use split='stratified' for data without splits"
-        )
-    return Splits(*(data.split(name) for name in SPLITS))
+def usage_split(data, val_fraction=0.1, test_fraction=0.1, seed=0):
+    """Split on FER2013's ``Usage`` column: Training → train, PublicTest → val, PrivateTest → test.
+
+    The documented layouts without all three are split honestly too, and say so in the notes:
+    without PublicTest (Kaggle's image folders ``train/`` + ``test/``) a stratified, duplicate-aware
+    ``val_fraction`` of Training becomes the validation split; without any ``Usage`` (a CSV of
+    ``emotion,pixels``, a folder of emotion folders) the whole set is split stratified and
+    duplicate-aware, ``val_fraction`` / ``test_fraction``.
+    """
+    present = set(data.usage)
+    if set(SPLITS) <= present:
+        return Splits(*(data.split(name) for name in SPLITS))
+    if {"Training", "PrivateTest"} <= present and "PublicTest" not in present:
+        held = stratified_split(data.split("Training"), val_fraction=0, test_fraction=val_fraction, seed=seed)
+        note = (f"no PublicTest rows: a stratified, duplicate-aware {val_fraction:.0%} of Training (seed {seed}) "
+                "is the validation split")
+        return Splits(_noted(held.train, note), _noted(held.test, note), data.split("PrivateTest"))
+    if present == {""}:
+        parts = stratified_split(data, val_fraction, test_fraction, seed)
+        note = (f"no Usage column: a stratified, duplicate-aware split (seed {seed}), validation {val_fraction:.0%}, "
+                f"test {test_fraction:.0%}")
+        return Splits(*(_noted(part, note) for part in (parts.train, parts.val, parts.test)))
+    missing = ", ".join(s for s in SPLITS if s not in present)
+    raise FERDataError(f"{data.source or 'data'}: no rows with Usage {missing}; give Training and PrivateTest rows "
+                       "(PublicTest is optional), or none at all for a stratified split")
+
+
+def _noted(part, note):
+    return dataclasses.replace(part, notes=part.notes + (note,))
 
 
 def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_duplicates=True):
@@ -80,7 +102,7 @@ def dedupe_across_splits(splits):
 def split(data, method="usage", val_fraction=0.1, test_fraction=0.1, seed=0, group_duplicates=True, dedupe=True):
     """Split ``data`` by ``method`` ("usage" or "stratified"), then remove cross-split copies."""
     if method == "usage":
-        parts = usage_split(data)
+        parts = usage_split(data, val_fraction, test_fraction, seed)
     elif method == "stratified":
         parts = stratified_split(data, val_fraction, test_fraction, seed, group_duplicates)
     else:
