@@ -64,7 +64,9 @@ def test_counts_table_per_split_and_emotion(small):
 @pytest.mark.parametrize("rows, header, message", [
     ([f"3,{pixel_string()},Training", f"3,{pixel_string(2303)},Training"], None, "line 3: expected 2304 pixels"),
     ([f"3,{pixel_string()[:-1]}x,Training"], None, "line 2: pixel value 'x'"),
-    ([f"3,{pixel_string(value=300)},Training"], None, "line 2: pixel values must lie in 0-255"),
+    ([f"3,{pixel_string(value=300)},Training"], None, "line 2: pixel value 300 is outside 0-255"),
+    ([f"3,{pixel_string()},Training", "", "", f"3,{pixel_string(7)},Training"], None,
+     "line 5: expected 2304 pixels"),  # blank lines are skipped but counted
     ([f"9,{pixel_string()},Training"], None, "line 2: emotion '9' is not a label 0-6"),
     ([f"happy,{pixel_string()},Training"], None, "line 2: emotion 'happy'"),
     ([f"3,{pixel_string()},Train"], None, "line 2: Usage 'Train' is not one of"),
@@ -76,6 +78,15 @@ def test_malformed_csv_names_file_and_line(tmp_path, rows, header, message):
     with pytest.raises(FERDataError, match=None) as caught:
         load_csv(path, cache=False)
     assert message in str(caught.value) and "bad.csv" in str(caught.value)
+
+
+def test_a_binary_file_is_not_echoed_raw_into_the_error(tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"\x00" * 5000)
+    with pytest.raises(FERDataError) as caught:
+        load_csv(path, cache=False)
+    message = str(caught.value)
+    assert "\x00" not in message and "nul.csv" in message and len(message) < 400
 
 
 def make_tree(root, layout):

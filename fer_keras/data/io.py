@@ -124,38 +124,44 @@ def _parse_kaggle_layout(path):
 
 def _parse_csv_general(path):
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, *DECOMPRESSION_ERRORS) as err:
         raise FERDataError(f"{path}: cannot be read as a CSV ({_first_line(err)})") from None
     missing = [c for c in ("emotion", "pixels") if c not in frame.columns]
     if missing:
         raise FERDataError(
             f"{path}: missing column(s) {', '.join(missing)}; expected Kaggle's header "
-            f"'emotion,pixels,Usage', found {','.join(frame.columns) or 'nothing'}"
+            f"'emotion,pixels,Usage', found {_printable(','.join(frame.columns)) or 'nothing'}"
         )
+    frame = frame[(frame != "").any(axis=1)]  # blank lines are skipped, but counted in the line numbers
     if frame.empty:
         raise FERDataError(f"{path}: has a header but no rows")
-    labels = _parse_labels(path, frame["emotion"])
-    images = _parse_pixels(path, frame["pixels"])
-    usage = _parse_usage(path, frame["Usage"]) if "Usage" in frame.columns else np.full(len(frame), "", object)
-    ids = np.array([f"line {_line(i)}" for i in range(len(frame))], dtype=object)
+    lines = frame.index.to_numpy() + 2  # the header is line 1
+    frame = frame.reset_index(drop=True)
+    labels = _parse_labels(path, frame["emotion"], lines)
+    images = _parse_pixels(path, frame["pixels"], lines)
+    usage = (_parse_usage(path, frame["Usage"], lines) if "Usage" in frame.columns
+             else np.full(len(frame), "", object))
+    ids = np.array([f"line {line}" for line in lines], dtype=object)
     return FERData(images, labels, usage, ids, source=str(path))
 
 
-def _parse_labels(path, column):
+def _parse_labels(path, column, lines=None):
+    lines = _lines(column, lines)
     numbers = pd.to_numeric(column.str.strip(), errors="coerce")
     bad = numbers.isna() | (numbers % 1 != 0) | (numbers < 0) | (numbers >= len(EMOTIONS))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise FERDataError(
-            f"{path}: line {_line(i)}: emotion {column.iloc[i]!r} is not a label 0-6 "
+            f"{path}: line {lines[i]}: emotion {column.iloc[i]!r} is not a label 0-6 "
             f"({', '.join(f'{k} {e}' for k, e in enumerate(EMOTIONS))})"
         )
     return numbers.to_numpy(dtype=np.int64)
 
 
-def _parse_pixels(path, column):
+def _parse_pixels(path, column, lines=None):
     """Parse all pixel strings at C speed; on any inconsistency find the first bad row exactly."""
+    lines = _lines(column, lines)
     text = column.str.strip()
     counts = np.fromiter((row.count(" ") + 1 for row in text), dtype=np.int64, count=len(text))
     flat = np.empty(0)
@@ -172,26 +178,29 @@ def _parse_pixels(path, column):
         values = row.split()
         if len(values) != N_PIXELS:
             raise FERDataError(
-                f"{path}: line {_line(i)}: expected {N_PIXELS} pixels (48×48), got {len(values)}; "
+                f"{path}: line {lines[i]}: expected {N_PIXELS} pixels (48×48), got {len(values)}; "
                 "each row holds space-separated integers 0-255"
             )
         try:
             numbers = np.array(values, dtype=np.int64)
         except ValueError:
             bad = next(v for v in values if not v.lstrip("-").isdigit())
-            raise FERDataError(f"{path}: line {_line(i)}: pixel value {bad!r} is not an integer 0-255") from None
+            raise FERDataError(f"{path}: line {lines[i]}: pixel value {_printable(bad)!r} is not an integer "
+                               "0-255") from None
         if numbers.min() < 0 or numbers.max() > 255:
-            raise FERDataError(f"{path}: line {_line(i)}: pixel values must lie in 0-255")
+            bad = int(numbers[(numbers < 0) | (numbers > 255)][0])
+            raise FERDataError(f"{path}: line {lines[i]}: pixel value {bad} is outside 0-255")
     raise FERDataError(f"{path}: pixel column could not be parsed")  # pragma: no cover
 
 
-def _parse_usage(path, column):
+def _parse_usage(path, column, lines=None):
+    lines = _lines(column, lines)
     usage = column.str.strip().to_numpy(dtype=object)
     bad = ~np.isin(usage, SPLITS)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise FERDataError(
-            f"{path}: line {_line(i)}: Usage {usage[i]!r} is not one of {', '.join(SPLITS)}"
+            f"{path}: line {lines[i]}: Usage {_printable(usage[i])!r} is not one of {', '.join(SPLITS)}"
         )
     return usage
 
@@ -371,4 +380,15 @@ def _atomic_write(path, write):
 
 
 def _first_line(err):
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return _printable(str(err).strip().splitlines()[0]) if str(err).strip() else type(err).__name__
+
+
+def _printable(text, limit=120):
+    """``text`` with control characters (NUL bytes of a binary file, …) escaped, cut at ``limit``."""
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _lines(column, lines):
+    """The file line of each row: given, or the header's line 1 plus the row number (no blank lines)."""
+    return lines if lines is not None else np.arange(len(column)) + 2
