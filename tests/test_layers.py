@@ -78,3 +78,21 @@ def test_importing_the_package_sets_no_environment_variable_and_no_plot_backend(
             "assert matplotlib.rcParams._get_backend_or_none() == backend, matplotlib.rcParams._get_backend_or_none()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-1500:]
+
+
+CLIS = ["train", "evaluate", "ensemble", "saliency", "predict", "results", "bench", "eda", "data", "data.synthetic"]
+
+
+def test_every_cli_answers_help_without_loading_a_backend():
+    """--help (and argument errors) come at once: no Keras / TensorFlow import, no TensorFlow log line."""
+    code = ("import runpy, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    sys.argv = [name, '--help']\n"
+            "    try:\n"
+            "        runpy.run_module('fer_keras.' + name, run_name='__main__')\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "    assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, name\n")
+    done = subprocess.run([sys.executable, "-c", code, *CLIS], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "usage: python -m fer_keras.train" in done.stdout and done.stderr == ""

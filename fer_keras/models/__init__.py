@@ -1,28 +1,40 @@
-"""The model zoo: one ``build_*`` function per architecture and a registry of their names."""
+"""The model zoo: one ``build_*`` function per architecture and a registry of their names.
 
-from fer_keras.models.attention import build_attention_vit
-from fer_keras.models.blocks import classifier_head, conv_block
-from fer_keras.models.cnn import build_baseline_cnn, build_five_layer_cnn, build_six_layer_cnn
-from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
-from fer_keras.models.fernet import build_fernet
-from fer_keras.models.registry import MODEL_BUILDERS, MODEL_FAMILIES, ModelFamily, build_model, compile_model
-from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
+The names below load on first use (PEP 562), so importing ``fer_keras.models.ensemble`` — plain
+NumPy — or asking a CLI for ``--help`` does not start a Keras backend.
+"""
 
-__all__ = [
-    "MODEL_BUILDERS",
-    "MODEL_FAMILIES",
-    "ModelFamily",
-    "build_attention_vit",
-    "build_baseline_cnn",
-    "build_cnn_lstm",
-    "build_cnn_lstm_first",
-    "build_fernet",
-    "build_five_layer_cnn",
-    "build_model",
-    "build_resnet50_transfer",
-    "build_six_layer_cnn",
-    "build_vgg16_transfer",
-    "classifier_head",
-    "compile_model",
-    "conv_block",
-]
+import importlib
+
+_WHERE = {
+    "build_attention_vit": "attention",
+    "classifier_head": "blocks",
+    "conv_block": "blocks",
+    "build_baseline_cnn": "cnn",
+    "build_five_layer_cnn": "cnn",
+    "build_six_layer_cnn": "cnn",
+    "build_cnn_lstm": "cnn_lstm",
+    "build_cnn_lstm_first": "cnn_lstm",
+    "build_fernet": "fernet",
+    "MODEL_BUILDERS": "registry",
+    "MODEL_FAMILIES": "registry",
+    "ModelFamily": "registry",
+    "build_model": "registry",
+    "compile_model": "registry",
+    "build_resnet50_transfer": "transfer",
+    "build_vgg16_transfer": "transfer",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'fer_keras.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"fer_keras.models.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
