@@ -19,6 +19,11 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.order = self._order()
 
+    def start_at(self, epoch):
+        """Continue a resumed run: the next epoch's order is the one an uninterrupted run had."""
+        self.epoch = epoch
+        self.order = self._order()
+
     def _order(self):
         return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
 

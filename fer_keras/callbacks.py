@@ -31,14 +31,37 @@ def tensorboard_available():
 def best_so_far(run, monitor):
     """The best ``monitor`` value an interrupted run already reached (its ``history.csv``), so that
     a resumed run's checkpoint is never replaced by a worse epoch; None for a new run."""
-    import pandas as pd
-
-    if not run.history.exists():
-        return None
-    history = pd.read_csv(run.history)
+    history = history_of(run)
     if monitor not in history or history[monitor].isna().all():
         return None
     return float(history[monitor].min() if monitor.endswith("loss") else history[monitor].max())
+
+
+def history_of(run):
+    """The run's ``history.csv`` as a DataFrame (empty for a new run)."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(run.history)
+    except (FileNotFoundError, pd.errors.EmptyDataError):  # a new run; CSVLogger opened it, no row yet
+        return pd.DataFrame()
+
+
+def resumable_early_stopping(run, **kwargs):
+    """Keras' EarlyStopping that, when the run resumes, restarts from the best value and the wait
+    count the interrupted run had reached (read from its history), instead of from scratch."""
+    import keras
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            history = history_of(run)
+            if self.monitor in history and history[self.monitor].notna().any():
+                values = history[self.monitor].to_numpy()
+                best = int(values.argmin() if self.monitor.endswith("loss") else values.argmax())
+                self.best, self.wait = float(values[best]), len(values) - 1 - best
+
+    return ResumableEarlyStopping(**kwargs)
 
 
 def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=()):
@@ -67,8 +90,8 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
         keras.callbacks.CSVLogger(str(run.history), append=True),
     ]
     if early_stopping and config.early_stopping_patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
+        callbacks.append(resumable_early_stopping(
+            run, monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
             mode=mode[config.early_stopping_monitor.split("_")[-1]], restore_best_weights=True, verbose=1))
     if tensorboard and tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs)))

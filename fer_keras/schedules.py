@@ -41,6 +41,18 @@ class ScheduledLearningRate(keras.callbacks.Callback):
                                           else self.model.optimizer.learning_rate)
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Logs each epoch's wall seconds as ``epoch_seconds`` (so ``history.csv`` holds the time of a
+    run across interruptions: its sum is the run's training time)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self.started
+
+
 class RunPlan:
     """The planned number of epochs of a run, shared by the schedule and the time budget."""
 

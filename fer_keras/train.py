@@ -74,10 +74,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     from fer_keras.augment import augmenter
     from fer_keras.batches import AugmentedBatches
-    from fer_keras.callbacks import callback_suite
+    from fer_keras.callbacks import callback_suite, history_of
     from fer_keras.evaluate import evaluate_run
     from fer_keras.models import build_model, compile_model
-    from fer_keras.schedules import RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
+    from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
 
     variant = get_variant(variant_name)
     check_output_dir(output_dir, "--output-dir")
@@ -139,8 +139,13 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     model = compiled_model()
 
     run = None if fresh else find_resumable(output_dir, resume_key)
+    created, resumed = datetime.now().isoformat(timespec="seconds"), []
     if run is not None:
         print(f"resuming the interrupted run in {run.path}")
+        before = run.read_config()
+        created, resumed = before.get("created", created), before.get("resumed", []) + [created]
+        if isinstance(fit_data["x"], AugmentedBatches):
+            fit_data["x"].start_at(len(history_of(run)))
     else:
         run = Run.create(output_dir, variant.name)
     config = {
@@ -153,13 +158,13 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
         "time_budget_minutes": time_budget,
-        "versions": versions(), "created": datetime.now().isoformat(timespec="seconds"),
+        "versions": versions(), "created": created, "resumed": resumed,
     }
     write_json(run.config, config)
     run.write_test_split(**recorded_test_split(prepared, dataset))
 
     plan = RunPlan(epochs)
-    extra = [ScheduledLearningRate(recipe, plan)] if recipe.scheduled else []
+    extra = [EpochTimer()] + ([ScheduledLearningRate(recipe, plan)] if recipe.scheduled else [])
     if time_budget is not None:
         extra.append(TimeBudget(time_budget, plan, run.budget, max_epochs=epochs))
     callbacks = callback_suite(run.path, variant.callbacks, plateau=not recipe.scheduled,
@@ -172,8 +177,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
         model.save(run.best)
+    epoch_seconds = history_of(run).get("epoch_seconds")
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
+                "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
                 "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget}
     metrics = evaluate_run(run.path, results_dir=results_dir, n_calls=0, extra=training)
     best, ran = metrics["best_epoch"], metrics["epochs_run"]
@@ -260,10 +267,10 @@ def main(argv=None):
     check_output_dir(args.results_dir, "--results-dir")
     model_sets = [item for item in args.overrides if item.startswith("model.")]
     recipe = override(resolve_recipe(args.recipe, variant), [i for i in args.overrides if i not in model_sets])
+    import_keras_quietly()  # the builders' signatures need their modules, which import Keras
     from fer_keras.models.registry import model_overrides
 
     model_kwargs = model_overrides(variant.model, model_sets) or None
-    import_keras_quietly()
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
           args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
           recipe=recipe, time_budget=args.time_budget)

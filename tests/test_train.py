@@ -74,6 +74,8 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     process.wait()
     done_before = len(pd.read_csv(history))
     assert 2 <= done_before < 6 and (history.parent / "backup").exists()
+    created = json.loads((history.parent / "config.json").read_text())["created"]
+    seconds_before = pd.read_csv(history)["epoch_seconds"].sum()
 
     result = train_cli(tmp_path, small_csv, "--epochs", "6")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -81,6 +83,12 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     assert len(list((tmp_path / "callbacks").iterdir())) == 1
     epochs = pd.read_csv(history)["epoch"].tolist()
     assert epochs == list(range(6)), epochs  # continued from the last completed epoch, none repeated
+    config = json.loads((history.parent / "config.json").read_text())
+    assert config["created"] == created and len(config["resumed"]) == 1  # the run keeps its birth date
+    metrics = json.loads((tmp_path / "results" / history.parent.name / "metrics.json").read_text())
+    accuracy = pd.read_csv(history)["val_accuracy"]
+    assert metrics["best_epoch"] == int(accuracy.idxmax()) + 1  # best.keras is the best of both sessions
+    assert metrics["train_minutes_all_sessions"] * 60 > seconds_before
 
 
 def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tmp_path):
@@ -96,6 +104,17 @@ def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tm
     (fresh,) = [c for c in callback_suite(tmp_path / "new", CallbackConfig(), tensorboard=False)
                 if isinstance(c, keras.callbacks.ModelCheckpoint)]
     assert fresh.best in (None, -float("inf"))  # no threshold: the first epoch is saved
+
+
+def test_a_resumed_runs_early_stopping_keeps_its_wait_count(tmp_path):
+    from fer_keras.callbacks import resumable_early_stopping
+    from fer_keras.runs import Run
+
+    pd.DataFrame({"epoch": [0, 1, 2, 3], "val_loss": [1.0, 0.8, 0.9, 0.95]}).to_csv(tmp_path / "history.csv",
+                                                                                 index=False)
+    stopping = resumable_early_stopping(Run(tmp_path), monitor="val_loss", patience=5, mode="min")
+    stopping.on_train_begin()
+    assert stopping.best == pytest.approx(0.8) and stopping.wait == 2
 
 
 @pytest.mark.parametrize("args, message", [
