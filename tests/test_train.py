@@ -110,8 +110,8 @@ def test_a_resumed_runs_early_stopping_keeps_its_wait_count(tmp_path):
     from fer_keras.callbacks import resumable_early_stopping
     from fer_keras.runs import Run
 
-    pd.DataFrame({"epoch": [0, 1, 2, 3], "val_loss": [1.0, 0.8, 0.9, 0.95]}).to_csv(tmp_path / "history.csv",
-                                                                                 index=False)
+    history = pd.DataFrame({"epoch": [0, 1, 2, 3], "val_loss": [1.0, 0.8, 0.9, 0.95]})
+    history.to_csv(tmp_path / "history.csv", index=False)
     stopping = resumable_early_stopping(Run(tmp_path), monitor="val_loss", patience=5, mode="min")
     stopping.on_train_begin()
     assert stopping.best == pytest.approx(0.8) and stopping.wait == 2
