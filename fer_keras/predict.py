@@ -65,6 +65,44 @@ def read_image(path):
     return image
 
 
+def to_image(image):
+    """A BGR (or grey) uint8 array from what ``fer`` users pass: an array, an image file path, a
+    base64 data URI (``data:image/png;base64,…``), or an http(s) URL — fetched only because the
+    caller passed one. FERDataError if it cannot be read."""
+    if isinstance(image, np.ndarray):
+        return image
+    text = str(image)
+    if text.startswith("data:"):
+        import base64
+        import binascii
+
+        header, _, payload = text.partition(",")
+        if ";base64" not in header:
+            raise FERDataError("data URI: only base64 data URIs (data:image/…;base64,…) are accepted")
+        try:
+            raw = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise FERDataError("data URI: the base64 payload is malformed") from None
+        return _decode(raw, "data URI")
+    if text.startswith(("http://", "https://")):
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(text, timeout=15) as response:  # noqa: S310 (the caller's URL)
+                raw = response.read()
+        except (OSError, ValueError) as err:
+            raise FERDataError(f"{text}: could not be fetched ({err})") from None
+        return _decode(raw, text)
+    return read_image(image)
+
+
+def _decode(raw, name):
+    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FERDataError(f"{name}: not a readable image (corrupt or unsupported format)")
+    return image
+
+
 def open_video(source):
     """A ``cv2.VideoCapture`` on a video file or a webcam index (int); FERDataError if it won't open."""
     if isinstance(source, int):
@@ -171,12 +209,20 @@ class EmotionRecognizer:
                      for box in boxes]
             yield key, image, faces
 
-    def detect_emotions(self, image):
+    def detect_emotions(self, image, face_rectangles=None):
         """``[{"box": [x, y, w, h], "emotions": {emotion: probability}}]`` for each face in a BGR
-        (as ``cv2.imread`` gives) or grey uint8 image, or an image file path."""
-        if isinstance(image, (str, Path)):
-            image = read_image(image)
-        return next(self.analyze([(None, image)]))[2]
+        (as ``cv2.imread`` gives) or grey uint8 image, an image file path, a base64 data URI or an
+        http(s) URL (see :func:`to_image`). ``face_rectangles`` (``[[x, y, w, h], …]``) skips the
+        detector and classifies those boxes, as ``fer``'s argument of the same name does."""
+        image = to_image(image)
+        if face_rectangles is None:
+            return next(self.analyze([(None, image)]))[2]
+        grey = to_grey(image)
+        boxes = [[int(v) for v in box] for box in face_rectangles]
+        if not boxes:
+            return []
+        probabilities = self.classify(np.stack([crop_face(grey, box, self.margin) for box in boxes]))
+        return [{"box": box, "emotions": dict(zip(EMOTIONS, map(float, p)))} for box, p in zip(boxes, probabilities)]
 
     def top_emotion(self, image):
         """``(emotion, probability)``: the top emotion of the largest face; ``(None, None)`` if
@@ -192,6 +238,13 @@ class EmotionRecognizer:
         """Yield ``(frame_index, frame, faces)`` for every ``every``-th frame of a video file or a
         webcam index, ``faces`` shaped as in :meth:`detect_emotions`."""
         yield from self.analyze(read_video(source, every, max_frames))
+
+    def video_table(self, source, every=1, max_frames=None, csv=None, annotated=None):
+        """A video as a per-frame table (pandas), a per-video summary and, optionally, a CSV and an
+        annotated copy: see :func:`fer_keras.video.video_table`."""
+        from fer_keras.video import video_table
+
+        return video_table(self, source, every, max_frames, csv, annotated)
 
 
 # ---- command line -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ STAGES = [
     {"fer_keras.train"},  # fit
     {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.saliency", "fer_keras.results",
      "fer_keras.plots", "fer_keras.plots_eda", "fer_keras.eda"},  # after fit: read runs
-    {"fer_keras.predict", "fer_keras.faces", "fer_keras.pretrained", "fer_keras.bench"},  # use
+    {"fer_keras.predict", "fer_keras.faces", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video"},  # use
 ]
 ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate")}
 """Training ends by evaluating its run through the one evaluator (one writer of metrics)."""

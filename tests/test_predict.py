@@ -7,6 +7,7 @@ import sys
 import cv2
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from skimage import data as samples
 
@@ -89,6 +90,55 @@ def test_analyze_video_gives_one_result_per_frame(recognizer, files):
     assert [index for index, _, _ in results] == list(range(10))
     assert all(len(faces) == 1 for _, _, faces in results)
     assert [index for index, _, _ in recognizer.analyze_video(files["video"], every=3)] == [0, 3, 6, 9]
+
+
+def test_detect_emotions_takes_a_base64_data_uri_and_precomputed_face_rectangles(recognizer, files):
+    import base64
+
+    faces = recognizer.detect_emotions(files["image"])
+    uri = "data:image/png;base64," + base64.b64encode(files["astronaut"].read_bytes()).decode()
+    assert recognizer.detect_emotions(uri) == faces
+    given = recognizer.detect_emotions(files["image"], face_rectangles=[faces[0]["box"], [10, 10, 60, 60]])
+    assert [face["box"] for face in given] == [faces[0]["box"], [10, 10, 60, 60]]
+    np.testing.assert_allclose(list(given[0]["emotions"].values()), list(faces[0]["emotions"].values()), atol=1e-6)
+    assert recognizer.detect_emotions(files["image"], face_rectangles=[]) == []
+    with pytest.raises(FERError, match="base64 payload is malformed"):
+        recognizer.detect_emotions("data:image/png;base64,@@@")
+
+
+def test_detect_emotions_fetches_an_http_url_only_when_given_one(recognizer, files):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(files["dir"]))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/astronaut.png"
+        assert recognizer.detect_emotions(url) == recognizer.detect_emotions(files["image"])
+        with pytest.raises(FERError, match="could not be fetched"):
+            recognizer.detect_emotions(url.replace("astronaut.png", "missing.png"))
+    finally:
+        server.shutdown()
+
+
+def test_video_table_has_a_row_per_face_a_summary_a_csv_and_an_annotated_copy(recognizer, files, tmp_path):
+    from fer_keras.video import COLUMNS
+
+    table, summary = recognizer.video_table(files["video"], every=2, csv=tmp_path / "faces.csv",
+                                            annotated=tmp_path / "annotated.mp4")
+    assert list(table.columns) == COLUMNS and table["frame"].tolist() == [0, 2, 4, 6, 8]
+    np.testing.assert_allclose(table[list(EMOTIONS)].sum(axis=1), 1, atol=1e-5)
+    assert (table["time_s"] == table["frame"] / summary["fps"]).all()
+    assert summary["frames_analysed"] == 5 and summary["frames_with_face"] == 5 and summary["faces"] == 5
+    assert sum(summary["emotion_share"].values()) == pytest.approx(1) and summary["faces_per_s"] > 0
+    assert len(pd.read_csv(tmp_path / "faces.csv")) == 5
+    capture = cv2.VideoCapture(str(tmp_path / "annotated.mp4"))
+    assert capture.read()[0] and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
 def test_recognizer_rejects_a_model_with_the_wrong_input_shape():

@@ -1,0 +1,94 @@
+"""A video as a table: one row per face per analysed frame (frame, time, box, seven probabilities,
+top emotion), a per-video summary (share of frames per emotion, faces/s), and optionally a CSV and
+an annotated copy of the video — what the ``fer`` package's ``Video.analyze`` + ``to_pandas`` give.
+
+    from fer_keras.predict import EmotionRecognizer
+    table, summary = EmotionRecognizer().video_table("clip.mp4", every=5, csv="clip.csv",
+                                                     annotated="clip_annotated.mp4")
+"""
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import pandas as pd
+
+from fer_keras import EMOTIONS
+from fer_keras.errors import FERError
+from fer_keras.predict import draw_faces, iter_frames, open_video, video_fps
+
+COLUMNS = ["frame", "time_s", "face", "x", "y", "w", "h", *EMOTIONS, "emotion", "score"]
+
+
+def video_table(recognizer, source, every=1, max_frames=None, csv=None, annotated=None):
+    """Analyse every ``every``-th frame of ``source`` (a video file or a webcam index) with
+    ``recognizer``, reading at most ``max_frames`` frames.
+
+    Returns ``(table, summary)``: ``table`` a DataFrame with ``COLUMNS`` (one row per face; a frame
+    without a face has no row), ``summary`` a dict — frames read and analysed, frames with a face,
+    faces, faces per second (detection + classification), and ``emotion_share``: for each emotion
+    the share of analysed frames with a face whose largest face shows it most. ``csv`` writes the
+    table; ``annotated`` writes the analysed frames with boxes and labels (mp4v, or MJPG .avi);
+    both through a temporary name, so a failure leaves no partial file.
+    """
+    if int(every) < 1:
+        raise FERError(f"every must be at least 1, got {every}")
+    capture = open_video(source)
+    fps = video_fps(capture)
+    writer = None
+    if annotated is not None:
+        annotated = Path(annotated)
+        partial = annotated.with_name(f".{annotated.stem}.partial{annotated.suffix or '.mp4'}")
+    rows, top = [], []
+    started = time.perf_counter()
+    analysed = []
+
+    def counted(frames):
+        for item in frames:
+            analysed.append(item[0])
+            yield item
+
+    try:
+        for index, frame, faces in recognizer.analyze(counted(iter_frames(capture, every, max_frames, str(source)))):
+            for k, face in enumerate(faces):
+                emotions = face["emotions"]
+                emotion = max(emotions, key=emotions.get)
+                rows.append([index, index / fps, k, *face["box"], *emotions.values(), emotion, emotions[emotion]])
+            if faces:
+                largest = max(faces, key=lambda face: face["box"][2] * face["box"][3])["emotions"]
+                top.append(max(largest, key=largest.get))
+            if annotated is not None:
+                if writer is None:
+                    writer = _video_writer(partial, fps / every, frame.shape[1], frame.shape[0])
+                writer.write(draw_faces(frame, faces))
+    except BaseException:
+        if writer is not None:
+            writer.release()
+            partial.unlink(missing_ok=True)
+        raise
+    seconds = time.perf_counter() - started
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if writer is not None:
+        writer.release()
+        os.replace(partial, annotated)
+    summary = {
+        "source": str(source), "fps": fps, "every": int(every), "frames_analysed": len(analysed),
+        "frames_with_face": len(top), "faces": len(table), "seconds": seconds,
+        "faces_per_s": len(table) / seconds if seconds else 0.0,
+        "emotion_share": {e: (top.count(e) / len(top) if top else 0.0) for e in EMOTIONS},
+    }
+    if csv is not None:
+        csv = Path(csv)
+        partial_csv = csv.with_name(f".{csv.name}.partial")
+        table.to_csv(partial_csv, index=False)
+        os.replace(partial_csv, csv)
+    return table, summary
+
+
+def _video_writer(path, fps, width, height):
+    for codec in ("mp4v", "MJPG"):
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), max(fps, 1.0), (width, height))
+        if writer.isOpened():
+            return writer
+    raise FERError(f"cannot write the annotated video {path}: no working codec (mp4v, MJPG)")
