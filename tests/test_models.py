@@ -245,6 +245,16 @@ def test_small_models_train_one_step_and_reload_in_safe_mode(name, tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)
 
 
+def test_resnet50v2_trinh_has_the_papers_dense_layer_and_tf_preprocessing(zoo):
+    model = zoo("resnet50v2_trinh")
+    assert model.get_layer("fc1").count_params() == 6_422_592  # Trinh et al. 2023 §2.1.2
+    assert model.get_layer("resnet50v2_base").output.shape[1:] == (7, 7, 2048)
+    assert MODEL_FAMILIES["resnet50v2_trinh"].preprocessing == "tf"
+    front = keras.Model(model.inputs, model.get_layer("to_minus1_1").output)
+    found = keras.ops.convert_to_numpy(front(np.stack([np.zeros((48, 48, 1)), np.ones((48, 48, 1))]).astype("float32")))
+    np.testing.assert_allclose([found[0].min(), found[0].max(), found[1].min(), found[1].max()], [-1, -1, 1, 1])
+
+
 def test_model_overrides_parse_values_and_refuse_unknown_builder_arguments():
     from fer_keras.models.registry import model_overrides
 

@@ -23,6 +23,7 @@ _WHERE = {
     "compile_model": "registry",
     "build_resnet50_transfer": "transfer",
     "build_vgg16_transfer": "transfer",
+    "build_resnet50v2_trinh": "trinh",
 }
 
 __all__ = sorted(_WHERE)

@@ -89,25 +89,34 @@ def check_base_size(base_size):
     return int(base_size)
 
 
-def grey_to_base_input(inputs, size=BASE_IMAGE_SIZE):
-    """48×48×1 in [0, 1] → size×size×3 with caffe preprocessing, as layers (no Lambda)."""
+PREPROCESSING = ("caffe", "tf")
+
+
+def grey_to_base_input(inputs, size=BASE_IMAGE_SIZE, preprocessing="caffe"):
+    """48×48×1 in [0, 1] → size×size×3 as the base expects, as layers (no Lambda): "caffe" (VGG16,
+    ResNet50: ×255 minus the BGR means) or "tf" (ResNet50V2, InceptionV3, MobileNet: [-1, 1])."""
     if inputs.shape[-1] != 1:
         raise FERError(f"transfer models take greyscale input (channels=1), got input shape {tuple(inputs.shape[1:])}")
+    if preprocessing not in PREPROCESSING:
+        raise FERError(f"preprocessing must be one of {', '.join(PREPROCESSING)}, got {preprocessing!r}")
     x = layers.Resizing(size, size, name="resize")(inputs)
     x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    if preprocessing == "tf":
+        return layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(x)
     x = layers.Rescaling(255.0, name="to_255")(x)
     return layers.Normalization(mean=CAFFE_MEAN_BGR, variance=(1.0, 1.0, 1.0), name="caffe_mean")(x)
 
 
 def pretrained_base(inputs, application, weights, base_size, name, arch, output_layer=None, pooling=None,
-                    trainable=True):
-    """The shared front of the transfer models: grey 48×48 → resized caffe-preprocessed RGB →
+                    trainable=True, preprocessing="caffe"):
+    """The shared front of the transfer models: grey 48×48 → resized RGB preprocessed as the base
+    expects ("caffe" or "tf", see :func:`grey_to_base_input`) →
     ``application`` (a ``keras.applications`` constructor, without its top) with ``weights`` None,
     "imagenet" or a local file, truncated at ``output_layer`` when given, as a nested model
     ``name``. Returns the base's output tensor."""
     app_weights, path = check_weights(weights)
     base_size = check_base_size(base_size)
-    x = grey_to_base_input(inputs, base_size)
+    x = grey_to_base_input(inputs, base_size, preprocessing)
     full = application(include_top=False, weights=app_weights, input_shape=(base_size, base_size, 3),
                        pooling=pooling, name=name)
     if path is not None:
