@@ -255,6 +255,16 @@ def test_resnet50v2_trinh_has_the_papers_dense_layer_and_tf_preprocessing(zoo):
     np.testing.assert_allclose([found[0].min(), found[0].max(), found[1].min(), found[1].max()], [-1, -1, 1, 1])
 
 
+def test_spp_net_classifies_images_of_any_size_with_one_model():
+    from fer_keras.models import build_spp_net
+
+    model = build_spp_net(input_shape=(None, None, 1), widths=(8, 16, 32))
+    for side in (48, 64, 40, 8):
+        probabilities = model.predict(images(2, (side, side, 1)), verbose=0)
+        assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert model.get_layer("spp").output.shape[-1] == 32 * (1 + 4 + 16)
+
+
 def test_model_overrides_parse_values_and_refuse_unknown_builder_arguments():
     from fer_keras.models.registry import model_overrides
 

@@ -24,6 +24,8 @@ _WHERE = {
     "build_resnet50_transfer": "transfer",
     "build_vgg16_transfer": "transfer",
     "build_resnet50v2_trinh": "trinh",
+    "build_spp_net": "spp",
+    "SpatialPyramidPooling": "spp",
 }
 
 __all__ = sorted(_WHERE)

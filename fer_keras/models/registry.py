@@ -12,6 +12,7 @@ from fer_keras.models.attention import build_attention_vit
 from fer_keras.models.cnn import build_baseline_cnn, build_five_layer_cnn, build_six_layer_cnn
 from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.fernet import fernet_preset
+from fer_keras.models.spp import build_spp_net
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 from fer_keras.models.trinh import build_resnet50v2_trinh
 
@@ -53,6 +54,8 @@ MODEL_FAMILIES = {
                                  (324_567, 324_567, 0)),
     "resnet50v2_trinh": ModelFamily(build_resnet50v2_trinh, "Trinh et al. 2023, §2.1.2",
                                     (29_996_039, 29_946_503, 49_536), preprocessing="tf"),
+    "spp_net": ModelFamily(build_spp_net, "He et al. 2015; Bakiasi & Muça 2024 (member of the vote)",
+                           (3_145_895, 3_144_935, 960)),
     "fernet_t": ModelFamily(fernet_preset("t"), "this project (issue 12)", (295_575, 294_615, 960), min_input=16),
     "fernet_s": ModelFamily(fernet_preset("s"), "this project (issue 12)", (1_176_359, 1_174_439, 1_920),
                             min_input=16),
