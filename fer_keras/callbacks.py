@@ -31,20 +31,8 @@ def tensorboard_available():
 def best_so_far(run, monitor):
     """The best ``monitor`` value an interrupted run already reached (its ``history.csv``), so that
     a resumed run's checkpoint is never replaced by a worse epoch; None for a new run."""
-    history = history_of(run)
-    if monitor not in history or history[monitor].isna().all():
-        return None
-    return float(history[monitor].min() if monitor.endswith("loss") else history[monitor].max())
-
-
-def history_of(run):
-    """The run's ``history.csv`` as a DataFrame (empty for a new run)."""
-    import pandas as pd
-
-    try:
-        return pd.read_csv(run.history)
-    except (FileNotFoundError, pd.errors.EmptyDataError):  # a new run; CSVLogger opened it, no row yet
-        return pd.DataFrame()
+    best = run.best_row(monitor)
+    return None if best is None else best[1]
 
 
 def resumable_early_stopping(run, **kwargs):
@@ -55,11 +43,9 @@ def resumable_early_stopping(run, **kwargs):
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         def on_train_begin(self, logs=None):
             super().on_train_begin(logs)
-            history = history_of(run)
-            if self.monitor in history and history[self.monitor].notna().any():
-                values = history[self.monitor].to_numpy()
-                best = int(values.argmin() if self.monitor.endswith("loss") else values.argmax())
-                self.best, self.wait = float(values[best]), len(values) - 1 - best
+            best = run.best_row(self.monitor)
+            if best is not None:
+                self.best, self.wait = best[1], len(run.read_history()) - 1 - best[0]
 
     return ResumableEarlyStopping(**kwargs)
 

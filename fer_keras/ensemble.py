@@ -85,6 +85,10 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     if weights is not None:
         weights = [weights[i] for i in order]
     test, _ = run_test_split(run_dirs[0], data)
+    for run_dir in run_dirs[1:]:  # the recorded splits themselves, whatever their configs say
+        if not np.array_equal(Run(run_dir).read_test_split()["images"], np.rint(test.x[..., 0] * 255)):
+            raise FERError(f"{run_dirs[0].name} and {run_dir.name} recorded different test splits; ensemble runs "
+                           "tested on the same images")
     models = [load_keras_model(Run(d).best) for d in run_dirs]
     scored = [model_scores(model, test.x, tta) for model in models]
     outputs = [plain for plain, _ in scored]

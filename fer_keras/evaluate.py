@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import re
-import shutil
 import sys
 import time
 from datetime import datetime
@@ -33,7 +32,7 @@ from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
-from fer_keras.runs import BEST, HISTORY, Run
+from fer_keras.runs import BEST, CONFIG, HISTORY, METRICS, Run, write_json, write_text
 from fer_keras.saved_models import check_model, load_model
 
 TIMING_IMAGES = 1000
@@ -203,9 +202,9 @@ def rebuild_test_split(variant, data, seed=0, part="test"):
     labels = ((test.labels == EMOTIONS.index(variant.binary_emotion)).astype(np.int64) if variant.binary
               else test.labels)
     training = data.usage == "Training"
+    copies = occurs_in(test.images, data.images[training]) if part == "test" and training.any() else None
     return HeldOutSplit(to_model_input(test.images), labels, test.labels, class_names_of(variant), variant,
-                        data.source, data_fingerprint(data), variant.protocol, False,
-                        occurs_in(test.images, data.images[training]) if training.any() else None)
+                        data.source, data_fingerprint(data), variant.protocol, False, copies)
 
 
 def run_test_split(run_dir, data=None):
@@ -252,10 +251,13 @@ def write_results(out_dir, metrics, title, config=None, history_csv=None):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "metrics.json"
-    merged = json.loads(path.read_text()) if path.exists() else {}
+    path = out_dir / METRICS
+    try:
+        merged = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        raise FERError(f"{path} is damaged (not JSON); delete it and evaluate again") from None
     merged.update(metrics)
-    files = ["metrics.json", "report.md"]
+    files = [METRICS, "report.md"]
     plot_confusion_matrix(metrics["confusion_matrix"], metrics["class_names"], out_dir / "confusion_matrix.png",
                           title=f"{title} — test accuracy {metrics['test_accuracy']:.1%} (n={metrics['n_test']:,})")
     files.append("confusion_matrix.png")
@@ -263,14 +265,14 @@ def write_results(out_dir, metrics, title, config=None, history_csv=None):
         plot_training_curves(pd.read_csv(history_csv), out_dir / "curves.png", merged.get("best_epoch"), title=title)
         files.append("curves.png")
     if isinstance(config, (str, Path)):
-        shutil.copyfile(config, out_dir / "config.json")
+        write_text(out_dir / CONFIG, Path(config).read_text())
     elif config is not None:
-        (out_dir / "config.json").write_text(json.dumps(config, indent=2))
-    if (out_dir / "config.json").exists():
-        files.append("config.json")
+        write_json(out_dir / CONFIG, config)
+    if (out_dir / CONFIG).exists():
+        files.append(CONFIG)
     merged["files"] = files
-    path.write_text(json.dumps(merged, indent=2))
-    (out_dir / "report.md").write_text(report_markdown(merged, title, files))
+    write_json(path, merged)
+    write_text(out_dir / "report.md", report_markdown(merged, title, files))
     return merged
 
 

@@ -9,6 +9,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from fer_keras.data.io import atomic_write
+
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
 RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#c62828"
 
@@ -95,7 +97,8 @@ def figure(nrows=1, ncols=1, figsize=None, layout=None, **subplots):
 
 
 def save_figure(fig, path):
+    """Save ``fig`` as PNG at ``path`` atomically (a temporary name, then a rename)."""
     if fig.get_layout_engine() is None:
         fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     return path

@@ -85,15 +85,29 @@ def to_image(image):
             raise FERDataError("data URI: the base64 payload is malformed") from None
         return _decode(raw, "data URI")
     if text.startswith(("http://", "https://")):
+        import http.client
         import urllib.request
 
         try:
             with urllib.request.urlopen(text, timeout=15) as response:  # noqa: S310 (the caller's URL)
                 raw = response.read()
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, http.client.HTTPException) as err:
             raise FERDataError(f"{text}: could not be fetched ({err})") from None
         return _decode(raw, text)
     return read_image(image)
+
+
+def check_box(box, shape):
+    """``[x, y, w, h]`` as ints if it is four numbers with a positive size overlapping the image."""
+    try:
+        x, y, w, h = (int(v) for v in box)
+    except (TypeError, ValueError):
+        raise FERDataError(f"face rectangle {box!r}: expected four numbers [x, y, w, h]") from None
+    height, width = shape[:2]
+    if w < 1 or h < 1 or x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise FERDataError(f"face rectangle {[x, y, w, h]}: needs a positive width and height inside the "
+                           f"{width}×{height} image")
+    return [x, y, w, h]
 
 
 def _decode(raw, name):
@@ -218,7 +232,7 @@ class EmotionRecognizer:
         if face_rectangles is None:
             return next(self.analyze([(None, image)]))[2]
         grey = to_grey(image)
-        boxes = [[int(v) for v in box] for box in face_rectangles]
+        boxes = [check_box(box, grey.shape) for box in face_rectangles]
         if not boxes:
             return []
         probabilities = self.classify(np.stack([crop_face(grey, box, self.margin) for box in boxes]))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fer_keras.data.io import atomic_write
 from fer_keras.errors import FERError
 
 BEST = "best.keras"
@@ -93,10 +94,9 @@ class Run:
         ids, copy-in-Training mask), so that evaluation reads it instead of re-preparing the data."""
         import numpy as np
 
-        partial = self.path / f".{TEST_SPLIT}.partial.npz"
-        np.savez_compressed(partial, images=images, labels=labels, emotions=emotions,
-                            ids=np.asarray(ids, dtype=str), in_training=in_training)
-        os.replace(partial, self.test_split)
+        atomic_write(self.test_split, lambda tmp: np.savez_compressed(
+            tmp, images=images, labels=labels, emotions=emotions, ids=np.asarray(ids, dtype=str),
+            in_training=in_training))
 
     def read_test_split(self):
         """The recorded test split as a dict of arrays (see :meth:`write_test_split`)."""
@@ -108,18 +108,33 @@ class Run:
         with np.load(self.test_split, allow_pickle=False) as found:
             return {key: found[key] for key in found.files}
 
+    def read_history(self):
+        """``history.csv`` as a DataFrame; empty for a new run (CSVLogger may have opened it
+        without a row yet)."""
+        import pandas as pd
+
+        try:
+            return pd.read_csv(self.history)
+        except (FileNotFoundError, pd.errors.EmptyDataError):
+            return pd.DataFrame()
+
+    def best_row(self, monitor):
+        """(row index, value) of the best ``monitor`` value so far (lowest for a loss, highest
+        otherwise; NaN epochs skipped), or None when the history has no such value."""
+        history = self.read_history()
+        if monitor not in history or history[monitor].isna().all():
+            return None
+        row = history[monitor].idxmin() if monitor.endswith("loss") else history[monitor].idxmax()
+        return int(row), float(history.loc[row, monitor])
+
     def best_epoch(self, monitor):
         """(best epoch, 1-based, by ``monitor``; epochs run) from the history; (None, n) if the
         history lacks the monitor, (None, None) without a history."""
-        import pandas as pd
-
-        if not self.history.exists():
+        history = self.read_history()
+        if history.empty:
             return None, None
-        history = pd.read_csv(self.history)
-        if monitor not in history:
-            return None, len(history)
-        pick = history[monitor].idxmin() if monitor.endswith("loss") else history[monitor].idxmax()
-        return int(history.loc[pick, "epoch"]) + 1, len(history)
+        best = self.best_row(monitor)
+        return (None if best is None else int(history.loc[best[0], "epoch"]) + 1), len(history)
 
 
 def find_resumable(output_dir, resume_key):
@@ -149,10 +164,12 @@ def check_output_dir(path, option="--output-dir"):
     return path
 
 
+def write_text(path, text):
+    """Write ``text`` atomically (see ``fer_keras.data.io.atomic_write``): a crash never leaves half
+    a file."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
 def write_json(path, value):
-    """Write ``value`` as indented JSON atomically (a temporary file, then a rename), so a crash
-    never leaves half a file."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(value, indent=2))
-    os.replace(partial, path)
+    """Write ``value`` as indented JSON, atomically."""
+    write_text(path, json.dumps(value, indent=2))

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import keras
 
+from fer_keras.errors import FERError
 from fer_keras.recipes import schedule_factor
+from fer_keras.runs import write_json
 
 
 class ScheduledLearningRate(keras.callbacks.Callback):
@@ -62,9 +64,11 @@ class RunPlan:
 
 class TimeBudget(keras.callbacks.Callback):
     """Plans a run in minutes: after every epoch, the epochs that still fit in the budget are
-    estimated from the mean epoch time so far (training + validation), the shared ``plan`` is
-    updated (so the schedule anneals to the new end) and training stops when the next epoch would
-    not fit. Time already spent by an interrupted run is read from ``state_file`` on resume.
+    estimated from the mean time of the last three epochs (training + validation; recent epochs
+    say most about the machine's current load), the shared ``plan`` is updated (so the schedule
+    anneals to the new end) and training stops when the next epoch would not fit. The budget
+    counts epochs only (not data preparation or the final evaluation). Time already spent and the
+    plan of an interrupted run are read back from ``state_file`` on resume.
     """
 
     def __init__(self, minutes, plan, state_file, max_epochs=None):
@@ -73,8 +77,13 @@ class TimeBudget(keras.callbacks.Callback):
         self.plan, self.state_file, self.max_epochs = plan, Path(state_file), max_epochs
         self.spent, self.epoch_seconds, self.started = 0.0, [], None
         if self.state_file.exists():
-            state = json.loads(self.state_file.read_text())
-            self.spent, self.epoch_seconds = state["spent_seconds"], state["epoch_seconds"]
+            try:
+                state = json.loads(self.state_file.read_text())
+                self.spent, self.epoch_seconds = state["spent_seconds"], state["epoch_seconds"]
+                self.plan.epochs = state["planned_epochs"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise FERError(f"{self.state_file} is damaged; delete it to restart the budget, or start afresh "
+                               "with --fresh") from None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -88,8 +97,8 @@ class TimeBudget(keras.callbacks.Callback):
         self.plan.epochs = max(epoch + 1, min(fits, self.max_epochs or fits))
         if self.plan.epochs <= epoch + 1:
             self.model.stop_training = True
-        self.state_file.write_text(json.dumps({"spent_seconds": self.spent, "epoch_seconds": self.epoch_seconds,
-                                               "planned_epochs": self.plan.epochs}))
+        write_json(self.state_file, {"spent_seconds": self.spent, "epoch_seconds": self.epoch_seconds,
+                                     "planned_epochs": self.plan.epochs})
         if logs is not None:
             logs["planned_epochs"] = self.plan.epochs
 

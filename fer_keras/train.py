@@ -20,7 +20,7 @@ from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.errors import FERError
-from fer_keras.recipes import build_optimizer, override, resolve_recipe
+from fer_keras.recipes import build_optimizer, override, plan_first_epochs, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import gpu_available, versions
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
@@ -74,7 +74,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     from fer_keras.augment import augmenter
     from fer_keras.batches import AugmentedBatches
-    from fer_keras.callbacks import callback_suite, history_of
+    from fer_keras.callbacks import callback_suite
     from fer_keras.evaluate import evaluate_run
     from fer_keras.models import build_model, compile_model
     from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
@@ -133,8 +133,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                    else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
         fit_data = {"x": AugmentedBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights,
                                           augment=augment)}
-    if time_budget is not None:
-        check_budget_fits(compiled_model(), fit_data, time_budget)  # a throwaway model: too small fails here
+    first_plan = epochs
+    if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
+        first_plan = min(epochs, plan_first_epochs(time_budget, check_budget_fits(compiled_model(), fit_data,
+                                                                                  time_budget)))
         keras.utils.set_random_seed(seed)
     model = compiled_model()
 
@@ -145,7 +147,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         before = run.read_config()
         created, resumed = before.get("created", created), before.get("resumed", []) + [created]
         if isinstance(fit_data["x"], AugmentedBatches):
-            fit_data["x"].start_at(len(history_of(run)))
+            fit_data["x"].start_at(len(run.read_history()))
     else:
         run = Run.create(output_dir, variant.name)
     config = {
@@ -163,11 +165,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     write_json(run.config, config)
     run.write_test_split(**recorded_test_split(prepared, dataset))
 
-    plan = RunPlan(epochs)
+    plan = RunPlan(first_plan)  # a time budget re-plans it after every epoch
     extra = [EpochTimer()] + ([ScheduledLearningRate(recipe, plan)] if recipe.scheduled else [])
     if time_budget is not None:
         extra.append(TimeBudget(time_budget, plan, run.budget, max_epochs=epochs))
-    callbacks = callback_suite(run.path, variant.callbacks, plateau=not recipe.scheduled,
+    callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
                                early_stopping=recipe.early_stopping, extra=extra)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
     model.fit(**fit_data, validation_data=(prepared.x_val, prepared.y_val), epochs=epochs,
@@ -177,7 +179,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
         model.save(run.best)
-    epoch_seconds = history_of(run).get("epoch_seconds")
+    epoch_seconds = run.read_history().get("epoch_seconds")
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
                 "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),

@@ -15,6 +15,7 @@ import cv2
 import pandas as pd
 
 from fer_keras import EMOTIONS
+from fer_keras.data.io import atomic_write
 from fer_keras.errors import FERError
 from fer_keras.predict import draw_faces, iter_frames, open_video, video_fps
 
@@ -32,14 +33,15 @@ def video_table(recognizer, source, every=1, max_frames=None, csv=None, annotate
     table; ``annotated`` writes the analysed frames with boxes and labels (mp4v, or MJPG .avi);
     both through a temporary name, so a failure leaves no partial file.
     """
-    if int(every) < 1:
+    every = int(every)
+    if every < 1:
         raise FERError(f"every must be at least 1, got {every}")
     capture = open_video(source)
     fps = video_fps(capture)
     writer = None
     if annotated is not None:
         annotated = Path(annotated)
-        partial = annotated.with_name(f".{annotated.stem}.partial{annotated.suffix or '.mp4'}")
+        partial = annotated.with_name(f".{annotated.stem}.partial{annotated.suffix or '.mp4'}")  # cv2 needs the suffix
     rows, top = [], []
     started = time.perf_counter()
     analysed = []
@@ -73,16 +75,15 @@ def video_table(recognizer, source, every=1, max_frames=None, csv=None, annotate
         writer.release()
         os.replace(partial, annotated)
     summary = {
-        "source": str(source), "fps": fps, "every": int(every), "frames_analysed": len(analysed),
+        "source": str(source), "fps": fps, "every": every, "frames_analysed": len(analysed),
         "frames_with_face": len(top), "faces": len(table), "seconds": seconds,
         "faces_per_s": len(table) / seconds if seconds else 0.0,
         "emotion_share": {e: (top.count(e) / len(top) if top else 0.0) for e in EMOTIONS},
     }
+    if annotated is not None and writer is None:
+        raise FERError(f"{source}: no frame was analysed, so no annotated video was written to {annotated}")
     if csv is not None:
-        csv = Path(csv)
-        partial_csv = csv.with_name(f".{csv.name}.partial")
-        table.to_csv(partial_csv, index=False)
-        os.replace(partial_csv, csv)
+        atomic_write(csv, lambda tmp: table.to_csv(tmp, index=False))
     return table, summary
 
 

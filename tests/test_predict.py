@@ -104,6 +104,9 @@ def test_detect_emotions_takes_a_base64_data_uri_and_precomputed_face_rectangles
     assert recognizer.detect_emotions(files["image"], face_rectangles=[]) == []
     with pytest.raises(FERError, match="base64 payload is malformed"):
         recognizer.detect_emotions("data:image/png;base64,@@@")
+    for box in ([1, 2, 3], [10, 10, 0, 20], [5000, 10, 20, 20], ["a", 1, 2, 3]):
+        with pytest.raises(FERError, match="face rectangle"):
+            recognizer.detect_emotions(files["image"], face_rectangles=[box])
 
 
 def test_detect_emotions_fetches_an_http_url_only_when_given_one(recognizer, files):

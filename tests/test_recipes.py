@@ -62,6 +62,11 @@ def test_recipes_round_trip_through_json_and_refuse_unknown_keys():
     ("schedule", "step", "unknown schedule 'step'"),
     ("augmentation", "mixup", "unknown augmentation 'mixup'"),
     ("learning_rate", -1.0, "learning_rate must be positive"),
+    ("momentum", 1.5, r"momentum must lie in \[0, 1\), got 1.5"),
+    ("erase_probability", 2.0, r"erase_probability must lie in \[0, 1\]"),
+    ("weight_decay", -1.0, "weight_decay must be 0 or more"),
+    ("crop_padding", -1, "crop_padding must be 0 or more"),
+    ("batch_size", 0, "batch_size must be at least 1"),
 ])
 def test_a_bad_recipe_field_is_one_clear_error(field, value, message):
     with pytest.raises(FERError, match=message):
@@ -114,11 +119,16 @@ def test_a_budgeted_run_stops_within_one_epoch_of_its_budget(tmp_path):
     assert 3 <= plan.epochs < 1000
 
 
-def test_a_budget_resumed_from_its_state_file_counts_the_time_already_spent(tmp_path):
+def test_a_budget_resumed_from_its_state_file_counts_the_time_already_spent_and_keeps_its_plan(tmp_path):
     state = tmp_path / "budget.json"
     state.write_text(json.dumps({"spent_seconds": 100.0, "epoch_seconds": [50.0, 50.0], "planned_epochs": 4}))
-    budget = TimeBudget(200 / 60, RunPlan(4), state)
+    plan = RunPlan(1000)
+    budget = TimeBudget(200 / 60, plan, state)
     assert budget.spent == 100.0 and budget.epoch_seconds == [50.0, 50.0]
+    assert plan.epochs == 4  # the resumed epoch's learning rate follows the interrupted run's plan
+    state.write_text("{")
+    with pytest.raises(FERError, match="budget.json is damaged"):
+        TimeBudget(200 / 60, RunPlan(1000), state)
 
 
 def test_a_budget_too_small_for_one_epoch_says_how_long_an_epoch_takes():

@@ -100,7 +100,7 @@ def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tm
         tmp_path / "history.csv", index=False)
     (checkpoint,) = [c for c in callback_suite(tmp_path, CallbackConfig(), tensorboard=False)
                      if isinstance(c, keras.callbacks.ModelCheckpoint)]
-    assert checkpoint.best == pytest.approx(0.8022)  # epoch 10's 0.7939 can no longer replace it
+    assert checkpoint.best == pytest.approx(0.8022)  # a worse later epoch (0.79) can no longer replace it
     (fresh,) = [c for c in callback_suite(tmp_path / "new", CallbackConfig(), tensorboard=False)
                 if isinstance(c, keras.callbacks.ModelCheckpoint)]
     assert fresh.best in (None, -float("inf"))  # no threshold: the first epoch is saved
@@ -110,7 +110,7 @@ def test_a_resumed_runs_early_stopping_keeps_its_wait_count(tmp_path):
     from fer_keras.callbacks import resumable_early_stopping
     from fer_keras.runs import Run
 
-    history = pd.DataFrame({"epoch": [0, 1, 2, 3], "val_loss": [1.0, 0.8, 0.9, 0.95]})
+    history = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "val_loss": [1.0, float("nan"), 0.8, 0.9, 0.95]})
     history.to_csv(tmp_path / "history.csv", index=False)
     stopping = resumable_early_stopping(Run(tmp_path), monitor="val_loss", patience=5, mode="min")
     stopping.on_train_begin()

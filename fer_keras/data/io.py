@@ -214,7 +214,7 @@ def write_csv(data, path):
         "pixels": [" ".join(map(str, row)) for row in flat.tolist()],
         "Usage": data.usage,
     })
-    _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, compression="infer"))
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, compression="infer"))
     return path
 
 
@@ -332,7 +332,7 @@ def _cached(path, read, cache):
     data = read(path)
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(cache_file, lambda tmp: _write_h5(tmp, data, fingerprint))
+        atomic_write(cache_file, lambda tmp: _write_h5(tmp, data, fingerprint))
     except OSError as err:
         warnings.warn(f"could not write cache {cache_file}: {err}", stacklevel=2)
     return data
@@ -362,8 +362,11 @@ def _existing(path):
     return path
 
 
-def _atomic_write(path, write):
-    """Call ``write(tmp_path)`` then move the finished file into place; leave nothing on failure."""
+def atomic_write(path, write):
+    """Call ``write(tmp_path)`` then move the finished file into place; leave nothing on failure.
+    The temporary name keeps ``path``'s suffixes, so writers that infer a format from them (pandas'
+    compression, matplotlib, NumPy's ``.npz``) write the right one. Every writer of the package
+    goes through here."""
     path = Path(path)
     suffix = "".join(path.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
