@@ -224,7 +224,7 @@ def main(argv=None):
         "  python -m fer_keras.train --list\n"
         "  python -m fer_keras.train --variant baseline_cnn                 # synthetic demo data, ~2 min\n"
         "  python -m fer_keras.train --variant five_layer_balanced_filtered --data fer2013.csv.gz\n"
-        "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100   # ends in 100 min\n"
+        "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100  # epochs fit 100 min\n"
         "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"
         "  tensorboard --logdir callbacks                                    # watch runs\n"
         "Re-running an interrupted command resumes it from its last completed epoch.",
