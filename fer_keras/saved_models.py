@@ -17,7 +17,7 @@ def load_model(path):
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise FERError(f"could not load model {path}: not a .keras archive (corrupt or truncated file?)")
     keras = import_keras_quietly()
-    import fer_keras.models.spp  # noqa: F401  (registers the package's own layers for safe-mode loading)
+    import fer_keras.models.layers  # noqa: F401  (registers the package's own layers for safe-mode loading)
 
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)

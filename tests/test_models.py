@@ -55,7 +55,8 @@ def test_registry_names_every_builder():
     assert PARAMETERS["six_layer_cnn"][0] == 34_545_159 and PARAMETERS["vgg16_transfer"][1] == 6_795_911
 
 
-SMALL_FAMILIES = ["baseline_cnn", "cnn_lstm", "cnn_lstm_first", "attention_vit", "fernet_t"]
+SMALL_FAMILIES = ["baseline_cnn", "cnn_lstm", "cnn_lstm_first", "attention_vit", "fernet_t", "patch_vit",
+                  "spp_net"]
 
 
 @pytest.mark.parametrize("name", SMALL_FAMILIES + ["five_layer_cnn"])
@@ -228,7 +229,7 @@ def test_compile_model_picks_the_loss_from_the_head():
         compile_model(build_model("cnn_lstm_first"), optimizer="nope")
 
 
-@pytest.mark.parametrize("name", ["baseline_cnn", "fernet_t", "fernet_s"])
+@pytest.mark.parametrize("name", ["baseline_cnn", "fernet_t", "fernet_s", "patch_vit", "spp_net"])
 def test_small_models_train_one_step_and_reload_in_safe_mode(name, tmp_path):
     """Runs under every backend CI installs: build, one SGD step, save, safe-mode reload, same outputs."""
     model = compile_model(build_model(name), optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),

@@ -25,7 +25,9 @@ _WHERE = {
     "build_vgg16_transfer": "transfer",
     "build_resnet50v2_trinh": "trinh",
     "build_spp_net": "spp",
-    "SpatialPyramidPooling": "spp",
+    "build_patch_vit": "vit",
+    "SpatialPyramidPooling": "layers",
+    "PositionEmbedding": "layers",
 }
 
 __all__ = sorted(_WHERE)

@@ -15,6 +15,7 @@ from fer_keras.models.fernet import fernet_preset
 from fer_keras.models.spp import build_spp_net
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 from fer_keras.models.trinh import build_resnet50v2_trinh
+from fer_keras.models.vit import build_patch_vit
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ MODEL_FAMILIES = {
                                  (324_567, 324_567, 0)),
     "resnet50v2_trinh": ModelFamily(build_resnet50v2_trinh, "Trinh et al. 2023, §2.1.2",
                                     (29_996_039, 29_946_503, 49_536), preprocessing="tf"),
+    "patch_vit": ModelFamily(build_patch_vit, "Dosovitskiy et al. 2021; Trinh et al. 2023 (CPU-sized, from scratch)",
+                             (315_463, 315_463, 0), min_input=16),
     "spp_net": ModelFamily(build_spp_net, "He et al. 2015; Bakiasi & Muça 2024 (member of the vote)",
                            (3_145_895, 3_144_935, 960)),
     "fernet_t": ModelFamily(fernet_preset("t"), "this project (issue 12)", (295_575, 294_615, 960), min_input=16),

@@ -1,46 +1,17 @@
 """SPP-net (He et al. 2015), one of the three members of Bakiasi & Muça's (2024) majority vote: a CNN
 whose last feature map goes through spatial pyramid pooling, so one model takes images of any size.
 
-``SpatialPyramidPooling`` max-pools the map into 1×1, 2×2 and 4×4 grids of (nearly) equal bins and
-concatenates them: C·(1 + 4 + 16) features whatever the map's height and width. It is a registered
-Keras layer built from ``keras.ops`` (every backend; loads in safe mode).
+``SpatialPyramidPooling`` (``fer_keras.models.layers``) max-pools the map into 1×1, 2×2 and 4×4
+grids of (nearly) equal bins and concatenates them: C·(1 + 4 + 16) features whatever the map's
+height and width.
 """
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from fer_keras.models.blocks import classifier_head, image_input
 from fer_keras.models.fernet import conv_bn_relu
-
-SPP_BINS = (1, 2, 4)
-
-
-@keras.saving.register_keras_serializable(package="fer_keras")
-class SpatialPyramidPooling(layers.Layer):
-    """Max-pool an N×H×W×C map into ``bins`` grids (n×n each) and concatenate: N×C·Σn²."""
-
-    def __init__(self, bins=SPP_BINS, **kwargs):
-        super().__init__(**kwargs)
-        self.bins = tuple(int(n) for n in bins)
-        if not self.bins or min(self.bins) < 1:
-            raise ValueError(f"bins must be positive grid sizes, got {bins!r}")
-
-    def call(self, x):
-        height, width = ops.shape(x)[1], ops.shape(x)[2]
-        pooled = []
-        for n in self.bins:
-            for i in range(n):
-                top, bottom = (i * height) // n, ((i + 1) * height + n - 1) // n
-                for j in range(n):
-                    left, right = (j * width) // n, ((j + 1) * width + n - 1) // n
-                    pooled.append(ops.max(x[:, top:bottom, left:right, :], axis=(1, 2)))
-        return ops.concatenate(pooled, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1] * sum(n * n for n in self.bins))
-
-    def get_config(self):
-        return {**super().get_config(), "bins": list(self.bins)}
+from fer_keras.models.layers import SPP_BINS, SpatialPyramidPooling
 
 
 def build_spp_net(input_shape=(48, 48, 1), num_classes=7, binary=False, widths=(32, 64, 128, 256), bins=SPP_BINS,

@@ -1,0 +1,66 @@
+"""A patch ViT trained from scratch at 48×48 (Dosovitskiy et al. 2021's design, Trinh et al. 2023's
+third model), sized for a CPU.
+
+Trinh et al. fine-tuned a pretrained ViT-Base (86 M parameters, 224×224 RGB, 16×16 patches; 69 % on
+FER2013 after 25 GPU-hours). Those weights cannot be downloaded here, and a ViT-Base trained from
+scratch on 28 k faces would not converge, so this builder keeps the architecture and shrinks it:
+4×4 patches of the 48×48 grey face (144 tokens), a 96-wide embedding, learned position embeddings,
+pre-norm transformer blocks (LayerNorm → multi-head self-attention → residual; LayerNorm → MLP with
+GELU → residual) and global average pooling of the tokens instead of a class token.
+"""
+
+import keras
+from keras import layers
+
+from fer_keras.models.blocks import classifier_head, image_input
+from fer_keras.models.layers import PositionEmbedding
+
+
+def transformer_block(x, heads, mlp_units, dropout, name):
+    """Pre-norm transformer encoder block: x + MHA(LN(x)); x + MLP(LN(x))."""
+    dim = x.shape[-1]
+    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln1")(x)
+    y = layers.MultiHeadAttention(heads, key_dim=dim // heads, dropout=dropout, name=f"{name}_mha")(y, y)
+    x = layers.Add(name=f"{name}_add1")([x, y])
+    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln2")(x)
+    y = layers.Dense(mlp_units, activation="gelu", name=f"{name}_mlp1")(y)
+    y = layers.Dropout(dropout, name=f"{name}_mlp_drop")(y)
+    y = layers.Dense(dim, name=f"{name}_mlp2")(y)
+    return layers.Add(name=f"{name}_add2")([x, y])
+
+
+def build_patch_vit(input_shape=(48, 48, 1), num_classes=7, binary=False, patch_size=4, dim=96, depth=4,
+                    heads=4, mlp_ratio=2, dropout=0.1, name="patch_vit"):
+    """Patch embedding (Conv2D ``patch_size`` stride ``patch_size`` → ``dim``) → position embedding →
+    ``depth`` pre-norm transformer blocks → LayerNorm → token average → Dropout → Dense softmax.
+
+    At 48×48×1 with 7 classes: 315,463 parameters. The input side must be a multiple of
+    ``patch_size``.
+
+    Args:
+        input_shape: H×W×C of the input image (values in [0, 1]).
+        num_classes: width of the softmax output.
+        binary: one sigmoid unit instead.
+        patch_size: side of a square patch (one token).
+        dim: embedding width (a multiple of ``heads``).
+        depth: transformer blocks.
+        heads: attention heads per block.
+        mlp_ratio: MLP width as a multiple of ``dim``.
+        dropout: in attention, the MLP and before the head.
+        name: the model's name.
+    """
+    if int(dim) % int(heads):
+        raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
+    if any(side % int(patch_size) for side in tuple(input_shape)[:2]):
+        raise ValueError(f"input sides {tuple(input_shape)[:2]} must be multiples of patch_size={patch_size}")
+    inputs = image_input(input_shape)
+    x = layers.Conv2D(dim, patch_size, strides=patch_size, name="patch_embed")(inputs)
+    x = layers.Reshape((-1, dim), name="tokens")(x)
+    x = PositionEmbedding(name="position_embedding")(x)
+    for i in range(1, int(depth) + 1):
+        x = transformer_block(x, int(heads), int(mlp_ratio * dim), dropout, name=f"block{i}")
+    x = layers.LayerNormalization(epsilon=1e-6, name="final_ln")(x)
+    x = layers.GlobalAveragePooling1D(name="token_mean")(x)
+    x = layers.Dropout(dropout, name="head_drop")(x)
+    outputs = classifier_head(x, num_classes, binary)
+    return keras.Model(inputs, outputs, name=name)
