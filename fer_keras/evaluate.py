@@ -509,24 +509,26 @@ def main(argv=None):
                         help="with --model: evaluate on the validation split (FER2013's PublicTest) — where TTA and "
                         "other settings are chosen without looking at the test split")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<run>/ (default: %(default)s)")
+    parser.add_argument("--name", help="with --model: the results folder's name (default: <model>-on-<data>; an "
+                        "existing folder's metrics.json is merged into)")
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
     timing_calls, tta = evaluation_options_of(args)
     import_keras_quietly()
     if args.run:
-        if args.variant or args.validation:
-            raise FERError("--variant and --validation go with --model; a run's variant and test split are read "
-                           "from its folder")
+        if args.variant or args.validation or args.name:
+            raise FERError("--variant, --validation and --name go with --model; a run's variant, test split and "
+                           "results folder are its own")
         metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls, tta)
         out_dir = Path(args.results_dir) / Path(args.run).name
     else:
         if not args.data:
             raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
         part = "val" if args.validation else "test"
-        metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir,
+        metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir, args.name,
                                       n_calls=timing_calls, tta=tta, part=part)
         suffix = "-validation" if part == "val" else ""
-        out_dir = Path(args.results_dir) / (results_name(args.model, args.data) + suffix)
+        out_dir = Path(args.results_dir) / (args.name or results_name(args.model, args.data) + suffix)
     print_summary(metrics, out_dir)
     return 0
 
