@@ -16,13 +16,15 @@ from fer_keras.runs import write_json
 class ScheduledLearningRate(keras.callbacks.Callback):
     """Sets the optimizer's learning rate before every batch from :func:`schedule_factor`.
 
-    ``plan`` is a shared :class:`RunPlan`, whose ``epochs`` a :class:`TimeBudget` may change
-    between epochs; the learning rate of each epoch is logged as ``learning_rate``.
+    Progress is counted in epochs of the shared :class:`RunPlan` — or, with a time budget, read
+    from ``clock`` (the fraction of the budget spent, :meth:`TimeBudget.fraction`), so that the
+    rate falls monotonically to the deadline even when re-planning changes the number of epochs.
+    The learning rate of each epoch is logged as ``learning_rate``.
     """
 
-    def __init__(self, recipe, plan):
+    def __init__(self, recipe, plan, clock=None):
         super().__init__()
-        self.recipe, self.plan = recipe, plan
+        self.recipe, self.plan, self.clock = recipe, plan, clock
         self.steps = None
         self.epoch = 0
 
@@ -33,7 +35,8 @@ class ScheduledLearningRate(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        factor = schedule_factor(self.recipe, (self.epoch + batch / self.steps, self.plan.epochs))
+        done = self.clock() * self.plan.epochs if self.clock else self.epoch + batch / self.steps
+        factor = schedule_factor(self.recipe, (done, self.plan.epochs))
         self.model.optimizer.learning_rate.assign(self.recipe.learning_rate * factor)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -88,9 +91,15 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
+    def fraction(self):
+        """The share of the budget spent so far, the running epoch included (0 to 1)."""
+        running = time.perf_counter() - self.started if self.started is not None else 0.0
+        return min((self.spent + running) / self.budget, 1.0)
+
     def on_epoch_end(self, epoch, logs=None):
         self.epoch_seconds.append(time.perf_counter() - self.started)
         self.spent += self.epoch_seconds[-1]
+        self.started = None
         recent = self.epoch_seconds[-3:]
         per_epoch = sum(recent) / len(recent)
         fits = epoch + 1 + int((self.budget - self.spent) // per_epoch)

@@ -166,9 +166,9 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     run.write_test_split(**recorded_test_split(prepared, dataset))
 
     plan = RunPlan(first_plan)  # a time budget re-plans it after every epoch
-    extra = [EpochTimer()] + ([ScheduledLearningRate(recipe, plan)] if recipe.scheduled else [])
-    if time_budget is not None:
-        extra.append(TimeBudget(time_budget, plan, run.budget, max_epochs=epochs))
+    budget = None if time_budget is None else TimeBudget(time_budget, plan, run.budget, max_epochs=epochs)
+    extra = [EpochTimer()] + ([ScheduledLearningRate(recipe, plan, budget and budget.fraction)]
+                              if recipe.scheduled else []) + ([budget] if budget else [])
     callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
                                early_stopping=recipe.early_stopping, extra=extra)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()

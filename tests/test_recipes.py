@@ -99,6 +99,22 @@ def test_the_schedule_reaches_its_final_learning_rate_within_one_epoch_of_the_pl
     assert all(a >= b for a, b in zip(last_epoch, last_epoch[1:]))
 
 
+def test_with_a_budget_the_rate_falls_with_the_budget_spent_even_when_the_plan_grows():
+    model, (x, y) = tiny_model(), tiny_data()
+    recipe = Recipe(name="t", optimizer="sgd", learning_rate=0.1, schedule="cosine", warmup_epochs=0)
+    plan, spent = RunPlan(4), iter(np.linspace(0, 1, 8 * 4))
+    schedule = ScheduledLearningRate(recipe, plan, clock=lambda: next(spent))
+
+    class GrowingPlan(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            plan.epochs += 3  # faster epochs: more of them fit
+
+    log = LearningRateLog()
+    model.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[schedule, GrowingPlan(), log])
+    assert all(a >= b - 1e-9 for a, b in zip(log.rates, log.rates[1:]))  # never climbs back up
+    assert log.rates[-1] < 1e-3 and log.rates[0] == pytest.approx(0.1)
+
+
 class SlowEpochs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         time.sleep(0.4)
