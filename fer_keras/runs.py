@@ -75,9 +75,16 @@ class Run:
     @classmethod
     def create(cls, output_dir, variant_name):
         """A new, empty run folder ``output_dir/<variant>-<time>``."""
-        path = Path(output_dir) / f"{variant_name}-{datetime.now():%Y%m%d-%H%M%S}"
-        path.mkdir(parents=True)
-        return cls(path)
+        stem = Path(output_dir) / f"{variant_name}-{datetime.now():%Y%m%d-%H%M%S}"
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):  # two runs started in the same second get -2, -3, …
+            path = stem if n == 1 else stem.with_name(f"{stem.name}-{n}")
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
+        raise FERError(f"cannot create a run folder next to {stem}")
 
     def read_config(self):
         """The run's ``config.json`` as a dict; a clear error if this is not a run folder."""

@@ -91,6 +91,13 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     assert metrics["train_minutes_all_sessions"] * 60 > seconds_before
 
 
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    from fer_keras.runs import Run
+
+    paths = {Run.create(tmp_path, "v").path for _ in range(3)}
+    assert len(paths) == 3 and all(p.is_dir() for p in paths)
+
+
 def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tmp_path):
     import keras
 
