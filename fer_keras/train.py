@@ -151,7 +151,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     else:
         run = Run.create(output_dir, variant.name)
     config = {
-        "variant": variant.to_dict(), "resume_key": resume_key, "command": " ".join(sys.argv),
+        "variant": variant.to_dict(), "resume_key": resume_key, "command": command_line(),
         "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset),
                  "rows_after_cleaning": len(cleaned), "cleaning_notes": list(cleaned.notes)},
         "prepared": {"train": len(prepared.x_train), "val": len(prepared.x_val), "test": len(prepared.x_test),
@@ -192,6 +192,13 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     print(f"wrote {run.path}/ (best.keras, history.csv, logs/, config.json, test_split.npz) and "
           f"{results_dir}/{run.name}/ (metrics.json, report.md, figures)")
     return metrics
+
+
+def command_line():
+    """How this process was started, as a user would type it (``python -m fer_keras.train …``)."""
+    if sys.argv and sys.argv[0].endswith(("fer_keras/train.py", "fer_keras\\train.py")):
+        return " ".join(["python -m fer_keras.train", *sys.argv[1:]])
+    return " ".join(sys.argv)
 
 
 def recorded_test_split(prepared, dataset):

@@ -45,7 +45,7 @@ def test_predict_without_model_uses_the_packaged_one(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-1500:]
-    records = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    records = json.loads(done.stdout)  # one JSON list, a record per face
     assert len(records) == 1 and set(records[0]["emotions"]) == set(EMOTIONS)
 
 
