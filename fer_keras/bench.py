@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 
 SETTINGS = {
@@ -250,6 +250,7 @@ def main(argv=None):
         return 0
     if args.crops_of:
         return compare_crops(args)
+    import_keras_quietly()  # the registry imports the builders, which import Keras
     from fer_keras.models import MODEL_BUILDERS
 
     if args.model not in MODEL_BUILDERS:
@@ -283,8 +284,6 @@ def compare_crops(args):
     for path in filter(None, (args.crops_of, args.vs_tflite)):
         if not Path(path).is_file():
             raise FERError(f"model file not found: {path}")
-    from fer_keras.cli import import_keras_quietly
-
     import_keras_quietly()
     found = crops_per_second(args.crops_of, args.vs_tflite)
     names = {"keras_batch_256": f"{Path(args.crops_of).name} (Keras predict, batch 256)",

@@ -1,0 +1,38 @@
+"""The benchmark command: one interleaved run over backends, files written, bad input in one line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def bench(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "fer_keras.bench", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+@pytest.mark.slow
+def test_bench_tables_tensorflow_against_the_pytorch_twin(tmp_path):
+    done = bench("--settings", "tensorflow", "torch-twin", "--steps", "3", "--rounds", "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "| tensorflow |" in done.stdout and "| torch-twin |" in done.stdout
+    found = json.loads((tmp_path / "bench.json").read_text())
+    tf = found["best"]["tensorflow"]
+    assert tf["train"]["images_per_s"] > 0 and tf["train_augmented"]["images_per_s"] > 0
+    assert tf["inference"]["cpu_s_per_1000"] > 0 and (tmp_path / "bench.md").exists()
+    twin = found["best"]["torch-twin"]
+    assert "skipped" in twin or twin["params"] == 684_231  # baseline_cnn's trainable parameters, exactly
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps must be at least 1, got 0"),
+    (["--model", "nope"], "unknown model 'nope'"),
+    (["--crops-of", "missing.keras"], "model file not found: missing.keras"),
+])
+def test_bench_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    done = bench(*args, "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert message in done.stderr and not (tmp_path / "out").exists()
