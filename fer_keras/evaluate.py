@@ -374,11 +374,10 @@ def report_markdown(metrics, title, files):
 # --------------------------------------------------------------------------- entry points
 
 
-def load_keras_model(path, binary=None):
+def load_keras_model(path):
     """A saved model for evaluation (safe mode; a corrupt, truncated or foreign file is a one-line
-    error), checked to take 48×48×1 faces; ``binary=False`` also requires one output per emotion."""
-    return check_model(load_model(path), name=str(path), outputs=None if binary is None else
-                       (1 if binary else len(EMOTIONS)))
+    error), checked to take 48×48×1 faces (any output width: seven-class or one-vs-rest)."""
+    return check_model(load_model(path), name=str(path), outputs=None)
 
 
 def _timing(model, x, n_calls):

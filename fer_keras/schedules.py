@@ -115,8 +115,8 @@ class TimeBudget(keras.callbacks.Callback):
 def check_budget_fits(model, fit_data, minutes, steps=3):
     """Time ``steps`` training steps of a throwaway compiled ``model`` on the first batch of
     ``fit_data`` (the ``model.fit`` arguments) and refuse a budget of ``minutes`` too small for one
-    epoch, saying how long an epoch takes. Returns the estimated seconds per epoch (+10 % for
-    validation)."""
+    epoch, saying how long an epoch takes. Returns the epochs that fit, from the estimated seconds
+    per epoch (+10 % for validation)."""
     from fer_keras.recipes import plan_first_epochs
 
     source = fit_data["x"]
@@ -132,5 +132,4 @@ def check_budget_fits(model, fit_data, minutes, steps=3):
             batch = source[0]
         model.train_on_batch(*batch)
     per_epoch = (time.perf_counter() - start) / steps * n_batches * 1.1
-    plan_first_epochs(minutes, per_epoch)
-    return per_epoch
+    return plan_first_epochs(minutes, per_epoch)

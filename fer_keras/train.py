@@ -20,7 +20,7 @@ from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.errors import FERError
-from fer_keras.recipes import build_optimizer, override, plan_first_epochs, resolve_recipe
+from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import gpu_available, versions
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
@@ -135,8 +135,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                                           augment=augment)}
     first_plan = epochs
     if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
-        first_plan = min(epochs, plan_first_epochs(time_budget, check_budget_fits(compiled_model(), fit_data,
-                                                                                  time_budget)))
+        first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
         keras.utils.set_random_seed(seed)
     model = compiled_model()
 
