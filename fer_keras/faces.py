@@ -1,8 +1,14 @@
-"""Face detection and cropping: OpenCV's Haar cascade → square crops → 48×48 grey faces.
+"""Face detection and cropping: a face detector → square crops → 48×48 grey faces.
 
-The frontal-face cascade ships inside the ``opencv-python(-headless)`` 4.x wheels
-(``cv2.data.haarcascades``); OpenCV 5 dropped it, hence the ``<5`` pin. On scikit-image's
-``astronaut`` sample it finds one face at ``[177, 66, 95, 95]``.
+Two detectors, both offline:
+
+* ``"haar"`` (default): OpenCV's frontal-face Haar cascade, which ships inside the
+  ``opencv-python(-headless)`` 4.x wheels (``cv2.data.haarcascades``); OpenCV 5 dropped it, hence
+  the ``<5`` pin. On scikit-image's ``astronaut`` sample it finds one face at ``[177, 66, 95, 95]``.
+* ``"mtcnn"``: the MTCNN cascade of CNNs (Zhang et al. 2016) from the ``mtcnn`` package, whose
+  weights ship inside its wheel (``pip install fer_keras[mtcnn]``); the detector ``fer`` offers
+  besides Haar. It also finds faces turned or tilted away from the camera, and gives five
+  landmarks (eyes, nose, mouth corners). TensorFlow only (the package is written for it).
 """
 
 from pathlib import Path
@@ -55,6 +61,52 @@ class FaceDetector:
                                               minNeighbors=self.min_neighbors,
                                               minSize=(self.min_face, self.min_face))
         return sorted(([int(v) for v in box] for box in boxes), key=lambda b: (b[0], b[1]))
+
+
+class MTCNNDetector:
+    """MTCNN (the ``mtcnn`` package, weights inside its wheel) with the :class:`FaceDetector` interface.
+
+    min_face: smallest face side, in pixels, to look for.
+    threshold: the last stage's face probability needed to keep a box (``mtcnn``'s default 0.7).
+    """
+
+    def __init__(self, min_face=30, threshold=0.9):
+        try:
+            from mtcnn import MTCNN
+        except ImportError:
+            raise FERError("the 'mtcnn' detector needs the mtcnn package: pip install 'fer_keras[mtcnn]' "
+                           "(or use the default Haar detector)") from None
+        if not 0 < threshold < 1:
+            raise FERError(f"MTCNN threshold must lie in (0, 1), got {threshold}")
+        self.model = MTCNN()
+        self.min_face = int(min_face)
+        self.threshold = float(threshold)
+
+    def detect_with_landmarks(self, grey):
+        """``[(box, keypoints)]``: ``[x, y, w, h]`` ints and ``{"left_eye": (x, y), "right_eye",
+        "nose", "mouth_left", "mouth_right"}`` for each face in an H×W uint8 grey image, left to right."""
+        rgb = cv2.cvtColor(np.asarray(grey, dtype=np.uint8), cv2.COLOR_GRAY2RGB)
+        # mtcnn 1.0.0's pyramid misses faces when min_face_size != 20, so small boxes are dropped here
+        found = self.model.detect_faces(rgb, threshold_onet=self.threshold)
+        faces = [([int(v) for v in face["box"]], {k: (int(x), int(y)) for k, (x, y) in face["keypoints"].items()})
+                 for face in found if min(face["box"][2:]) >= self.min_face]
+        return sorted(faces, key=lambda f: (f[0][0], f[0][1]))
+
+    def detect(self, grey):
+        """Face boxes ``[x, y, w, h]`` (ints) in an H×W uint8 grey image, left to right."""
+        return [box for box, _ in self.detect_with_landmarks(grey)]
+
+
+DETECTORS = ("haar", "mtcnn")
+
+
+def make_detector(name="haar", min_face=30, scale_factor=1.1, min_neighbors=5):
+    """The detector called ``name`` ("haar" or "mtcnn"); the Haar settings are ignored by MTCNN."""
+    if name == "haar":
+        return FaceDetector(scale_factor, min_neighbors, min_face)
+    if name == "mtcnn":
+        return MTCNNDetector(min_face)
+    raise FERError(f"unknown face detector {name!r}; expected one of {', '.join(DETECTORS)}")
 
 
 def crop_face(grey, box, margin=0.1, size=IMAGE_SIZE):

@@ -33,7 +33,7 @@ from fer_keras import EMOTIONS
 from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.data.container import to_model_input
-from fer_keras.faces import FaceDetector, crop_face, to_grey
+from fer_keras.faces import DETECTORS, crop_face, make_detector, to_grey
 from fer_keras.saved_models import check_model, load_model
 from fer_keras.tta import check_tta, predict_tta
 
@@ -170,8 +170,9 @@ class EmotionRecognizer:
 
     model: a ``.keras`` path or a ``keras.Model`` taking 48×48×1 faces in [0, 1] to 7 scores;
     ``None`` (default) is the packaged FERNet-S (``fer_keras.pretrained``).
-    min_face, scale_factor, min_neighbors: the Haar cascade's settings (see ``FaceDetector``);
-    ``detector`` replaces it with any object whose ``detect(grey)`` returns ``[x, y, w, h]`` boxes.
+    detector: "haar" (default, OpenCV's cascade), "mtcnn" (``pip install fer_keras[mtcnn]``; finds
+    more faces, slower) or any object whose ``detect(grey)`` returns ``[x, y, w, h]`` boxes.
+    min_face, scale_factor, min_neighbors: the detector's settings (see ``fer_keras.faces``).
     margin: crop enlargement per side, as a fraction of the face box (the box reported is the
     detector's). batch_size: faces per model call. tta: "none", "flip" (2 views) or "crops" (10
     views; see ``fer_keras.tta``) — more accurate, 2× / 10× the classification time.
@@ -186,7 +187,9 @@ class EmotionRecognizer:
             model = default_model_path()
         is_path = isinstance(model, (str, os.PathLike))
         self.model = check_model(load_model(model), name=str(model)) if is_path else check_model(model)
-        self.detector = detector or FaceDetector(scale_factor, min_neighbors, min_face)
+        if detector is None or isinstance(detector, str):
+            detector = make_detector(detector or "haar", min_face, scale_factor, min_neighbors)
+        self.detector = detector
         self.margin = margin
         self.batch_size = max(1, int(batch_size))
 
@@ -449,7 +452,7 @@ def _frames(sources, args, stats, warn, interrupt):
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m fer_keras.predict",
-        description="Find faces (OpenCV Haar cascade) in images, folders, videos or a webcam and "
+        description="Find faces (OpenCV Haar cascade or MTCNN) in images, folders, videos or a webcam and "
         "classify their emotion with the packaged FERNet-S (or your own .keras model). Results go to stdout as CSV "
         "or JSON "
         "(one record per face); messages and a summary go to stderr.",
@@ -465,6 +468,9 @@ def parse_args(argv):
                         help="stdout format (default: %(default)s)")
     parser.add_argument("--annotate", metavar="OUT_DIR",
                         help="also write images / videos with boxes and labels into this folder")
+    parser.add_argument("--detector", choices=DETECTORS, default="haar",
+                        help="face detector: haar (OpenCV's cascade, fast) or mtcnn (finds turned and tilted faces; "
+                        "pip install 'fer_keras[mtcnn]') (default: %(default)s)")
     parser.add_argument("--min-face", type=int, default=30,
                         help="smallest face side in pixels to detect (default: %(default)s)")
     parser.add_argument("--scale-factor", type=float, default=1.1,
@@ -504,7 +510,8 @@ def main(argv=None):
 
     start = time.perf_counter()
     recognizer = EmotionRecognizer(args.model or None, min_face=args.min_face, scale_factor=args.scale_factor,
-                                   min_neighbors=args.min_neighbors, batch_size=args.batch_size, tta=args.tta)
+                                   min_neighbors=args.min_neighbors, batch_size=args.batch_size, tta=args.tta,
+                                   detector=args.detector)
     annotator = Annotator(args.annotate, warn) if args.annotate else None
     loaded = time.perf_counter()
     stats, kinds = Counter(), Counter()

@@ -1,5 +1,6 @@
 """Face detection → emotion on real photos and video: API, CLI, bad inputs."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -233,3 +234,52 @@ def test_cli_corrupt_model_is_a_user_error(files, capsys):
         main(["--model", str(files["dir"] / "corrupt.keras"), str(files["astronaut"])])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: could not load model")
+
+
+def tilted(image, degrees):
+    """``image`` rotated by ``degrees`` about the astronaut's face (edges repeated)."""
+    turn = cv2.getRotationMatrix2D((223, 118), degrees, 1.0)
+    return cv2.warpAffine(image, turn, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_mtcnn_finds_tilted_faces_the_haar_cascade_misses(files):
+    pytest.importorskip("mtcnn")
+    from fer_keras.faces import FaceDetector, MTCNNDetector, to_grey
+
+    haar, mtcnn = FaceDetector(), MTCNNDetector()
+    grey = to_grey(files["image"])
+    for degrees in (25, 30):
+        assert haar.detect(tilted(grey, degrees)) == []
+        (box,) = mtcnn.detect(tilted(grey, degrees))
+        assert abs(box[0] + box[2] / 2 - 223) < 15 and abs(box[1] + box[3] / 2 - 118) < 15, box
+    ((box, keypoints),) = mtcnn.detect_with_landmarks(grey)
+    assert sorted(keypoints) == ["left_eye", "mouth_left", "mouth_right", "nose", "right_eye"]
+    assert keypoints["left_eye"][1] < keypoints["nose"][1] < keypoints["mouth_left"][1]
+    assert mtcnn.detect(to_grey(cv2.cvtColor(samples.coffee(), cv2.COLOR_RGB2BGR))) == []
+
+
+def test_recognizer_takes_the_detector_by_name(files):
+    pytest.importorskip("mtcnn")
+    faces = EmotionRecognizer(files["model"], detector="mtcnn").detect_emotions(tilted(files["image"], 30))
+    assert len(faces) == 1
+    assert_probabilities(faces[0]["emotions"])
+    with pytest.raises(FERError, match="unknown face detector 'yunet'; expected one of haar, mtcnn"):
+        EmotionRecognizer(files["model"], detector="yunet")
+
+
+def test_a_missing_mtcnn_package_is_one_line(files, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mtcnn", None)
+    with pytest.raises(FERError, match=r"pip install 'fer_keras\[mtcnn\]'"):
+        EmotionRecognizer(files["model"], detector="mtcnn")
+
+
+def test_cli_detector_option(files, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--detector", "yunet", str(files["astronaut"])])
+    assert exit_.value.code == 2
+    assert "argument --detector: invalid choice: 'yunet'" in capsys.readouterr().err
+    if importlib.util.find_spec("mtcnn") is None:
+        pytest.skip("mtcnn is not installed")
+    assert main(["--model", str(files["model"]), "--detector", "mtcnn", "--format", "json", str(files["astronaut"])]) == 0
+    (face,) = json.loads(capsys.readouterr().out)
+    assert abs(face["box"][0] - ASTRONAUT_BOX[0]) < 10
