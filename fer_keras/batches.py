@@ -1,21 +1,19 @@
-"""The training input pipeline: shuffled batches augmented on the fly, for ``model.fit``."""
+"""The training input pipeline: batches in a per-epoch seeded order, augmented on the fly or not,
+for ``model.fit``."""
 
 import keras
 import numpy as np
 
-from fer_keras.augment import augmentation_layers, keras_layers_augmenter
 
+class EpochBatches(keras.utils.PyDataset):
+    """Batches of (x, y[, sample_weight]) reshuffled every epoch from the seed ``[seed, epoch]``, so
+    a resumed run (:meth:`start_at`) sees the same order as an uninterrupted one; ``augment`` is a
+    batch function ``x → augmented x`` (see ``fer_keras.augment.augmenter``) or ``None``. Any backend.
+    """
 
-class AugmentedBatches(keras.utils.PyDataset):
-    """Batches of (x, y[, sample_weight]), augmented on the fly by ``augment`` (a batch function,
-    default Białek's layers: "Keras augmentation during training"); reshuffled every epoch from a
-    per-epoch seed, so a resumed run sees the same order as an uninterrupted one. Any backend."""
-
-    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, layers=None, augment=None, **kwargs):
+    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, augment=None, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
-        if augment is None:
-            augment = keras_layers_augmenter(layers or augmentation_layers(seed))
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.order = self._order()
 
@@ -32,7 +30,7 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        x = self.augment(self.x[rows])
+        x = self.x[rows] if self.augment is None else self.augment(self.x[rows])
         if self.sample_weight is None:
             return x, self.y[rows]
         return x, self.y[rows], self.sample_weight[rows]

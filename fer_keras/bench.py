@@ -55,7 +55,7 @@ def keras_worker(model_name, batch_size, steps, jit_compile):
     import keras
 
     from fer_keras.augment import augmenter
-    from fer_keras.batches import AugmentedBatches
+    from fer_keras.batches import EpochBatches
     from fer_keras.models import build_model
 
     model = build_model(model_name)
@@ -63,11 +63,11 @@ def keras_worker(model_name, batch_size, steps, jit_compile):
                   jit_compile=jit_compile)
     x, y = synthetic_batches(batch_size * steps)
     augment = augmenter("crop_flip")
-    warm_up = AugmentedBatches(x[:batch_size * 3], y[:batch_size * 3], batch_size, augment=augment)
+    warm_up = EpochBatches(x[:batch_size * 3], y[:batch_size * 3], batch_size, augment=augment)
     model.fit(warm_up, epochs=1, verbose=0)  # tracing, for both paths
     model.fit(x[:batch_size * 3], y[:batch_size * 3], batch_size=batch_size, epochs=1, verbose=0)
     plain = timed(lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False))
-    augmented = timed(lambda: model.fit(AugmentedBatches(x, y, batch_size, augment=augment), epochs=1, verbose=0))
+    augmented = timed(lambda: model.fit(EpochBatches(x, y, batch_size, augment=augment), epochs=1, verbose=0))
     model.predict(x[:512], batch_size=256, verbose=0)
     inference = timed(lambda: model.predict(x, batch_size=256, verbose=0))
     return {"train": rates(len(x), *plain), "train_augmented": rates(len(x), *augmented),

@@ -51,7 +51,7 @@ def resumable_early_stopping(run, **kwargs):
 
 
 def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=()):
-    """ReduceLROnPlateau, EarlyStopping (best weights restored), ModelCheckpoint (``best.keras``),
+    """ReduceLROnPlateau, EarlyStopping, ModelCheckpoint (``best.keras``, the model evaluated),
     TensorBoard (``logs/``), CSVLogger (``history.csv``, appended on resume) and BackupAndRestore
     (``backup/``, so an interrupted run resumes from its last completed epoch).
 
@@ -78,7 +78,9 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
     if early_stopping and config.early_stopping_patience is not None:
         callbacks.append(resumable_early_stopping(
             run, monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
-            mode=mode[config.early_stopping_monitor.split("_")[-1]], restore_best_weights=True, verbose=1))
+            mode=mode[config.early_stopping_monitor.split("_")[-1]], verbose=1))
+        # no restore_best_weights: the run is judged by best.keras (the checkpoint monitor's best
+        # epoch); restoring the early-stopping monitor's best epoch only printed a second, different one
     if tensorboard and tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs)))
     return callbacks

@@ -112,7 +112,7 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
         return _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed)
     parts = split(data, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     images, labels, weights = balance(parts.train.images, parts.train.labels, sampling, seed, n_per_class)
-    notes = parts.train.notes + parts.val.notes + (
+    notes = tuple(dict.fromkeys(parts.train.notes + parts.val.notes)) + (  # each part carries the cleaning notes
         f"honest protocol: split ({split_method}) first, {sampling} on the training split only",)
     return Prepared(to_model_input(images), one_hot(labels), to_model_input(parts.val.images),
                     one_hot(parts.val.labels), to_model_input(parts.test.images), one_hot(parts.test.labels),

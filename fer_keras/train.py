@@ -73,7 +73,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     import keras
 
     from fer_keras.augment import augmenter
-    from fer_keras.batches import AugmentedBatches
+    from fer_keras.batches import EpochBatches
     from fer_keras.callbacks import callback_suite
     from fer_keras.evaluate import evaluate_run
     from fer_keras.models import build_model, compile_model
@@ -125,14 +125,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
                              label_smoothing=recipe.label_smoothing)
 
-    fit_data = {"x": prepared.x_train, "y": prepared.y_train, "batch_size": batch_size,
-                "class_weight": prepared.class_weight}
     augment = augmenter(recipe.augmentation, seed, recipe.crop_padding, recipe.erase_probability)
-    if augment is not None:
-        weights = (None if prepared.class_weight is None
-                   else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
-        fit_data = {"x": AugmentedBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights,
-                                          augment=augment)}
+    weights = (None if prepared.class_weight is None
+               else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
+    fit_data = {"x": EpochBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights, augment=augment)}
     first_plan = epochs
     if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
         first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
@@ -145,8 +141,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         print(f"resuming the interrupted run in {run.path}")
         before = run.read_config()
         created, resumed = before.get("created", created), before.get("resumed", []) + [created]
-        if isinstance(fit_data["x"], AugmentedBatches):
-            fit_data["x"].start_at(len(run.read_history()))
+        fit_data["x"].start_at(len(run.read_history()))  # the batch order an uninterrupted run had
     else:
         run = Run.create(output_dir, variant.name)
     config = {

@@ -185,3 +185,12 @@ def test_real_fer2013_usage_split_removes_cross_split_copies(fer2013):
     assert not occurs_in(parts.train.images, np.concatenate([parts.val.images, parts.test.images])).any()
     assert len(parts.train) < 28709
     assert EMOTIONS[int(np.argmax(np.bincount(parts.train.labels)))] == "happy"
+
+
+def test_prepared_notes_name_each_cleaning_step_once(imbalanced):
+    from fer_keras.data.eda import clean
+
+    cleaned = clean(imbalanced, ["remove_duplicates", "drop_outlier_images"])
+    notes = pre_proc_data(cleaned).notes
+    assert len(notes) == len(set(notes)) == len(cleaned.notes) + 1
+    assert notes[-1].startswith("honest protocol: split (usage) first")

@@ -195,3 +195,26 @@ def test_flip_tta_of_a_flip_invariant_model_equals_its_plain_prediction():
     assert not np.allclose(predict_tta(tiny_model(), x, "flip"), tiny_model().predict(x, verbose=0), atol=1e-6)
     with pytest.raises(FERError, match="unknown TTA mode 'rotate'"):
         predict_tta(model, x, "rotate")
+
+
+def test_batches_follow_a_per_epoch_seeded_order_that_a_resumed_run_repeats():
+    from fer_keras.batches import EpochBatches
+
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    y = np.eye(10, dtype=np.float32)
+
+    def epoch_rows(batches):
+        return [int(v) for i in range(len(batches)) for v in batches[i][0].ravel()]
+
+    uninterrupted = EpochBatches(x, y, batch_size=4, seed=5)
+    orders = []
+    for _ in range(3):
+        orders.append(epoch_rows(uninterrupted))
+        uninterrupted.on_epoch_end()
+    assert all(sorted(order) == list(range(10)) for order in orders)  # every image once per epoch, unaugmented
+    assert orders[0] != orders[1] != orders[2]  # reshuffled every epoch
+    resumed = EpochBatches(x, y, batch_size=4, seed=5)
+    resumed.start_at(2)
+    assert epoch_rows(resumed) == orders[2]
+    doubled = EpochBatches(x, y, batch_size=4, seed=5, augment=lambda batch: batch * 2)
+    assert epoch_rows(doubled) == [2 * v for v in orders[0]]

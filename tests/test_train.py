@@ -190,3 +190,15 @@ def test_bad_recipe_or_budget_is_one_line_exit_2_and_writes_nothing(tmp_path, sm
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
     assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()
+
+
+def test_early_stopping_leaves_the_weights_to_the_checkpoint(tmp_path):
+    import keras
+
+    from fer_keras.callbacks import CallbackConfig, callback_suite
+
+    # the run is judged by best.keras (checkpoint monitor); restoring the early-stopping monitor's
+    # best epoch printed "Restoring … best epoch: 15" beside "best epoch 13/15"
+    (stopping,) = [c for c in callback_suite(tmp_path, CallbackConfig(), tensorboard=False)
+                   if isinstance(c, keras.callbacks.EarlyStopping)]
+    assert stopping.restore_best_weights is False
