@@ -15,7 +15,7 @@ from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.paper_results import PAPER_RESULTS, THESIS_LEAKY, paper_figure  # noqa: F401 (re-exported)
 
-COLUMNS = ("run", "variant", "data", "protocol", "leaky", "recipe", "best_epoch", "epochs_run", "train_cpu_minutes",
+COLUMNS = ("run", "variant", "data", "protocol", "leaky", "recipe", "recipe_changes", "time_budget_minutes", "best_epoch", "epochs_run", "train_cpu_minutes",
            "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "tta", "accuracy_tta",
            "macro_f1_tta", "accuracy_without_train_copies", "s_per_1000", "device", "paper_accuracy",
            "paper_s_per_1000", "paper_source", "config")
@@ -83,9 +83,26 @@ def _row(run_dir, metrics):
         "s_per_1000": None if not timing else round(timing["s_per_1000"], 4), "device": timing.get("device"),
         "paper_accuracy": paper.get("accuracy"), "paper_s_per_1000": paper.get("s_per_1000"),
         "paper_source": paper.get("source"),
+        "time_budget_minutes": metrics.get("time_budget_minutes"), "recipe_changes": _recipe_changes(run_dir),
         "config": f"{run_dir.name}/config.json" if (run_dir / "config.json").exists() else None,
         "report": f"{run_dir.name}/report.md" if (run_dir / "report.md").exists() else None,
     }
+
+
+def _recipe_changes(run_dir):
+    """The ``--set`` changes of a run's recipe against its named recipe, e.g. "weight_decay=0.0005"."""
+    try:
+        recorded = json.loads((run_dir / "config.json").read_text()).get("recipe") or {}
+    except (OSError, json.JSONDecodeError):
+        return ""
+    from fer_keras.recipes import RECIPES
+
+    named = RECIPES.get(recorded.get("name"))
+    if named is None or recorded.get("name") == "paper":
+        return ""
+    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+                     for key, value in recorded.items()
+                     if key not in ("name", "batch_size", "learning_rate") and getattr(named, key, value) != value)
 
 
 def _cell(value, fmt="{}"):
@@ -114,6 +131,37 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
+ZOO_INTRO = """
+## The model zoo on FER2013
+
+Every registered model family trained on the real FER2013 on this 2-core CPU with a fixed time budget,
+honest protocol (split first, cross-split copies removed; validation = PublicTest, test = PrivateTest), one
+row per run of the table above that had a budget. Far short of the papers' epochs: this is what a CPU user
+gets in that time. *collapsed* marks a model that predicts (nearly) one class: macro recall ≤ 1.5 / 7.
+"""
+
+
+def zoo_table(rows):
+    """The budgeted honest FER2013 runs, by model family then recipe (markdown)."""
+    from fer_keras.variants import VARIANTS
+
+    zoo = [r for r in rows if r["data"].startswith("fer2013") and not r["leaky"] and r["time_budget_minutes"]
+           and r["variant"] in VARIANTS]
+    zoo.sort(key=lambda r: (VARIANTS[r["variant"]].model, r["recipe"] or "", r["run"]))
+    header = ("model", "variant", "recipe", "budget min", "epochs", "CPU min", "accuracy", "macro-F1", "TTA", "note")
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for r in zoo:
+        recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
+        collapsed = r["macro_recall"] is not None and r["macro_recall"] <= 100 * 1.5 / 7
+        cells = (f"`{VARIANTS[r['variant']].model}`", f"[`{r['variant']}`]({r['report'] or r['run']})", recipe,
+                 f"{r['time_budget_minutes']:g}", _cell(r["epochs_run"]), _cell(r["train_cpu_minutes"], "{:.0f}"),
+                 _cell(r["accuracy"], "{:.2f}"), _cell(r["macro_f1"], "{:.2f}"),
+                 f"{r['accuracy_tta']:.2f} ({r['tta']})" if r["accuracy_tta"] is not None else "—",
+                 "collapsed" if collapsed else "")
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) if zoo else ""
+
+
 def write_tables(results_dir="results"):
     """Write ``README.md`` and ``results.csv`` into ``results_dir``; returns (rows, paths)."""
     results_dir = Path(results_dir)
@@ -122,7 +170,8 @@ def write_tables(results_dir="results"):
     rows = collect(results_dir)
     body = markdown_table(rows) if rows else "No runs yet: train one (`python -m fer_keras.train`) and evaluate it."
     readme = results_dir / "README.md"
-    readme.write_text(INTRO.format(n=len(rows)) + "\n" + body + "\n")
+    zoo = zoo_table(rows)
+    readme.write_text(INTRO.format(n=len(rows)) + "\n" + body + "\n" + (ZOO_INTRO + "\n" + zoo + "\n" if zoo else ""))
     table = results_dir / "results.csv"
     with table.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")

@@ -302,6 +302,28 @@ def test_results_table_shows_the_papers_figure_and_marks_leaky_runs(tmp_path):
     assert "| 67.69 |" in readme and "74.97 (leaky)" in readme and "**LEAKY**" in readme
 
 
+def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_changes(tmp_path):
+    from fer_keras.recipes import MODERN
+    from fer_keras.results import write_tables
+
+    runs = {"lstm": ("cnn_lstm_first", "fer2013.csv.gz", 10, 0.05), "cnn": ("baseline_cnn", "fer2013.csv.gz", 30, 0.5),
+            "demo": ("baseline_cnn", "synthetic(n=4000, seed=0)", 30, 0.5), "long": ("baseline_cnn", "fer2013.csv.gz",
+                                                                                   None, 0.5)}
+    for name, (variant, data, budget, recall) in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(
+            {"variant": variant, "test_accuracy": 0.6, "test_macro_recall": recall, "data": data, "protocol": "honest",
+             "recipe": "modern", "time_budget_minutes": budget, "epochs_run": 7}))
+        (tmp_path / name / "config.json").write_text(json.dumps(
+            {"recipe": {**MODERN.to_dict(), "weight_decay": 5e-4, "batch_size": 32}}))
+    write_tables(tmp_path)
+    zoo = (tmp_path / "README.md").read_text().split("## The model zoo on FER2013")[1]
+    rows = [line for line in zoo.splitlines() if line.startswith("| `")]
+    assert [row.split(" | ")[1] for row in rows] == ["[`baseline_cnn`](cnn)", "[`cnn_lstm_first`](lstm)"]
+    assert "modern (weight_decay=0.0005)" in rows[0] and rows[1].endswith("| collapsed |")
+    assert not rows[0].endswith("| collapsed |")
+
+
 def test_ensemble_of_two_runs_is_evaluated_and_tabulated(trained):
     from fer_keras.ensemble import evaluate_ensemble
     from fer_keras.evaluate import load_keras_model
