@@ -11,13 +11,14 @@ from fer_keras.models import (
     build_attention_vit,
     build_cnn_lstm,
     build_five_layer_cnn,
+    build_inceptionv3_transfer,
     build_model,
     build_resnet50_transfer,
     build_six_layer_cnn,
     build_vgg16_transfer,
     compile_model,
 )
-from fer_keras.models.transfer import CAFFE_MEAN_BGR, grey_to_base_input
+from fer_keras.models.transfer import CAFFE_MEAN_BGR, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, grey_to_base_input
 
 # name: (total, trainable, non-trainable) with weights=None, 48×48×1, 7 classes — the registry's data
 PARAMETERS = {name: family.parameters for name, family in MODEL_FAMILIES.items()}
@@ -173,6 +174,40 @@ def test_grey_input_becomes_caffe_preprocessed_224_rgb():
     np.testing.assert_allclose(out[0, 100, 100], 127.5 - np.array(CAFFE_MEAN_BGR), rtol=1e-5)
 
 
+def test_torch_preprocessing_is_imagenet_mean_and_std_on_grey_copied_to_rgb():
+    inputs = keras.Input((48, 48, 1))
+    front = grey_to_base_input(inputs, size=32, preprocessing="torch")
+    prep = keras.Model(inputs, front)
+    out = keras.ops.convert_to_numpy(prep(np.full((1, 48, 48, 1), 0.5, dtype=np.float32)))
+    assert out.shape == (1, 32, 32, 3)
+    expected = (0.5 - np.array(IMAGENET_MEAN_RGB)) / np.array(IMAGENET_STD_RGB)  # ≈ (0.066, 0.196, 0.418)
+    np.testing.assert_allclose(out[0, 10, 20], expected, rtol=1e-5)
+    np.testing.assert_allclose(out[0].reshape(-1, 3).std(axis=0), 0, atol=1e-5)  # constant in, constant out
+    assert isinstance(prep.get_layer("imagenet_norm"), keras.layers.Normalization)
+    with pytest.raises(FERError, match="preprocessing must be one of caffe, tf, torch, got 'imagenet'"):
+        grey_to_base_input(keras.Input((48, 48, 1)), preprocessing="imagenet")
+
+
+def test_inceptionv3_transfer_pools_a_trainable_base_and_keeps_its_totals_at_base_size_75(zoo):
+    base = zoo("inceptionv3_transfer").get_layer("inceptionv3_base")
+    assert base.output.shape[1:] == (2048,) and base.trainable
+    assert MODEL_FAMILIES["inceptionv3_transfer"].preprocessing == "tf"
+    small = build_inceptionv3_transfer(base_size=75, preprocessing="torch", num_classes=3)
+    assert small.get_layer("resize").output.shape[1:] == (75, 75, 1)
+    assert small.get_layer("imagenet_norm").output.shape[1:] == (75, 75, 3)
+    probs = small.predict(images(), verbose=0)
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    frozen = build_inceptionv3_transfer(base_size=75, freeze_base=True)
+    assert parameter_counts(frozen)[1] == 2048 * 7 + 7  # only the head trains
+
+
+def test_inceptionv3_transfer_refuses_a_base_size_below_75_in_one_line():
+    with pytest.raises(FERError, match=r"at least 75 pixels for InceptionV3 .*got 74$") as err:
+        build_model("inceptionv3_transfer", base_size=74)
+    assert "\n" not in str(err.value)
+
+
 def test_build_model_unknown_name_raises_fer_error_naming_known_models():
     with pytest.raises(FERError) as err:
         build_model("nope")
@@ -186,13 +221,13 @@ def test_build_model_passes_arguments_to_the_builder():
     assert model.name == "tiny" and model.outputs[0].shape[1:] == (3,)
 
 
-@pytest.mark.parametrize("builder", [build_vgg16_transfer, build_resnet50_transfer])
+@pytest.mark.parametrize("builder", [build_vgg16_transfer, build_resnet50_transfer, build_inceptionv3_transfer])
 def test_missing_weights_file_raises_before_building(builder, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the base was built")
 
-    monkeypatch.setattr(keras.applications, "VGG16", fail)
-    monkeypatch.setattr(keras.applications, "ResNet50", fail)
+    for application in ("VGG16", "ResNet50", "InceptionV3"):
+        monkeypatch.setattr(keras.applications, application, fail)
     with pytest.raises(FERError, match="not found"):
         builder(weights=tmp_path / "absent.weights.h5")
     (tmp_path / "weights.txt").write_text("x")

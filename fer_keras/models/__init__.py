@@ -16,6 +16,7 @@ _WHERE = {
     "build_cnn_lstm": "cnn_lstm",
     "build_cnn_lstm_first": "cnn_lstm",
     "build_fernet": "fernet",
+    "build_inceptionv3_transfer": "inception",
     "MODEL_BUILDERS": "registry",
     "MODEL_FAMILIES": "registry",
     "ModelFamily": "registry",

@@ -12,6 +12,7 @@ from fer_keras.models.attention import build_attention_vit
 from fer_keras.models.cnn import build_baseline_cnn, build_five_layer_cnn, build_six_layer_cnn
 from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.fernet import fernet_preset
+from fer_keras.models.inception import build_inceptionv3_transfer
 from fer_keras.models.spp import build_spp_net
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 from fer_keras.models.trinh import build_resnet50v2_trinh
@@ -24,8 +25,9 @@ class ModelFamily:
 
     parameters:    (total, trainable, non-trainable) at 48×48×1, 7 classes, ``weights=None``.
     min_input:     the smallest image side the builder accepts (``build_model`` checks it).
-    preprocessing: what the model does to its [0, 1] grey input before its base: "none", or
-                   "caffe" (resize, grey → RGB, ×255, BGR mean subtracted — in the graph).
+    preprocessing: what the model does to its [0, 1] grey input before its base: "none", or (resize,
+                   grey → RGB, then, in the graph) "caffe" (×255, BGR mean subtracted), "tf" ([-1, 1])
+                   or "torch" (ImageNet mean/std); see ``transfer.grey_to_base_input``.
     aux_outputs:   whether training adds auxiliary outputs that the saved inference model drops.
     """
 
@@ -59,6 +61,9 @@ MODEL_FAMILIES = {
                              (315_463, 315_463, 0), min_input=16),
     "spp_net": ModelFamily(build_spp_net, "He et al. 2015; Bakiasi & Muça 2024 (member of the vote)",
                            (3_145_895, 3_144_935, 960)),
+    "inceptionv3_transfer": ModelFamily(build_inceptionv3_transfer,
+                                        "Szegedy et al. 2016; Bakiasi & Muça 2024 (member of the vote)",
+                                        (21_817_127, 21_782_695, 34_432), preprocessing="tf"),
     "fernet_t": ModelFamily(fernet_preset("t"), "this project (issue 12)", (295_575, 294_615, 960), min_input=16),
     "fernet_s": ModelFamily(fernet_preset("s"), "this project (issue 12)", (1_176_359, 1_174_439, 1_920),
                             min_input=16),
@@ -110,11 +115,12 @@ def model_overrides(name, assignments):
     return kwargs
 
 
-def compile_model(model, optimizer="adam", learning_rate=1e-3, binary=None, label_smoothing=0.0):
+def compile_model(model, optimizer="adam", learning_rate=1e-3, binary=None, label_smoothing=0.0,
+                  steps_per_execution=1):
     """Compile with the seeds' recipe: ``optimizer`` (a name built with ``learning_rate``, or an
     optimizer instance used as is), categorical cross-entropy with ``label_smoothing`` (binary
     cross-entropy for a one-unit sigmoid head) and accuracy. ``binary=None`` reads it from the
-    model's output width.
+    model's output width. ``steps_per_execution``: training steps per call into the backend.
     Returns the model.
     """
     one_unit = model.outputs[0].shape[-1] == 1
@@ -133,5 +139,5 @@ def compile_model(model, optimizer="adam", learning_rate=1e-3, binary=None, labe
     loss = "binary_crossentropy" if binary else "categorical_crossentropy"
     if label_smoothing and not binary:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], steps_per_execution=steps_per_execution)
     return model

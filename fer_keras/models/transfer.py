@@ -21,6 +21,8 @@ from fer_keras.models.blocks import classifier_head, conv_block, image_input
 
 BASE_IMAGE_SIZE = 224
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 WEIGHT_SUFFIXES = (".weights.h5", ".keras", ".h5", ".hdf5")
 VGG16_HEAD_FILTERS = (128, 256, 512, 1024)
 
@@ -81,20 +83,24 @@ def load_base_weights(base, path, arch):
                       "and keep their random values", stacklevel=3)
 
 
-def check_base_size(base_size):
-    """The base's input side: an int of at least 32 (the smallest keras.applications accepts)."""
-    if isinstance(base_size, bool) or not isinstance(base_size, (int, np.integer)) or base_size < 32:
-        raise FERError(f"base_size must be an integer of at least 32 pixels (the paper's is {BASE_IMAGE_SIZE}), "
-                       f"got {base_size!r}")
+def check_base_size(base_size, minimum=32, arch=None):
+    """The base's input side: an int of at least ``minimum`` (32, the smallest most keras.applications
+    accept; InceptionV3 needs 75)."""
+    if isinstance(base_size, bool) or not isinstance(base_size, (int, np.integer)) or base_size < minimum:
+        which = f" for {arch}" if arch else ""
+        raise FERError(f"base_size must be an integer of at least {minimum} pixels{which} (the paper's is "
+                       f"{BASE_IMAGE_SIZE}), got {base_size!r}")
     return int(base_size)
 
 
-PREPROCESSING = ("caffe", "tf")
+PREPROCESSING = ("caffe", "tf", "torch")
 
 
 def grey_to_base_input(inputs, size=BASE_IMAGE_SIZE, preprocessing="caffe"):
     """48×48×1 in [0, 1] → size×size×3 as the base expects, as layers (no Lambda): "caffe" (VGG16,
-    ResNet50: ×255 minus the BGR means) or "tf" (ResNet50V2, InceptionV3, MobileNet: [-1, 1])."""
+    ResNet50: ×255 minus the BGR means), "tf" (ResNet50V2, InceptionV3, MobileNet: [-1, 1]) or
+    "torch" (Bakiasi & Muça 2024's ImageNet normalisation, Keras' DenseNet/EfficientNetV2 "torch"
+    mode: (x − mean) / std per RGB channel with ImageNet's ``IMAGENET_MEAN_RGB`` / ``IMAGENET_STD_RGB``)."""
     if inputs.shape[-1] != 1:
         raise FERError(f"transfer models take greyscale input (channels=1), got input shape {tuple(inputs.shape[1:])}")
     if preprocessing not in PREPROCESSING:
@@ -103,19 +109,22 @@ def grey_to_base_input(inputs, size=BASE_IMAGE_SIZE, preprocessing="caffe"):
     x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
     if preprocessing == "tf":
         return layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(x)
+    if preprocessing == "torch":
+        variance = tuple(std ** 2 for std in IMAGENET_STD_RGB)
+        return layers.Normalization(mean=IMAGENET_MEAN_RGB, variance=variance, name="imagenet_norm")(x)
     x = layers.Rescaling(255.0, name="to_255")(x)
     return layers.Normalization(mean=CAFFE_MEAN_BGR, variance=(1.0, 1.0, 1.0), name="caffe_mean")(x)
 
 
 def pretrained_base(inputs, application, weights, base_size, name, arch, output_layer=None, pooling=None,
-                    trainable=True, preprocessing="caffe"):
+                    trainable=True, preprocessing="caffe", min_base_size=32):
     """The shared front of the transfer models: grey 48×48 → resized RGB preprocessed as the base
-    expects ("caffe" or "tf", see :func:`grey_to_base_input`) →
+    expects ("caffe", "tf" or "torch", see :func:`grey_to_base_input`) →
     ``application`` (a ``keras.applications`` constructor, without its top) with ``weights`` None,
     "imagenet" or a local file, truncated at ``output_layer`` when given, as a nested model
-    ``name``. Returns the base's output tensor."""
+    ``name``. ``base_size`` must be at least ``min_base_size``. Returns the base's output tensor."""
     app_weights, path = check_weights(weights)
-    base_size = check_base_size(base_size)
+    base_size = check_base_size(base_size, min_base_size, arch)
     x = grey_to_base_input(inputs, base_size, preprocessing)
     full = application(include_top=False, weights=app_weights, input_shape=(base_size, base_size, 3),
                        pooling=pooling, name=name)
