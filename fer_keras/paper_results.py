@@ -3,6 +3,8 @@ reports (``evaluate``, ``results``, the notebooks) print beside our measured num
 
 BIALEK = "Białek et al. 2023"
 THESIS_LEAKY = "Ismail 2022 thesis, leaky protocol"
+TRINH = "Trinh et al. 2023"
+BAKIASI_AFFECTNET = "Bakiasi & Muça 2024, on AffectNet, not FER2013"
 
 
 def _bialek(model, figures, seconds):
@@ -21,6 +23,10 @@ PAPER_RESULTS = {
     "cnn_lstm_v5_final_thesis_protocol": {"accuracy": 82.7, "s_per_1000": None, "source": THESIS_LEAKY},
     "attention_vit": {"accuracy": 74.97, "s_per_1000": None, "source": THESIS_LEAKY},
     "attention_vit_thesis_protocol": {"accuracy": 74.97, "s_per_1000": None, "source": THESIS_LEAKY},
+    "resnet50v2_trinh": {"accuracy": 68.0, "s_per_1000": None, "source": TRINH},
+    "patch_vit_trinh": {"accuracy": 69.0, "s_per_1000": None, "source": f"{TRINH}, pretrained ViT-Base"},
+    "spp_net_trinh": {"accuracy": 78.5, "s_per_1000": None, "source": BAKIASI_AFFECTNET},
+    "inceptionv3_trinh": {"accuracy": 80.5, "s_per_1000": None, "source": BAKIASI_AFFECTNET},
 }
 """Variant name → the seed's test accuracy (%), its inference time (s per 1000 images; Białek's on a
 Tesla T4) and where the figure comes from (DESIGN §4)."""

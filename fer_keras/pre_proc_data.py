@@ -102,7 +102,8 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
                    (inverse-frequency Keras ``class_weight`` dict, no resampling) or "augment"
                    (rotate ±10°, mirror, zoom 1.1–1.2 up to ``n_per_class`` per class).
     protocol:      "honest" (default) or "thesis" (leaky, for comparison only).
-    split_method:  "usage" (FER2013's own) or "stratified" (``val_fraction``/``test_fraction``).
+    split_method:  "usage" (FER2013's own), "stratified" (``val_fraction``/``test_fraction``) or
+                   "training_holdout" (20 % of Training validates, PrivateTest tests; Trinh et al. 2023).
     """
     if protocol not in PROTOCOLS:
         raise FERError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")

@@ -93,6 +93,22 @@ def test_without_public_test_a_part_of_training_is_held_out_for_validation(imbal
     assert any("no PublicTest rows" in note for note in parts.val.notes)
 
 
+def test_training_holdout_validates_on_a_stratified_fifth_of_training_and_tests_on_private_test(imbalanced):
+    before = frozen_copy(imbalanced)
+    parts = split(imbalanced, "training_holdout", seed=4)
+    assert len(parts.test) == 28 and set(parts.test.usage) == {"PrivateTest"}  # PublicTest is not used
+    assert set(parts.train.usage) == set(parts.val.usage) == {"Training"}
+    assert abs(len(parts.val) / 230 - 0.2) < 0.03 and len(parts.train) + len(parts.val) <= 230
+    assert not occurs_in(parts.train.images, np.concatenate([parts.val.images, parts.test.images])).any()
+    share = np.bincount(parts.val.labels, minlength=7) / len(parts.val)
+    training = imbalanced.split("Training").labels
+    assert np.abs(share - np.bincount(training, minlength=7) / len(training)).max() < 0.06
+    assert any("20% of Training (seed 4) validates" in note for note in parts.val.notes)
+    assert_unchanged(imbalanced, before)
+    with pytest.raises(FERDataError, match="training_holdout split needs Usage rows Training and PrivateTest"):
+        split(make_fer_data(imbalanced.images, imbalanced.labels), "training_holdout")
+
+
 @pytest.mark.parametrize("sampling", ["ros", "smote", "augment"])
 def test_resampling_balances_the_training_split_only(imbalanced, sampling):
     before = frozen_copy(imbalanced)

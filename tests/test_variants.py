@@ -7,6 +7,7 @@ import pytest
 
 from fer_keras import EMOTIONS
 from fer_keras.data import eda
+from fer_keras.data.splits import SPLIT_METHODS
 from fer_keras.errors import FERError
 from fer_keras.models import MODEL_BUILDERS
 from fer_keras.pre_proc_data import PROTOCOLS, SAMPLINGS
@@ -20,6 +21,7 @@ def test_every_variant_is_buildable_from_its_parts():
         assert variant.model in MODEL_BUILDERS, variant.name
         assert all(callable(getattr(eda, step)) for step in variant.cleaning), variant.name
         assert variant.sampling in SAMPLINGS and variant.protocol in PROTOCOLS, variant.name
+        assert variant.split in SPLIT_METHODS, variant.name
 
 
 def test_the_required_variants_exist():
@@ -56,6 +58,21 @@ def test_seed_hyper_parameters():
     assert (honest.protocol, leaky.protocol, leaky.split) == ("honest", "thesis", "stratified")
     assert {field: value for field, value in honest.to_dict().items() if value != leaky.to_dict()[field]} == {
         "name": "baseline_cnn_ros", "protocol": "honest", "split": "usage", "description": honest.description}
+
+
+def test_trinh_protocol_variants_hold_out_training_weight_classes_augment_and_cite_their_figure():
+    from fer_keras.paper_results import PAPER_RESULTS
+
+    expected = {"resnet50v2_trinh": ("resnet50v2_trinh", 68.0), "patch_vit_trinh": ("patch_vit", 69.0),
+                "spp_net_trinh": ("spp_net", 78.5), "inceptionv3_trinh": ("inceptionv3_transfer", 80.5)}
+    for name, (model, accuracy) in expected.items():
+        variant = get_variant(name)
+        assert (variant.model, variant.split, variant.sampling, variant.augment_in_training) == (
+            model, "training_holdout", "class_weight", True)
+        assert f"{accuracy:g} %" in variant.reference and PAPER_RESULTS[name]["accuracy"] == accuracy
+    assert get_variant("resnet50v2_trinh").epochs == 25
+    assert "Trinh et al. 2023" in get_variant("patch_vit_trinh").reference
+    assert "AffectNet" in get_variant("inceptionv3_trinh").reference
 
 
 def test_unknown_variant_suggests_close_names():

@@ -3,7 +3,9 @@
 Cleaning happens before splitting. Three ways to split:
   * ``"usage"``: FER2013's own ``Usage`` column (Training / PublicTest / PrivateTest);
   * ``"stratified"``: a stratified random split (Białek's 80/10/10; the thesis' test 0.1 or 0.2),
-    group-aware by default, so every copy of a duplicated image lands in the same split.
+    group-aware by default, so every copy of a duplicated image lands in the same split;
+  * ``"training_holdout"``: Trinh et al.'s (2023) protocol: a stratified, duplicate-aware 20 % of
+    Training is the validation split, PrivateTest the test split (PublicTest is not used).
 With ``dedupe=True`` (the default) copies of an image that still straddle splits are removed from
 the earlier split (train loses copies of validation/test images, validation of test images), so
 the test set stays the benchmark's own while training never sees a test image.
@@ -19,7 +21,9 @@ from fer_keras.data.container import SPLITS, FERData
 from fer_keras.data.hashing import duplicate_group_ids, occurs_in
 from fer_keras.errors import FERDataError
 
-SPLIT_METHODS = ("usage", "stratified")
+SPLIT_METHODS = ("usage", "stratified", "training_holdout")
+TRAINING_HOLDOUT_FRACTION = 0.2
+"""The share of Training that ``"training_holdout"`` validates on (Trinh et al. 2023)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,20 @@ def usage_split(data, val_fraction=0.1, test_fraction=0.1, seed=0):
                        "(PublicTest is optional), or none at all for a stratified split")
 
 
+def training_holdout_split(data, val_fraction=TRAINING_HOLDOUT_FRACTION, seed=0):
+    """Trinh et al. (2023): a stratified, duplicate-aware ``val_fraction`` of Training → validation,
+    the rest → train, PrivateTest → test (the benchmark every other variant here is tested on;
+    Trinh's 7,178-image test set is PublicTest + PrivateTest). PublicTest is left out."""
+    present = set(data.usage)
+    if not {"Training", "PrivateTest"} <= present:
+        raise FERDataError(f"{data.source or 'data'}: the training_holdout split needs Usage rows Training and "
+                           f"PrivateTest, got {', '.join(sorted(present - {''})) or 'no Usage column'}; use "
+                           "split 'usage' or 'stratified'")
+    held = stratified_split(data.split("Training"), val_fraction=0, test_fraction=val_fraction, seed=seed)
+    note = f"training_holdout: a stratified, duplicate-aware {val_fraction:.0%} of Training (seed {seed}) validates"
+    return Splits(_noted(held.train, note), _noted(held.test, note), data.split("PrivateTest"))
+
+
 def _noted(part, note):
     return dataclasses.replace(part, notes=part.notes + (note,))
 
@@ -100,9 +118,14 @@ def dedupe_across_splits(splits):
 
 
 def split(data, method="usage", val_fraction=0.1, test_fraction=0.1, seed=0, group_duplicates=True, dedupe=True):
-    """Split ``data`` by ``method`` ("usage" or "stratified"), then remove cross-split copies."""
+    """Split ``data`` by ``method`` ("usage", "stratified" or "training_holdout"), then remove
+    cross-split copies. ``val_fraction`` and ``test_fraction`` apply where the split is drawn at
+    random ("stratified", "usage" without PublicTest); "training_holdout" always holds out
+    ``TRAINING_HOLDOUT_FRACTION`` of Training, as the paper did."""
     if method == "usage":
         parts = usage_split(data, val_fraction, test_fraction, seed)
+    elif method == "training_holdout":
+        parts = training_holdout_split(data, TRAINING_HOLDOUT_FRACTION, seed)
     elif method == "stratified":
         parts = stratified_split(data, val_fraction, test_fraction, seed, group_duplicates)
     else:
