@@ -15,7 +15,8 @@ from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.paper_results import PAPER_RESULTS, THESIS_LEAKY, paper_figure  # noqa: F401 (re-exported)
 
-COLUMNS = ("run", "variant", "data", "protocol", "leaky", "recipe", "recipe_changes", "time_budget_minutes", "best_epoch", "epochs_run", "train_cpu_minutes",
+COLUMNS = ("run", "variant", "data", "protocol", "leaky", "recipe", "recipe_changes", "time_budget_minutes",
+           "best_epoch", "epochs_run", "train_cpu_minutes",
            "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "tta", "accuracy_tta",
            "macro_f1_tta", "accuracy_without_train_copies", "s_per_1000", "device", "paper_accuracy",
            "paper_s_per_1000", "paper_source", "config")

@@ -307,8 +307,8 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
     from fer_keras.results import write_tables
 
     runs = {"lstm": ("cnn_lstm_first", "fer2013.csv.gz", 10, 0.05), "cnn": ("baseline_cnn", "fer2013.csv.gz", 30, 0.5),
-            "demo": ("baseline_cnn", "synthetic(n=4000, seed=0)", 30, 0.5), "long": ("baseline_cnn", "fer2013.csv.gz",
-                                                                                   None, 0.5)}
+            "demo": ("baseline_cnn", "synthetic(n=4000, seed=0)", 30, 0.5),
+            "long": ("baseline_cnn", "fer2013.csv.gz", None, 0.5)}
     for name, (variant, data, budget, recall) in runs.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(

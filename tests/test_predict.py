@@ -280,6 +280,7 @@ def test_cli_detector_option(files, capsys):
     assert "argument --detector: invalid choice: 'yunet'" in capsys.readouterr().err
     if importlib.util.find_spec("mtcnn") is None:
         pytest.skip("mtcnn is not installed")
-    assert main(["--model", str(files["model"]), "--detector", "mtcnn", "--format", "json", str(files["astronaut"])]) == 0
+    assert main(["--model", str(files["model"]), "--detector", "mtcnn", "--format", "json",
+                 str(files["astronaut"])]) == 0
     (face,) = json.loads(capsys.readouterr().out)
     assert abs(face["box"][0] - ASTRONAUT_BOX[0]) < 10
