@@ -8,6 +8,18 @@ import numpy as np
 
 from fer_keras import __version__
 
+TRAINING_STEPS_PER_EXECUTION = 16
+"""Training steps Keras runs per call into the backend (``compile(steps_per_execution=…)``): fewer
+Python round trips per epoch for the small models of a CPU; ``python -m fer_keras.bench`` times it
+against one step per call (the ``tensorflow-spe16`` row of ``results/bench``)."""
+
+
+def training_steps_per_execution():
+    """:data:`TRAINING_STEPS_PER_EXECUTION` under TensorFlow (where the benchmark measured it), else 1."""
+    import keras
+
+    return TRAINING_STEPS_PER_EXECUTION if keras.backend.backend() == "tensorflow" else 1
+
 
 def gpu_available():
     """Whether the active Keras backend sees a GPU."""

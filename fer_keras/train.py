@@ -22,7 +22,7 @@ from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.errors import FERError
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
-from fer_keras.runtime import gpu_available, versions
+from fer_keras.runtime import gpu_available, training_steps_per_execution, versions
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
 
@@ -123,7 +123,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                 raise
             raise FERError(f"cannot build {variant.model} with {model_kwargs}: {err}") from None
         return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
-                             label_smoothing=recipe.label_smoothing)
+                             label_smoothing=recipe.label_smoothing,
+                             steps_per_execution=training_steps_per_execution())
 
     augment = augmenter(recipe.augmentation, seed, recipe.crop_padding, recipe.erase_probability)
     weights = (None if prepared.class_weight is None
@@ -152,6 +153,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                      "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
                      "class_weight": prepared.class_weight, "notes": list(prepared.notes)},
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
+        "steps_per_execution": training_steps_per_execution(),
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
         "time_budget_minutes": time_budget,
         "versions": versions(), "created": created, "resumed": resumed,
