@@ -5,16 +5,24 @@ import keras
 import numpy as np
 
 
+def per_output(y, outputs=None):
+    """The targets of a model with the named ``outputs``: ``y`` itself for a one-output model
+    (``outputs=None``), else ``{name: y}`` for each (a training model with auxiliary classifiers
+    learns the same labels on every output)."""
+    return y if outputs is None else {name: y for name in outputs}
+
+
 class EpochBatches(keras.utils.PyDataset):
     """Batches of (x, y[, sample_weight]) reshuffled every epoch from the seed ``[seed, epoch]``, so
     a resumed run (:meth:`start_at`) sees the same order as an uninterrupted one; ``augment`` is a
-    batch function ``x → augmented x`` (see ``fer_keras.augment.augmenter``) or ``None``. Any backend.
+    batch function ``x → augmented x`` (see ``fer_keras.augment.augmenter``) or ``None``; ``outputs``
+    names the outputs of a multi-output model, each given ``y`` (see ``per_output``). Any backend.
     """
 
-    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, augment=None, **kwargs):
+    def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, augment=None, outputs=None, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
-        self.augment, self.seed, self.epoch = augment, seed, 0
+        self.augment, self.seed, self.epoch, self.outputs = augment, seed, 0, outputs
         self.order = self._order()
 
     def start_at(self, epoch):
@@ -31,9 +39,10 @@ class EpochBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
         x = self.x[rows] if self.augment is None else self.augment(self.x[rows])
+        y = per_output(self.y[rows], self.outputs)
         if self.sample_weight is None:
-            return x, self.y[rows]
-        return x, self.y[rows], self.sample_weight[rows]
+            return x, y
+        return x, y, self.sample_weight[rows]
 
     def on_epoch_end(self):
         self.epoch += 1

@@ -50,7 +50,46 @@ def resumable_early_stopping(run, **kwargs):
     return ResumableEarlyStopping(**kwargs)
 
 
-def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=()):
+def main_output_logs():
+    """For a model with auxiliary outputs, whose accuracy Keras logs as ``predictions_accuracy`` and
+    ``val_predictions_accuracy``: copies them to ``accuracy`` and ``val_accuracy`` at each epoch's
+    end, so the variant's monitors, ``history.csv`` and the best-epoch reading work as for any model.
+    ``loss`` / ``val_loss`` stay the weighted sum that training minimises."""
+    import keras
+
+    from fer_keras.models.blocks import MAIN_OUTPUT
+
+    class MainOutputLogs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            for prefix in ("", "val_"):
+                if logs is not None and f"{prefix}{MAIN_OUTPUT}_accuracy" in logs:
+                    logs[f"{prefix}accuracy"] = logs[f"{prefix}{MAIN_OUTPUT}_accuracy"]
+
+    return MainOutputLogs()
+
+
+def inference_checkpoint(filepath, **kwargs):
+    """Keras' ModelCheckpoint that saves ``inference_model(model)`` — for a model with auxiliary
+    outputs, the one-output model sharing its weights — so ``best.keras`` never has the aux heads."""
+    import keras
+
+    from fer_keras.models.registry import inference_model
+
+    class InferenceCheckpoint(keras.callbacks.ModelCheckpoint):
+        def set_model(self, model):
+            super().set_model(model)
+            self.inference = inference_model(model)
+
+        @property
+        def model(self):
+            super().model  # under JAX, this copies the training state into the shared variables
+            return self.inference
+
+    return InferenceCheckpoint(filepath, **kwargs)
+
+
+def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=(),
+                   aux_outputs=False):
     """ReduceLROnPlateau, EarlyStopping, ModelCheckpoint (``best.keras``, the model evaluated),
     TensorBoard (``logs/``), CSVLogger (``history.csv``, appended on resume) and BackupAndRestore
     (``backup/``, so an interrupted run resumes from its last completed epoch).
@@ -58,18 +97,21 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
     ``plateau=False`` / ``early_stopping=False`` leave those two out (a recipe with a planned
     schedule owns the learning rate and runs to its planned end); ``extra`` callbacks (the
     schedule, the time budget) run before the checkpoint and the logs, so what they log is saved.
+    ``aux_outputs``: the model trains with auxiliary outputs; the main output's accuracy is logged
+    under the plain names (``main_output_logs``) and the checkpoint holds the inference model.
     """
     import keras
 
     run = Run(Path(run_dir))
     mode = {"loss": "min", "accuracy": "max"}
-    callbacks = [keras.callbacks.BackupAndRestore(str(run.backup)), *extra]
+    callbacks = [keras.callbacks.BackupAndRestore(str(run.backup)), *([main_output_logs()] if aux_outputs else []),
+                 *extra]
     if plateau:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=config.lr_monitor, factor=config.lr_factor, patience=config.lr_patience,
             min_delta=config.lr_min_delta, mode=mode[config.lr_monitor.split("_")[-1]], verbose=1))
     callbacks += [
-        keras.callbacks.ModelCheckpoint(
+        (inference_checkpoint if aux_outputs else keras.callbacks.ModelCheckpoint)(
             str(run.best), monitor=config.checkpoint_monitor, save_best_only=True,
             mode=mode[config.checkpoint_monitor.split("_")[-1]],
             initial_value_threshold=best_so_far(run, config.checkpoint_monitor)),

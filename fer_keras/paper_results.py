@@ -23,6 +23,7 @@ PAPER_RESULTS = {
     "cnn_lstm_v5_final_thesis_protocol": {"accuracy": 82.7, "s_per_1000": None, "source": THESIS_LEAKY},
     "attention_vit": {"accuracy": 74.97, "s_per_1000": None, "source": THESIS_LEAKY},
     "attention_vit_thesis_protocol": {"accuracy": 74.97, "s_per_1000": None, "source": THESIS_LEAKY},
+    "googlenet_trinh": {"accuracy": 55.0, "s_per_1000": None, "source": TRINH},
     "resnet50v2_trinh": {"accuracy": 68.0, "s_per_1000": None, "source": TRINH},
     "patch_vit_trinh": {"accuracy": 69.0, "s_per_1000": None, "source": f"{TRINH}, pretrained ViT-Base"},
     "spp_net_trinh": {"accuracy": 78.5, "s_per_1000": None, "source": BAKIASI_AFFECTNET},

@@ -73,10 +73,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     import keras
 
     from fer_keras.augment import augmenter
-    from fer_keras.batches import EpochBatches
+    from fer_keras.batches import EpochBatches, per_output
     from fer_keras.callbacks import callback_suite
     from fer_keras.evaluate import evaluate_run
-    from fer_keras.models import build_model, compile_model
+    from fer_keras.models import MODEL_FAMILIES, build_model, compile_model, inference_model
+    from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
     from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
 
     variant = get_variant(variant_name)
@@ -114,10 +115,16 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                           if recipe != resolve_recipe("paper", variant) or time_budget else [])
     ).encode()).hexdigest()[:16]
 
+    # GoogLeNet trains with auxiliary classifiers: the same labels on each output; best.keras drops them
+    family = MODEL_FAMILIES.get(variant.model)  # (None for a builder a test registered by hand)
+    aux_outputs = family is not None and family.aux_outputs
+    outputs, training_kwargs = ((MAIN_OUTPUT, *AUX_OUTPUTS), {"auxiliary": True}) if aux_outputs else (None, {})
+
     def compiled_model():
         try:
             model = build_model(variant.model, binary=variant.binary,
-                                num_classes=1 if variant.binary else len(EMOTIONS), **(model_kwargs or {}))
+                                num_classes=1 if variant.binary else len(EMOTIONS), **training_kwargs,
+                                **(model_kwargs or {}))
         except (ValueError, TypeError) as err:
             if not model_kwargs or isinstance(err, FERError):
                 raise
@@ -129,7 +136,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     augment = augmenter(recipe.augmentation, seed, recipe.crop_padding, recipe.erase_probability)
     weights = (None if prepared.class_weight is None
                else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
-    fit_data = {"x": EpochBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights, augment=augment)}
+    fit_data = {"x": EpochBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights, augment=augment,
+                                  outputs=outputs)}
     first_plan = epochs
     if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
         first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
@@ -166,15 +174,15 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     extra = [EpochTimer()] + ([ScheduledLearningRate(recipe, plan, budget and budget.fraction)]
                               if recipe.scheduled else []) + ([budget] if budget else [])
     callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
-                               early_stopping=recipe.early_stopping, extra=extra)
+                               early_stopping=recipe.early_stopping, extra=extra, aux_outputs=aux_outputs)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
-    model.fit(**fit_data, validation_data=(prepared.x_val, prepared.y_val), epochs=epochs,
+    model.fit(**fit_data, validation_data=(prepared.x_val, per_output(prepared.y_val, outputs)), epochs=epochs,
               callbacks=callbacks, verbose=verbose)
     train_minutes = (time.perf_counter() - train_start) / 60
     train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
 
     if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
-        model.save(run.best)
+        inference_model(model).save(run.best)
     epoch_seconds = run.read_history().get("epoch_seconds")
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),

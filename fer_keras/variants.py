@@ -160,9 +160,11 @@ FERNET = [
 
 def _trinh_protocol_variants():
     """Trinh et al.'s (2023) protocol — 20 % of Training validates (split "training_holdout"), class
-    weights, Keras augmentation — for their ResNet50V2 model and ViT and for Bakiasi & Muça's (2024)
-    single models (whose figures are on AffectNet, 224×224 RGB, not FER2013)."""
+    weights, Keras augmentation — for their GoogLeNet, ResNet50V2 model and ViT and for Bakiasi &
+    Muça's (2024) single models (whose figures are on AffectNet, 224×224 RGB, not FER2013)."""
     models = [
+        ("googlenet_trinh", "googlenet", 1e-3, 60, 8, "GoogLeNet (auxiliary classifiers in training, 48×48 stem)",
+         "Trinh et al. 2023: 55 % on FER2013 (60 epochs)"),
         ("resnet50v2_trinh", "resnet50v2_trinh", 1e-4, 25, 3, "ResNet50V2-based model",
          "Trinh et al. 2023 §2.1.2: 68 % on FER2013 (25 epochs)"),
         ("patch_vit_trinh", "patch_vit", 1e-3, 30, 12, "patch ViT from scratch (CPU-sized)",

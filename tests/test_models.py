@@ -320,3 +320,69 @@ def test_fernet_validates_its_size_and_depth():
     with pytest.raises(ValueError, match="depth must be at least 1"):
         build_fernet(depth=0)
     assert build_fernet(width=8, depth=1).count_params() < build_model("fernet_t").count_params()
+
+
+GOOGLENET_TRAINING_PARAMETERS = (6_406_421, 6_391_349, 15_072)
+"""build_googlenet(auxiliary=True) at 48×48×1, 7 classes: the inference model's totals + two aux heads."""
+
+
+def test_googlenet_has_aux_heads_on_4a_and_4d_in_training_only():
+    from fer_keras.models import build_googlenet, inference_model
+
+    training = build_googlenet(auxiliary=True)
+    assert training.output_names == ["predictions", "aux1", "aux2"]
+    assert [tuple(output.shape[1:]) for output in training.outputs] == [(7,)] * 3
+    assert parameter_counts(training) == GOOGLENET_TRAINING_PARAMETERS
+    assert MODEL_FAMILIES["googlenet"].aux_outputs
+    for head, module, channels in [("aux1", "inception_4a", 512), ("aux2", "inception_4d", 528)]:
+        pool = training.get_layer(f"{head}_pool")
+        assert pool.input.shape[1:] == (6, 6, channels) and pool.pool_size == (5, 5) and pool.strides == (3, 3)
+        assert pool.output.shape[1:] == (1, 1, channels)
+        assert training.get_layer(f"{head}_fc").count_params() == 128 * 1024 + 1024
+        assert training.get_layer(f"{head}_drop").rate == 0.7
+    inference = inference_model(training)
+    assert len(inference.outputs) == 1 and inference.output_names == ["predictions"]
+    assert parameter_counts(inference) == PARAMETERS["googlenet"]
+    assert not [layer.name for layer in inference.layers if layer.name.startswith("aux")]
+    # the same layer names with and without the heads: weights move between the two by name
+    assert [layer.name for layer in inference.layers] == [layer.name for layer in build_model("googlenet").layers]
+    x = images(3)
+    np.testing.assert_allclose(inference.predict(x, verbose=0), training.predict(x, verbose=0)[0], atol=1e-6)
+    assert inference_model(inference) is inference
+
+
+def test_googlenet_aux_pool_shrinks_to_a_map_smaller_than_5():
+    from fer_keras.models import build_googlenet
+
+    model = build_googlenet(input_shape=(16, 16, 1), auxiliary=True, num_classes=3)
+    pool = model.get_layer("aux1_pool")
+    assert pool.input.shape[1:3] == (2, 2) and pool.pool_size == (2, 2)
+    assert [tuple(output.shape[1:]) for output in model.outputs] == [(3,)] * 3
+
+
+def test_googlenet_trains_on_main_loss_plus_0_3_of_each_aux_loss(tmp_path):
+    """Runs under every backend CI installs: the weighted loss, one step, the shared inference model."""
+    from fer_keras.batches import per_output
+    from fer_keras.models import build_googlenet, inference_model
+
+    model = compile_model(build_googlenet(auxiliary=True), optimizer=keras.optimizers.SGD(0.01))
+    x = images(8, seed=4)
+    y = np.eye(7, dtype="float32")[np.arange(8) % 7]
+    targets = per_output(y, model.output_names)
+    logs = model.evaluate(x, targets, verbose=0, return_dict=True)
+    assert {"loss", "predictions_loss", "aux1_loss", "aux2_loss", "predictions_accuracy"} <= set(logs)
+    assert logs["loss"] == pytest.approx(logs["predictions_loss"] + 0.3 * logs["aux1_loss"] + 0.3 * logs["aux2_loss"],
+                                         rel=1e-5)
+    crossentropy = [float(np.mean(keras.ops.convert_to_numpy(keras.losses.categorical_crossentropy(y, p))))
+                    for p in model.predict(x, verbose=0)]
+    assert logs["loss"] == pytest.approx(crossentropy[0] + 0.3 * crossentropy[1] + 0.3 * crossentropy[2], rel=1e-4)
+    inference = inference_model(model)
+    before = inference.predict(x, verbose=0)
+    loss = model.train_on_batch(x, targets, sample_weight=np.linspace(0.5, 2, 8, dtype="float32"))
+    assert np.isfinite(np.asarray(loss)).all()
+    after = inference.predict(x, verbose=0)
+    assert not np.allclose(before, after)  # the inference model sees the trained weights
+    inference.save(tmp_path / "googlenet.keras")
+    reloaded = keras.saving.load_model(tmp_path / "googlenet.keras", safe_mode=True)
+    assert len(reloaded.outputs) == 1
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)

@@ -25,8 +25,8 @@ def small_csv(tmp_path_factory):
     return write_csv(generate(n_samples=700, seed=3).data, tmp_path_factory.mktemp("data") / "small.csv")
 
 
-def train_cli(workdir, data, *extra, wait=True):
-    command = [sys.executable, "-m", "fer_keras.train", "--variant", VARIANT, "--data", str(data), *extra]
+def train_cli(workdir, data, *extra, wait=True, variant=VARIANT):
+    command = [sys.executable, "-m", "fer_keras.train", "--variant", variant, "--data", str(data), *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if wait:
         return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, env=env)
@@ -202,3 +202,43 @@ def test_early_stopping_leaves_the_weights_to_the_checkpoint(tmp_path):
     (stopping,) = [c for c in callback_suite(tmp_path, CallbackConfig(), tensorboard=False)
                    if isinstance(c, keras.callbacks.EarlyStopping)]
     assert stopping.restore_best_weights is False
+
+
+def test_googlenet_trains_with_aux_heads_and_saves_a_one_output_best_keras(tmp_path, small_csv):
+    result = train_cli(tmp_path, small_csv, "--epochs", "1", variant="googlenet_trinh")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "callbacks").iterdir()
+    history = pd.read_csv(run_dir / "history.csv")
+    assert {"aux1_loss", "aux2_loss", "val_predictions_accuracy"} <= set(history.columns)
+    # the main output's accuracy under the plain names, which the variant's monitors and runs.py read
+    assert history["val_accuracy"].tolist() == history["val_predictions_accuracy"].tolist()
+    assert history["accuracy"].tolist() == history["predictions_accuracy"].tolist()
+    metrics = json.loads((tmp_path / "results" / run_dir.name / "metrics.json").read_text())
+    assert 0 <= metrics["test_accuracy"] <= 1 and (metrics["best_epoch"], metrics["epochs_run"]) == (1, 1)
+
+    import keras
+
+    model = keras.saving.load_model(run_dir / "best.keras", safe_mode=True)
+    assert len(model.outputs) == 1 and model.output_names == ["predictions"]
+    assert not [layer.name for layer in model.layers if layer.name.startswith("aux")]
+    probabilities = model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0)
+    assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_aux_callback_suite_logs_main_accuracy_and_checkpoints_the_trained_inference_model(tmp_path):
+    import keras
+
+    from fer_keras.batches import per_output
+    from fer_keras.callbacks import callback_suite
+    from fer_keras.models import build_googlenet, compile_model, inference_model
+
+    model = compile_model(build_googlenet(input_shape=(16, 16, 1), auxiliary=True), optimizer="sgd")
+    x = np.random.default_rng(0).random((16, 16, 16, 1), dtype=np.float32)
+    y = per_output(np.eye(7, dtype="float32")[np.arange(16) % 7], model.output_names)
+    model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0,
+              callbacks=callback_suite(tmp_path, tensorboard=False, aux_outputs=True))
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history["val_accuracy"].tolist() == history["val_predictions_accuracy"].tolist()
+    saved = keras.saving.load_model(tmp_path / "best.keras", safe_mode=True)
+    assert len(saved.outputs) == 1  # the checkpoint is the inference model, with the weights trained
+    np.testing.assert_allclose(saved.predict(x, verbose=0), inference_model(model).predict(x, verbose=0), atol=1e-5)

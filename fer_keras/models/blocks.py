@@ -5,6 +5,12 @@ from keras import layers
 
 from fer_keras.errors import FERError
 
+MAIN_OUTPUT = "predictions"
+"""The name of every model's output layer (``classifier_head``): the one inference uses."""
+
+AUX_OUTPUTS = ("aux1", "aux2")
+"""The auxiliary training outputs a family with ``aux_outputs`` adds after ``predictions`` (GoogLeNet's)."""
+
 
 def conv_block(x, filters, dropout=0.25, pool_padding="valid", name="block", bn_momentum=0.99):
     """Conv2D 3×3 same ReLU → BatchNorm → MaxPool 2 → Dropout (Białek et al. 2023, Tables 3, 5, 7).
@@ -27,7 +33,7 @@ def dense_block(x, units, dropout=0.5, name="fc", bn_momentum=0.99):
     return layers.Dropout(dropout, name=f"{name}_drop")(x)
 
 
-def classifier_head(x, num_classes=7, binary=False, name="predictions"):
+def classifier_head(x, num_classes=7, binary=False, name=MAIN_OUTPUT):
     """The output layer: Dense(num_classes) softmax, or Dense(1) sigmoid when ``binary`` (Białek §4.4).
 
     The layer computes in float32 so that a mixed-precision model still returns float32

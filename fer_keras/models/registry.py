@@ -9,9 +9,11 @@ import keras
 
 from fer_keras.errors import FERError
 from fer_keras.models.attention import build_attention_vit
+from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
 from fer_keras.models.cnn import build_baseline_cnn, build_five_layer_cnn, build_six_layer_cnn
 from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.fernet import fernet_preset
+from fer_keras.models.googlenet import build_googlenet
 from fer_keras.models.inception import build_inceptionv3_transfer
 from fer_keras.models.spp import build_spp_net
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
@@ -28,7 +30,9 @@ class ModelFamily:
     preprocessing: what the model does to its [0, 1] grey input before its base: "none", or (resize,
                    grey → RGB, then, in the graph) "caffe" (×255, BGR mean subtracted), "tf" ([-1, 1])
                    or "torch" (ImageNet mean/std); see ``transfer.grey_to_base_input``.
-    aux_outputs:   whether training adds auxiliary outputs that the saved inference model drops.
+    aux_outputs:   whether training adds auxiliary outputs that the saved inference model drops: the
+                   builder then takes ``auxiliary=True`` and returns [predictions, *AUX_OUTPUTS]
+                   (``parameters`` are the inference model's).
     """
 
     builder: Callable
@@ -64,6 +68,8 @@ MODEL_FAMILIES = {
     "inceptionv3_transfer": ModelFamily(build_inceptionv3_transfer,
                                         "Szegedy et al. 2016; Bakiasi & Muça 2024 (member of the vote)",
                                         (21_817_127, 21_782_695, 34_432), preprocessing="tf"),
+    "googlenet": ModelFamily(build_googlenet, "Szegedy et al. 2015; Trinh et al. 2023 (55 %, 60 epochs)",
+                             (5_993_735, 5_979_175, 14_560), aux_outputs=True),
     "fernet_t": ModelFamily(fernet_preset("t"), "this project (issue 12)", (295_575, 294_615, 960), min_input=16),
     "fernet_s": ModelFamily(fernet_preset("s"), "this project (issue 12)", (1_176_359, 1_174_439, 1_920),
                             min_input=16),
@@ -102,7 +108,7 @@ def model_overrides(name, assignments):
     import inspect
 
     parameters = inspect.signature(MODEL_BUILDERS[name]).parameters
-    settable = [p for p in parameters if p not in ("input_shape", "num_classes", "binary", "name")]
+    settable = [p for p in parameters if p not in ("input_shape", "num_classes", "binary", "auxiliary", "name")]
     kwargs = {}
     for assignment in assignments:
         key, sep, text = assignment.removeprefix("model.").partition("=")
@@ -115,13 +121,28 @@ def model_overrides(name, assignments):
     return kwargs
 
 
+AUX_LOSS_WEIGHT = 0.3
+"""The weight of each auxiliary classifier's loss in the training loss (Szegedy et al. 2015, §5)."""
+
+
+def inference_model(model):
+    """The one-output model of ``model``: itself, or, for a training model with auxiliary outputs,
+    ``keras.Model(inputs, predictions)`` sharing its layers and weights (what a run saves)."""
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.get_layer(MAIN_OUTPUT).output, name=model.name)
+
+
 def compile_model(model, optimizer="adam", learning_rate=1e-3, binary=None, label_smoothing=0.0,
                   steps_per_execution=1):
     """Compile with the seeds' recipe: ``optimizer`` (a name built with ``learning_rate``, or an
     optimizer instance used as is), categorical cross-entropy with ``label_smoothing`` (binary
     cross-entropy for a one-unit sigmoid head) and accuracy. ``binary=None`` reads it from the
     model's output width. ``steps_per_execution``: training steps per call into the backend.
-    Returns the model.
+
+    A training model with auxiliary outputs gets the same loss on each, weighted 1 for
+    ``predictions`` and ``AUX_LOSS_WEIGHT`` for each of ``AUX_OUTPUTS`` (its ``loss`` is their sum),
+    and accuracy on ``predictions`` only (logged as ``predictions_accuracy``). Returns the model.
     """
     one_unit = model.outputs[0].shape[-1] == 1
     if binary is None:
@@ -139,5 +160,10 @@ def compile_model(model, optimizer="adam", learning_rate=1e-3, binary=None, labe
     loss = "binary_crossentropy" if binary else "categorical_crossentropy"
     if label_smoothing and not binary:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    if len(model.outputs) > 1:
+        weights = {MAIN_OUTPUT: 1.0, **{name: AUX_LOSS_WEIGHT for name in AUX_OUTPUTS}}
+        model.compile(optimizer=optimizer, loss={name: loss for name in weights}, loss_weights=weights,
+                      metrics={MAIN_OUTPUT: ["accuracy"]}, steps_per_execution=steps_per_execution)
+        return model
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], steps_per_execution=steps_per_execution)
     return model
