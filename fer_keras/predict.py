@@ -169,7 +169,9 @@ class EmotionRecognizer:
     """Faces → emotions, like ``fer.FER``: Haar cascade, then a trained Keras model.
 
     model: a ``.keras`` path or a ``keras.Model`` taking 48×48×1 faces in [0, 1] to 7 scores;
-    ``None`` (default) is the packaged FERNet-S (``fer_keras.pretrained``).
+    ``None`` (default) is the packaged FERNet-S (``fer_keras.pretrained``); with ``fast=True``, its
+    int8 TFLite copy (4× less CPU per face, same accuracy; TensorFlow only). A ``.tflite`` export
+    (``python -m fer_keras.tflite``) is taken as a ``.keras`` file is.
     detector: "haar" (default, OpenCV's cascade), "mtcnn" (``pip install fer_keras[mtcnn]``; finds
     more faces, slower) or any object whose ``detect(grey)`` returns ``[x, y, w, h]`` boxes.
     min_face, scale_factor, min_neighbors: the detector's settings (see ``fer_keras.faces``).
@@ -179,12 +181,14 @@ class EmotionRecognizer:
     """
 
     def __init__(self, model=None, min_face=30, scale_factor=1.1, min_neighbors=5, margin=0.1, batch_size=64,
-                 detector=None, tta="none"):
+                 detector=None, tta="none", fast=False):
         self.tta = check_tta(tta)
         if model is None:
             from fer_keras.pretrained import default_model_path
 
-            model = default_model_path()
+            model = default_model_path(fast)
+        elif fast:
+            raise FERError("fast=True chooses the packaged model's int8 copy: pass it without a model")
         is_path = isinstance(model, (str, os.PathLike))
         self.model = check_model(load_model(model), name=str(model)) if is_path else check_model(model)
         if detector is None or isinstance(detector, str):
@@ -463,7 +467,11 @@ def parse_args(argv):
         "photos/ clip.mp4 --format json --annotate annotated/ > faces.json",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, video or webcam index")
-    parser.add_argument("--model", help="trained model, a .keras file (default: the packaged FERNet-S)")
+    parser.add_argument("--model", help="trained model, a .keras file or a .tflite export of one "
+                        "(default: the packaged FERNet-S)")
+    parser.add_argument("--fast", action="store_true",
+                        help="the packaged FERNet-S's int8 TFLite copy: about 4x less CPU per face, the same accuracy "
+                        "(67.8 vs 67.9 %% on FER2013 PrivateTest); TensorFlow only")
     parser.add_argument("--format", choices=("csv", "json"), default="csv",
                         help="stdout format (default: %(default)s)")
     parser.add_argument("--annotate", metavar="OUT_DIR",
@@ -490,6 +498,8 @@ def parse_args(argv):
                         "(default: all; a webcam runs until Ctrl-C)")
     args = parser.parse_args(argv)
     check_tta(args.tta)
+    if args.fast and args.model:
+        parser.error("--fast chooses the packaged model's int8 copy: drop --model, or drop --fast")
     if args.scale_factor <= 1:
         parser.error(f"--scale-factor must be above 1, got {args.scale_factor}")
     for name in ("min_face", "min_neighbors", "batch_size", "every", "max_frames"):
@@ -511,7 +521,7 @@ def main(argv=None):
     start = time.perf_counter()
     recognizer = EmotionRecognizer(args.model or None, min_face=args.min_face, scale_factor=args.scale_factor,
                                    min_neighbors=args.min_neighbors, batch_size=args.batch_size, tta=args.tta,
-                                   detector=args.detector)
+                                   detector=args.detector, fast=args.fast)
     annotator = Annotator(args.annotate, warn) if args.annotate else None
     loaded = time.perf_counter()
     stats, kinds = Counter(), Counter()

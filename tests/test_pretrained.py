@@ -13,7 +13,8 @@ import pytest
 from skimage import data as samples
 
 from fer_keras import EMOTIONS
-from fer_keras.pretrained import DEFAULT_MODEL, MODEL_CARD, default_model_path
+from fer_keras.errors import FERError
+from fer_keras.pretrained import DEFAULT_MODEL, FAST_MODEL, MODEL_CARD, default_model_path
 
 from conftest import REPO
 
@@ -59,3 +60,26 @@ def test_its_private_test_accuracy_is_the_model_cards(fer2013_path, tmp_path):
     assert found["n_test"] == card["private_test"]["n"]
     assert abs(100 * found["test_accuracy"] - card["private_test"]["accuracy"]) <= 0.5
     assert abs(found["test_macro_f1"] - card["private_test"]["macro_f1"]) <= 0.01
+
+
+def test_the_fast_int8_copy_is_small_and_agrees_with_the_keras_model():
+    from fer_keras.predict import EmotionRecognizer
+
+    assert DEFAULT_MODEL.stat().st_size + FAST_MODEL.stat().st_size < 10 * 2**20  # the package budget
+    assert FAST_MODEL.stat().st_size < DEFAULT_MODEL.stat().st_size / 3
+    astronaut = cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR)
+    (fast,) = EmotionRecognizer(fast=True).detect_emotions(astronaut)
+    (full,) = EmotionRecognizer().detect_emotions(astronaut)
+    assert fast["box"] == full["box"] and sum(fast["emotions"].values()) == pytest.approx(1, abs=0.02)
+    assert max(fast["emotions"], key=fast["emotions"].get) == max(full["emotions"], key=full["emotions"].get)
+    with pytest.raises(FERError, match="fast=True chooses the packaged model's int8 copy"):
+        EmotionRecognizer(DEFAULT_MODEL, fast=True)
+
+
+@pytest.mark.realdata
+def test_the_fast_copys_private_test_accuracy_is_the_model_cards(fer2013_path, tmp_path):
+    from fer_keras.evaluate import evaluate_model_file
+
+    card = json.loads(MODEL_CARD.read_text())["int8_tflite"]["private_test"]
+    found = evaluate_model_file(FAST_MODEL, fer2013_path, variant="fernet_s", results_dir=tmp_path, n_calls=0)
+    assert found["n_test"] == card["n"] and abs(100 * found["test_accuracy"] - card["accuracy"]) <= 0.5

@@ -12,13 +12,17 @@ from pathlib import Path
 from fer_keras.errors import FERError
 
 DEFAULT_MODEL = Path(__file__).with_name("fernet_s.keras")
+FAST_MODEL = Path(__file__).with_name("fernet_s_int8.tflite")
+"""The same model exported by ``python -m fer_keras.tflite --quantize int8`` (calibrated on 500
+FER2013 Training faces): about 4× less CPU per face, the same accuracy; TensorFlow only."""
 MODEL_CARD = Path(__file__).with_name("fernet_s.json")
 """The model card's numbers, machine-readable: command, data fingerprint, PrivateTest scores."""
 
 
-def default_model_path():
-    """The packaged model's path; a clear error if the installation lacks it."""
-    if not DEFAULT_MODEL.is_file():
-        raise FERError(f"the packaged model {DEFAULT_MODEL} is missing from this installation; reinstall fer_keras "
+def default_model_path(fast=False):
+    """The packaged model's path (``fast``: its int8 TFLite copy); a clear error if missing."""
+    path = FAST_MODEL if fast else DEFAULT_MODEL
+    if not path.is_file():
+        raise FERError(f"the packaged model {path} is missing from this installation; reinstall fer_keras "
                        "or pass --model / EmotionRecognizer(model=...) with a trained .keras file")
-    return DEFAULT_MODEL
+    return path
