@@ -5,6 +5,7 @@ BIALEK = "Białek et al. 2023"
 THESIS_LEAKY = "Ismail 2022 thesis, leaky protocol"
 TRINH = "Trinh et al. 2023"
 BAKIASI_AFFECTNET = "Bakiasi & Muça 2024, on AffectNet, not FER2013"
+ROY_UNREPRODUCED = "Roy et al. 2024; not reproduced on the standard splits (public reports 58–66 %)"
 
 
 def _bialek(model, figures, seconds):
@@ -28,6 +29,7 @@ PAPER_RESULTS = {
     "patch_vit_trinh": {"accuracy": 69.0, "s_per_1000": None, "source": f"{TRINH}, pretrained ViT-Base"},
     "spp_net_trinh": {"accuracy": 78.5, "s_per_1000": None, "source": BAKIASI_AFFECTNET},
     "inceptionv3_trinh": {"accuracy": 80.5, "s_per_1000": None, "source": BAKIASI_AFFECTNET},
+    "resemotenet": {"accuracy": 79.79, "s_per_1000": None, "source": ROY_UNREPRODUCED},
 }
 """Variant name → the seed's test accuracy (%), its inference time (s per 1000 images; Białek's on a
 Tesla T4) and where the figure comes from (DESIGN §4)."""

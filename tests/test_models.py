@@ -13,6 +13,8 @@ from fer_keras.models import (
     build_five_layer_cnn,
     build_inceptionv3_transfer,
     build_model,
+    build_pattlite,
+    build_resemotenet,
     build_resnet50_transfer,
     build_six_layer_cnn,
     build_vgg16_transfer,
@@ -221,12 +223,13 @@ def test_build_model_passes_arguments_to_the_builder():
     assert model.name == "tiny" and model.outputs[0].shape[1:] == (3,)
 
 
-@pytest.mark.parametrize("builder", [build_vgg16_transfer, build_resnet50_transfer, build_inceptionv3_transfer])
+@pytest.mark.parametrize("builder", [build_vgg16_transfer, build_resnet50_transfer, build_inceptionv3_transfer,
+                                     build_pattlite])
 def test_missing_weights_file_raises_before_building(builder, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the base was built")
 
-    for application in ("VGG16", "ResNet50", "InceptionV3"):
+    for application in ("VGG16", "ResNet50", "InceptionV3", "MobileNet"):
         monkeypatch.setattr(keras.applications, application, fail)
     with pytest.raises(FERError, match="not found"):
         builder(weights=tmp_path / "absent.weights.h5")
@@ -385,4 +388,114 @@ def test_googlenet_trains_on_main_loss_plus_0_3_of_each_aux_loss(tmp_path):
     inference.save(tmp_path / "googlenet.keras")
     reloaded = keras.saving.load_model(tmp_path / "googlenet.keras", safe_mode=True)
     assert len(reloaded.outputs) == 1
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)
+
+
+def test_resemotenet_follows_the_paper_and_the_authors_code(zoo):
+    model = zoo("resemotenet")
+    assert model.get_layer("resize").output.shape[1:] == (64, 64, 1)  # the paper's 64×64, in the graph
+    assert MODEL_FAMILIES["resemotenet"].preprocessing == "torch"
+    assert [model.get_layer(f"stem{i}_pool").output.shape[1:] for i in (1, 2, 3)] == [
+        (32, 32, 64), (16, 16, 128), (8, 8, 256)]
+    assert [model.get_layer(f"stem{i}_drop").rate for i in (1, 2)] == [0.2, 0.2]
+    assert "stem3_drop" not in [layer.name for layer in model.layers]
+    assert model.get_layer("se_reduce").count_params() == 256 * 16  # no biases
+    assert model.get_layer("se_expand").count_params() == 16 * 256
+    assert isinstance(model.get_layer("se_scale"), keras.layers.Multiply)
+    assert [model.get_layer(f"res{i}_out").output.shape[1:] for i in (1, 2, 3)] == [
+        (4, 4, 512), (2, 2, 1024), (1, 1, 2048)]
+    assert model.get_layer("res3_proj").strides == (2, 2) and model.get_layer("res3_proj_bn")  # the authors' BN
+    assert [model.get_layer(f"fc{i}").units for i in (1, 2, 3)] == [1024, 512, 256]
+    assert [model.get_layer(f"fc{i}_drop").rate for i in (1, 2, 3)] == [0.5, 0.5, 0.5]
+    assert model.get_layer("stem1_conv").kernel.shape == (3, 3, 3, 64)  # grey copied to RGB, as the authors
+    assert not [layer for layer in model.layers if isinstance(layer, keras.layers.Lambda)]
+
+
+def test_resemotenet_keeps_its_totals_at_48_and_shrinks_with_width():
+    native = build_resemotenet(base_size=48)
+    assert native.get_layer("res3_out").output.shape[1:3] == (1, 1)
+    assert parameter_counts(native) == PARAMETERS["resemotenet"]
+    small = build_resemotenet(width=0.125, num_classes=3)
+    assert small.get_layer("res3_out").output.shape[-1] == 256
+    assert small.count_params() == 2_137_395  # the Dense head keeps its widths
+    probs = small.predict(images(3), verbose=0)
+    assert probs.shape == (3, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"base_size": 4}, "base_size must be an integer of at least 8 pixels"),
+    ({"width": 0}, "width must be a number in"),
+    ({"input_shape": (48, 48, 3)}, "greyscale"),
+])
+def test_resemotenet_refuses_bad_arguments_in_one_line(kwargs, message):
+    with pytest.raises(FERError, match=message) as err:
+        build_resemotenet(**kwargs)
+    assert "\n" not in str(err.value)
+
+
+def test_pattlite_cuts_mobilenet_at_block_9_and_attends_over_4_patch_tokens(zoo):
+    model = zoo("pattlite")
+    base = model.get_layer("mobilenet_base")
+    assert base.output.shape[1:] == (14, 14, 512) and base.layers[-1].name == "conv_dw_9_relu"
+    assert not base.trainable and MODEL_FAMILIES["pattlite"].preprocessing == "tf"
+    assert model.get_layer("patch_conv").output.shape[1:] == (2, 2, 256)
+    assert model.get_layer("patch_tokens").output.shape[1:] == (4, 256)
+    assert model.get_layer("attention").output.shape[1:] == (4, 256)
+    assert model.get_layer("attention").count_params() == 1  # the paper's learned scale
+    assert model.get_layer("fc").units == 32 and model.get_layer("head_drop").rate == 0.1
+    assert build_pattlite(num_classes=8).count_params() == 1_102_697  # the paper's 1.10 M (8 classes)
+
+
+def test_pattlite_prediction_does_not_depend_on_the_rest_of_the_batch(zoo):
+    model = zoo("pattlite")
+    faces = images(6, seed=7)
+    alone = model.predict(faces[:1], verbose=0)
+    for seed in (1, 2):
+        others = images(5, seed=seed)
+        batch = np.concatenate([faces[:1], others]) if seed == 1 else np.concatenate([others, faces[:1]])
+        row = 0 if seed == 1 else -1
+        np.testing.assert_allclose(model.predict(batch, verbose=0)[row], alone[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(faces, verbose=0)[0], alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_pattlite_needs_a_base_size_that_leaves_a_patch_token():
+    assert build_pattlite(base_size=80).get_layer("patch_tokens").output.shape[1:] == (1, 256)
+    with pytest.raises(FERError, match="at least 80 pixels for MobileNet"):
+        build_pattlite(base_size=79)
+
+
+def test_pattlite_unfreeze_last_layers_trains_the_backbone_tail_with_batchnorm_frozen():
+    from fer_keras.models import unfreeze_last_layers
+
+    model = build_pattlite(base_size=96)
+    base = model.get_layer("mobilenet_base")
+    head_weights = len(model.trainable_weights)
+    assert head_weights == 15  # the patch convolutions' 8, the attention's scale, Dense / BN 6
+    assert parameter_counts(model)[1] == PARAMETERS["pattlite"][1]
+    unfreeze_last_layers(model, 6)  # conv_pw_8, its BN and ReLU; conv_dw_9, its BN and ReLU
+    trainable = [layer.name for layer in base.layers if layer.trainable_weights]
+    assert trainable == ["conv_pw_8", "conv_dw_9"]
+    assert len(model.trainable_weights) == head_weights + 2
+    assert unfreeze_last_layers(model) is model  # the paper's 59: the whole truncated backbone
+    batchnorm = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(batchnorm) == 18 and not any(layer.trainable for layer in batchnorm)
+    assert len(model.trainable_weights) == head_weights + 18  # conv1, 8 × (dw, pw), dw_9; no BN weights
+    assert parameter_counts(model) == (1_102_664, 1_083_400, 19_264)
+    with pytest.raises(FERError, match="no backbone layer 'mobilenet_base'"):
+        unfreeze_last_layers(build_model("baseline_cnn"))
+
+
+@pytest.mark.parametrize("name, kwargs", [("resemotenet", {"width": 0.125}), ("pattlite", {})])
+def test_new_families_train_one_step_and_reload_in_safe_mode(name, kwargs, tmp_path):
+    """Runs under every backend CI installs (ResEmoteNet at 1/8 width)."""
+    model = compile_model(build_model(name, **kwargs), optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
+    x = images(8, seed=5)
+    y = np.eye(7, dtype="float32")[np.arange(8) % 7]
+    before = model.predict(x, verbose=0)
+    assert np.isfinite(np.asarray(model.train_on_batch(x, y))).all()
+    after = model.predict(x, verbose=0)
+    assert not np.allclose(before, after)
+    model.save(tmp_path / f"{name}.keras")
+    reloaded = keras.saving.load_model(tmp_path / f"{name}.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)

@@ -89,3 +89,19 @@ def test_train_cli_lists_variants_and_rejects_unknown_ones():
                          text=True, cwd=REPO, timeout=120)
     assert bad.returncode == 2 and "unknown variant 'nope'" in bad.stderr
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_ensemble_report_variants_carry_their_papers_settings_and_flag_the_unreproduced_figure():
+    from fer_keras.paper_results import PAPER_RESULTS, paper_figure
+
+    resemotenet = get_variant("resemotenet")
+    assert (resemotenet.model, resemotenet.learning_rate, resemotenet.batch_size, resemotenet.epochs) == (
+        "resemotenet", 1e-3, 16, 80)
+    assert resemotenet.callbacks.early_stopping_patience == 15 and "SGD" in resemotenet.description
+    assert PAPER_RESULTS["resemotenet"]["accuracy"] == 79.79
+    assert "not reproduced" in paper_figure("resemotenet") and "79.79 %" in resemotenet.reference
+    pattlite = get_variant("pattlite")
+    assert (pattlite.model, pattlite.sampling, pattlite.learning_rate, pattlite.batch_size) == (
+        "pattlite", "class_weight", 1e-3, 8)
+    assert "not the batch" in pattlite.description
+    assert "pattlite" not in PAPER_RESULTS  # the paper's FER2013 figure is not recorded (see the variant)

@@ -15,6 +15,8 @@ from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.fernet import fernet_preset
 from fer_keras.models.googlenet import build_googlenet
 from fer_keras.models.inception import build_inceptionv3_transfer
+from fer_keras.models.pattlite import build_pattlite
+from fer_keras.models.resemotenet import build_resemotenet
 from fer_keras.models.spp import build_spp_net
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 from fer_keras.models.trinh import build_resnet50v2_trinh
@@ -75,6 +77,10 @@ MODEL_FAMILIES = {
                             min_input=16),
     "fernet_m": ModelFamily(fernet_preset("m"), "this project (issue 12)", (2_642_359, 2_639_479, 2_880),
                             min_input=16),
+    "resemotenet": ModelFamily(build_resemotenet, "Roy et al. 2024 (authors' code; 80,238,599 learnable)",
+                               (80_260_999, 80_238_599, 22_400), preprocessing="torch"),
+    "pattlite": ModelFamily(build_pattlite, "Ngwe et al. 2024 (1.10 M; attention across patch tokens, not the batch)",
+                            (1_102_664, 280_648, 822_016), preprocessing="tf"),
 }
 """Model name → family. Every builder takes ``input_shape``, ``num_classes``, ``binary``, ``name``."""
 
