@@ -5,6 +5,7 @@ BIALEK = "Białek et al. 2023"
 THESIS_LEAKY = "Ismail 2022 thesis, leaky protocol"
 TRINH = "Trinh et al. 2023"
 BAKIASI_AFFECTNET = "Bakiasi & Muça 2024, on AffectNet, not FER2013"
+PHAM = "Pham et al. 2020, at 224×224 RGB"
 ROY_UNREPRODUCED = "Roy et al. 2024; not reproduced on the standard splits (public reports 58–66 %)"
 
 
@@ -30,6 +31,9 @@ PAPER_RESULTS = {
     "spp_net_trinh": {"accuracy": 78.5, "s_per_1000": None, "source": BAKIASI_AFFECTNET},
     "inceptionv3_trinh": {"accuracy": 80.5, "s_per_1000": None, "source": BAKIASI_AFFECTNET},
     "resemotenet": {"accuracy": 79.79, "s_per_1000": None, "source": ROY_UNREPRODUCED},
+    "resnet34": {"accuracy": 72.42, "s_per_1000": None, "source": PHAM},
+    "cbam_resnet34": {"accuracy": 73.39, "s_per_1000": None, "source": f"{PHAM}, CBAM-ResNet50 (not 34)"},
+    "rmn": {"accuracy": 74.14, "s_per_1000": None, "source": PHAM},
 }
 """Variant name → the seed's test accuracy (%), its inference time (s per 1000 images; Białek's on a
 Tesla T4) and where the figure comes from (DESIGN §4)."""

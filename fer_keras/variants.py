@@ -204,6 +204,20 @@ def _ensemble_report_variants():
                 callbacks=CallbackConfig(lr_monitor="val_accuracy", lr_factor=0.1, lr_patience=3, lr_min_delta=3e-3,
                                          early_stopping_monitor="val_accuracy", early_stopping_patience=5,
                                          checkpoint_monitor="val_accuracy")),
+        *[Variant(name=model, model=model, learning_rate=1e-4, batch_size=48, epochs=50, demo_epochs=3,
+                  description=f"{what} from scratch at 48×48 (small stem; --set model.width=0.25 for a CPU-sized "
+                  "model); the authors train at 224×224 RGB (ResNet34 from ImageNet weights) with lr 1e-4, "
+                  "momentum 0.9, weight decay 1e-3: the 'paper' recipe here is Adam 1e-4",
+                  reference=reference,
+                  callbacks=CallbackConfig(lr_monitor="val_accuracy", lr_factor=0.1, lr_patience=2,
+                                           early_stopping_monitor="val_accuracy", early_stopping_patience=8,
+                                           checkpoint_monitor="val_accuracy"))
+          for model, what, reference in [
+              ("resnet34", "ResNet34", "Pham et al. 2020: 72.42 % on FER2013"),
+              ("cbam_resnet34", "CBAM-ResNet34",
+               "Woo et al. 2018; Pham et al. 2020's CBAM model is ResNet50-based (73.39 % on FER2013)"),
+              ("rmn", "Residual Masking Network", "Pham et al. 2020: 74.14 % on FER2013 (76.82 % in an ensemble of 7)"),
+          ]],
     ]
 
 

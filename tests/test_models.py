@@ -499,3 +499,69 @@ def test_new_families_train_one_step_and_reload_in_safe_mode(name, kwargs, tmp_p
     model.save(tmp_path / f"{name}.keras")
     reloaded = keras.saving.load_model(tmp_path / f"{name}.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)
+
+
+def test_resnet34_has_basic_blocks_3_4_6_3_and_the_small_stem_keeps_48_to_3(zoo):
+    model = zoo("resnet34")
+    blocks = [name for name in (layer.name for layer in model.layers) if name.endswith("_out")]
+    assert len(blocks) == 3 + 4 + 6 + 3
+    assert [model.get_layer(f"stage{s}_block1_out").output.shape[1:] for s in (1, 2, 3, 4)] == [
+        (24, 24, 64), (12, 12, 128), (6, 6, 256), (3, 3, 512)]
+    assert [f"stage{s}_block1_proj_conv" in [layer.name for layer in model.layers] for s in (1, 2, 3, 4)] == [
+        False, True, True, True]  # projections where the shape changes, as torchvision's
+
+
+def test_cbam_resnet34_gates_channels_then_space_in_every_block(zoo):
+    model = zoo("cbam_resnet34")
+    assert sum(layer.name.endswith("_cbam_spatial_gate") for layer in model.layers) == 16
+    assert model.get_layer("stage4_block3_cbam_mlp1").units == 512 // 16
+    assert model.get_layer("stage1_block1_cbam_spatial_conv").kernel.shape == (7, 7, 2, 1)
+    assert model.count_params() - zoo("resnet34").count_params() == 162_828
+    from fer_keras.models.layers import ChannelPool
+
+    pooled = keras.ops.convert_to_numpy(ChannelPool()(np.array([[[[1.0, 2.0, 6.0]]]], dtype="float32")))
+    np.testing.assert_allclose(pooled, [[[[6.0, 3.0]]]])
+
+
+def test_rmn_masks_each_stage_by_x_times_one_plus_a_channel_softmax(zoo):
+    model = zoo("rmn")
+    for stage, depth, side, channels in [(1, 4, 24, 64), (2, 3, 12, 128), (3, 2, 6, 256), (4, 1, 3, 512)]:
+        assert model.get_layer(f"mask{stage}_down{depth}_out").output.shape[-1] == channels * 2 ** depth
+        assert f"mask{stage}_down{depth + 1}_out" not in [layer.name for layer in model.layers]
+        assert model.get_layer(f"mask{stage}_softmax").output.shape[1:] == (side, side, channels)
+    assert model.get_layer("head_drop").rate == 0.4
+    stage = keras.Model(model.inputs, [model.get_layer(name).output for name in (
+        "stage1_block3_out", "mask1_softmax", "stage1_masked")])
+    x, mask, masked = (keras.ops.convert_to_numpy(t) for t in stage([images(2, seed=3)]))
+    np.testing.assert_allclose(mask.sum(axis=-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(masked, x * (1 + mask), rtol=1e-5, atol=1e-6)
+
+
+def test_rmn_builds_in_the_papers_form_and_refuses_a_first_stage_not_a_multiple_of_8():
+    from fer_keras.models import build_rmn
+
+    paper = build_rmn(input_shape=(224, 224, 3), stem="imagenet")
+    assert paper.get_layer("stage4_masked").output.shape[1:] == (7, 7, 512)
+    assert parameter_counts(paper) == (137_874_247, 137_796_423, 77_824)  # the paper states 142.9 M
+    assert build_rmn(width=0.25).count_params() == 8_646_967
+    with pytest.raises(FERError, match=r"gives a 20×20 first stage: .* multiple of 8") as err:
+        build_model("rmn", input_shape=(40, 40, 1))
+    assert "\n" not in str(err.value)
+    with pytest.raises(FERError, match="stem must be one of small, imagenet"):
+        build_rmn(stem="tiny")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cbam_resnet34", "rmn"])  # rmn holds the plain ResNet34 body
+def test_resnet_family_trains_one_step_at_a_quarter_width_and_reloads_in_safe_mode(name, tmp_path):
+    """Runs under every backend CI installs (tracing the large graphs takes 15–25 s each)."""
+    model = compile_model(build_model(name, width=0.25), optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
+    x = images(8, seed=6)
+    y = np.eye(7, dtype="float32")[np.arange(8) % 7]
+    before = model.predict(x, verbose=0)
+    assert np.isfinite(np.asarray(model.train_on_batch(x, y))).all()
+    after = model.predict(x, verbose=0)
+    assert not np.allclose(before, after)
+    model.save(tmp_path / f"{name}.keras")
+    reloaded = keras.saving.load_model(tmp_path / f"{name}.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), after, atol=1e-5)

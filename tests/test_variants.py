@@ -105,3 +105,14 @@ def test_ensemble_report_variants_carry_their_papers_settings_and_flag_the_unrep
         "pattlite", "class_weight", 1e-3, 8)
     assert "not the batch" in pattlite.description
     assert "pattlite" not in PAPER_RESULTS  # the paper's FER2013 figure is not recorded (see the variant)
+
+
+def test_residual_masking_network_variants_carry_the_authors_config_and_figures():
+    from fer_keras.paper_results import PAPER_RESULTS
+
+    for name, accuracy in [("resnet34", 72.42), ("cbam_resnet34", 73.39), ("rmn", 74.14)]:
+        variant = get_variant(name)
+        assert (variant.model, variant.learning_rate, variant.batch_size, variant.epochs) == (name, 1e-4, 48, 50)
+        assert (variant.callbacks.lr_patience, variant.callbacks.early_stopping_patience) == (2, 8)
+        assert PAPER_RESULTS[name]["accuracy"] == accuracy and f"{accuracy:g} %" in variant.reference
+    assert "ResNet50" in PAPER_RESULTS["cbam_resnet34"]["source"]

@@ -30,10 +30,14 @@ _WHERE = {
     "build_resnet50_transfer": "transfer",
     "build_vgg16_transfer": "transfer",
     "build_resemotenet": "resemotenet",
+    "build_cbam_resnet34": "rmn",
+    "build_resnet34": "rmn",
+    "build_rmn": "rmn",
     "build_resnet50v2_trinh": "trinh",
     "build_spp_net": "spp",
     "build_patch_vit": "vit",
     "SpatialPyramidPooling": "layers",
+    "ChannelPool": "layers",
     "PositionEmbedding": "layers",
 }
 

@@ -46,3 +46,15 @@ class PositionEmbedding(layers.Layer):
 
     def call(self, x):
         return x + ops.cast(self.embedding, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="fer_keras")
+class ChannelPool(layers.Layer):
+    """N×H×W×C → N×H×W×2: the maximum and the mean over the channels (CBAM's spatial-attention input,
+    Woo et al. 2018, §3)."""
+
+    def call(self, x):
+        return ops.concatenate([ops.max(x, axis=-1, keepdims=True), ops.mean(x, axis=-1, keepdims=True)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)

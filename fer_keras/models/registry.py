@@ -17,6 +17,7 @@ from fer_keras.models.googlenet import build_googlenet
 from fer_keras.models.inception import build_inceptionv3_transfer
 from fer_keras.models.pattlite import build_pattlite
 from fer_keras.models.resemotenet import build_resemotenet
+from fer_keras.models.rmn import build_cbam_resnet34, build_resnet34, build_rmn
 from fer_keras.models.spp import build_spp_net
 from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
 from fer_keras.models.trinh import build_resnet50v2_trinh
@@ -81,6 +82,12 @@ MODEL_FAMILIES = {
                                (80_260_999, 80_238_599, 22_400), preprocessing="torch"),
     "pattlite": ModelFamily(build_pattlite, "Ngwe et al. 2024 (1.10 M; attention across patch tokens, not the batch)",
                             (1_102_664, 280_648, 822_016), preprocessing="tf"),
+    "resnet34": ModelFamily(build_resnet34, "He et al. 2016; Pham et al. 2020's 72.42 % (48×48, small stem)",
+                            (21_296_455, 21_279_431, 17_024)),
+    "cbam_resnet34": ModelFamily(build_cbam_resnet34, "Woo et al. 2018 on ResNet34 (48×48, small stem)",
+                                 (21_459_283, 21_442_227, 17_056)),
+    "rmn": ModelFamily(build_rmn, "Pham et al. 2020 (states 142.9 M at 224; 48×48, small stem here)",
+                       (137_865_415, 137_787_591, 77_824), min_input=16),
 }
 """Model name → family. Every builder takes ``input_shape``, ``num_classes``, ``binary``, ``name``."""
 
