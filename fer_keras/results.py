@@ -91,19 +91,27 @@ def _row(run_dir, metrics):
 
 
 def _recipe_changes(run_dir):
-    """The ``--set`` changes of a run's recipe against its named recipe, e.g. "weight_decay=0.0005"."""
+    """How a run's recorded recipe differs from the recipe of its name today: "" when it is the
+    same; "= NAME" when it is another named recipe (a run made before a recipe was renamed); else
+    its ``--set`` changes, e.g. "weight_decay=0.0005"."""
     try:
         recorded = json.loads((run_dir / "config.json").read_text()).get("recipe") or {}
     except (OSError, json.JSONDecodeError):
         return ""
     from fer_keras.recipes import RECIPES
 
-    named = RECIPES.get(recorded.get("name"))
-    if named is None or recorded.get("name") == "paper":
+    if recorded.get("name") not in RECIPES or recorded.get("name") == "paper":
         return ""
-    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
-                     for key, value in recorded.items()
-                     if key not in ("name", "batch_size", "learning_rate") and getattr(named, key, value) != value)
+
+    def changes(named):
+        return [f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+                for key, value in recorded.items()
+                if key not in ("name", "batch_size", "learning_rate") and getattr(named, key, value) != value]
+
+    if not changes(RECIPES[recorded["name"]]):
+        return ""
+    same = [name for name, named in RECIPES.items() if name != "paper" and not changes(named)]
+    return f"= {same[0]}" if same else ", ".join(changes(RECIPES[recorded["name"]]))
 
 
 def _cell(value, fmt="{}"):

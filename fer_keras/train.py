@@ -249,8 +249,9 @@ def main(argv=None):
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on a GPU (outputs stay float32); ignored with a note on CPU")
     parser.add_argument("--recipe", metavar="NAME",
-                        help="training recipe: 'paper' (the variant's published one) or 'modern' (SGD-Nesterov, "
-                        "warm-up + cosine to the planned end, label smoothing, crop + flip); default: the variant's")
+                        help="training recipe: 'paper' (the variant's published one), 'modern' (AdamW, "
+                        "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU) or "
+                        "'modern_sgd' (SGD-Nesterov, label smoothing: FERNet-S's); default: the variant's")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="change one field of the recipe, e.g. --set optimizer=adamw --set learning_rate=0.01 "
                         "(fields: see fer_keras.recipes.Recipe), or one argument of the model's builder, e.g. "

@@ -321,6 +321,11 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
     rows = [line for line in zoo.splitlines() if line.startswith("| `")]
     assert [row.split(" | ")[1] for row in rows] == ["[`baseline_cnn`](cnn)", "[`cnn_lstm_first`](lstm)"]
     assert "modern (weight_decay=0.0005)" in rows[0] and rows[1].endswith("| collapsed |")
+    from fer_keras.recipes import MODERN_SGD
+    from fer_keras.results import _recipe_changes
+
+    (tmp_path / "cnn" / "config.json").write_text(json.dumps({"recipe": {**MODERN_SGD.to_dict(), "name": "modern"}}))
+    assert _recipe_changes(tmp_path / "cnn") == "= modern_sgd"  # a run from before the SGD form was renamed
     assert not rows[0].endswith("| collapsed |")
 
 
