@@ -92,8 +92,8 @@ def _row(run_dir, metrics):
 
 def _recipe_changes(run_dir):
     """How a run's recorded recipe differs from the recipe of its name today: "" when it is the
-    same; "= NAME" when it is another named recipe (a run made before a recipe was renamed); else
-    its ``--set`` changes, e.g. "weight_decay=0.0005"."""
+    same; its ``--set`` changes, e.g. "weight_decay=0.0005"; or, when another named recipe is
+    closer (a run made before a recipe was renamed), "= NAME" and the changes from that one."""
     try:
         recorded = json.loads((run_dir / "config.json").read_text()).get("recipe") or {}
     except (OSError, json.JSONDecodeError):
@@ -106,12 +106,14 @@ def _recipe_changes(run_dir):
     def changes(named):
         return [f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
                 for key, value in recorded.items()
-                if key not in ("name", "batch_size", "learning_rate") and getattr(named, key, value) != value]
+                if key != "name" and getattr(named, key, value) != value]
 
-    if not changes(RECIPES[recorded["name"]]):
-        return ""
-    same = [name for name, named in RECIPES.items() if name != "paper" and not changes(named)]
-    return f"= {same[0]}" if same else ", ".join(changes(RECIPES[recorded["name"]]))
+    own = changes(RECIPES[recorded["name"]])
+    nearest = min((name for name in RECIPES if name != "paper"), key=lambda name: len(changes(RECIPES[name])))
+    if len(changes(RECIPES[nearest])) >= len(own):
+        return ", ".join(own)
+    closer = changes(RECIPES[nearest])
+    return f"= {nearest}" + (f" with {', '.join(closer)}" if closer else "")
 
 
 def _cell(value, fmt="{}"):
