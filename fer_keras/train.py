@@ -19,6 +19,7 @@ from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
+from fer_keras.distribute import parse_devices, placement as data_parallel_placement
 from fer_keras.errors import FERError
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
@@ -62,13 +63,16 @@ def set_precision(mixed):
 
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
-          model_kwargs=None, recipe=None, time_budget=None):
+          model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
     ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
     model's builder (e.g. ``{"base_size": 112}`` for a faster transfer model). ``recipe`` is a
     name in ``fer_keras.recipes.RECIPES`` or a ``Recipe`` (default: the variant's own).
     ``time_budget`` (minutes) plans the run to end at that budget: ``epochs`` is then only a cap.
+    ``devices`` (an integer or ``"all"``; default one device, no strategy) and ``multi_worker``
+    (TF_CONFIG / ``keras.distribution.initialize()``) train data-parallel (``fer_keras.distribute``):
+    the global batch is ``batch_size``, split across the devices; the learning rate is unchanged.
     """
     import keras
 
@@ -84,6 +88,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     check_output_dir(output_dir, "--output-dir")
     check_output_dir(results_dir, "--results-dir")
     recipe = resolve_recipe(recipe, variant)
+    placement = data_parallel_placement(devices, multi_worker)  # wrong device counts fail before any output
     if time_budget is not None and not time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {time_budget}")
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)  # bars on a terminal only
@@ -102,6 +107,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         print(f"synthetic demo data: balancing to {per_class} images per class (8000 / 6000 on real data; "
               "--per-class overrides)")
     batch_size = batch_size or recipe.batch_size
+    placement.check_batch_size(batch_size)
+    steps_per_execution = placement.steps_per_execution(training_steps_per_execution())
     recipe = replace(recipe, batch_size=batch_size)
     policy = set_precision(mixed_precision)
     cleaned, prepared = prepare(variant, dataset, seed, per_class)
@@ -121,26 +128,28 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     outputs, training_kwargs = ((MAIN_OUTPUT, *AUX_OUTPUTS), {"auxiliary": True}) if aux_outputs else (None, {})
 
     def compiled_model():
-        try:
-            model = build_model(variant.model, binary=variant.binary,
-                                num_classes=1 if variant.binary else len(EMOTIONS), **training_kwargs,
-                                **(model_kwargs or {}))
-        except (ValueError, TypeError) as err:
-            if not model_kwargs or isinstance(err, FERError):
-                raise
-            raise FERError(f"cannot build {variant.model} with {model_kwargs}: {err}") from None
-        return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
-                             label_smoothing=recipe.label_smoothing,
-                             steps_per_execution=training_steps_per_execution())
+        with placement.scope():  # a tf.distribute strategy's variables (JAX: their layout) are made here
+            try:
+                model = build_model(variant.model, binary=variant.binary,
+                                    num_classes=1 if variant.binary else len(EMOTIONS), **training_kwargs,
+                                    **(model_kwargs or {}))
+            except (ValueError, TypeError) as err:
+                if not model_kwargs or isinstance(err, FERError):
+                    raise
+                raise FERError(f"cannot build {variant.model} with {model_kwargs}: {err}") from None
+            return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
+                                 label_smoothing=recipe.label_smoothing, steps_per_execution=steps_per_execution)
 
     augment = augmenter(recipe.augmentation, seed, recipe.crop_padding, recipe.erase_probability)
     weights = (None if prepared.class_weight is None
                else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
-    fit_data = {"x": EpochBatches(prepared.x_train, prepared.y_train, batch_size, seed, weights, augment=augment,
-                                  outputs=outputs)}
+    x_train, y_train, weights = placement.split_evenly(prepared.x_train, prepared.y_train, weights)
+    x_val, y_val, weights_val = placement.split_evenly(prepared.x_val, prepared.y_val)
+    fit_data = {"x": EpochBatches(x_train, y_train, batch_size, seed, weights, augment=augment, outputs=outputs)}
     first_plan = epochs
     if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
-        first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
+        with placement.scope():
+            first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
         keras.utils.set_random_seed(seed)
     model = compiled_model()
 
@@ -161,7 +170,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                      "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
                      "class_weight": prepared.class_weight, "notes": list(prepared.notes)},
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
-        "steps_per_execution": training_steps_per_execution(),
+        "steps_per_execution": steps_per_execution, "distribution": placement.to_dict(),
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
         "time_budget_minutes": time_budget,
         "versions": versions(), "created": created, "resumed": resumed,
@@ -176,8 +185,9 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
                                early_stopping=recipe.early_stopping, extra=extra, aux_outputs=aux_outputs)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
-    model.fit(**fit_data, validation_data=(prepared.x_val, per_output(prepared.y_val, outputs)), epochs=epochs,
-              callbacks=callbacks, verbose=verbose)
+    validation = (x_val, per_output(y_val, outputs)) + (() if weights_val is None else (weights_val,))
+    with placement.scope():
+        model.fit(**fit_data, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
     train_minutes = (time.perf_counter() - train_start) / 60
     train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
 
@@ -237,6 +247,7 @@ def main(argv=None):
         "  python -m fer_keras.train --variant five_layer_balanced_filtered --data fer2013.csv.gz\n"
         "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100  # epochs fit 100 min\n"
         "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"
+        "  python -m fer_keras.train --variant baseline_cnn --devices all   # data-parallel on every GPU\n"
         "  tensorboard --logdir callbacks                                    # watch runs\n"
         "Re-running an interrupted command resumes it from its last completed epoch.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -262,6 +273,15 @@ def main(argv=None):
     parser.add_argument("--per-class", type=int,
                         help="balancing target: images per class for 'augment' variants (default 8000), "
                         "positives for one-vs-rest (default 6000)")
+    parser.add_argument("--devices", metavar="N|all",
+                        help="data-parallel training on N (or all) visible devices: keras.distribution.DataParallel "
+                        "under JAX, tf.distribute.MirroredStrategy under TensorFlow. The global batch is "
+                        "--batch-size, split across the devices (it must be a multiple of N); the learning rate "
+                        "is unchanged (scale it with --set learning_rate=...). Default: one device")
+    parser.add_argument("--multi-worker", action="store_true",
+                        help="one of several processes/machines: TensorFlow's MultiWorkerMirroredStrategy reads "
+                        "TF_CONFIG; JAX's keras.distribution.initialize() reads KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+                        "_NUM_PROCESSES, _PROCESS_ID (or jax.distributed's cluster detection); see the README")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--output-dir", default="callbacks", help="run folders go here (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="metrics go here (default: %(default)s)")
@@ -276,6 +296,7 @@ def main(argv=None):
     if args.time_budget is not None and not args.time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {args.time_budget:g}")
     # wrong names, values and folders fail here, before the slow imports
+    devices = parse_devices(args.devices)
     variant = get_variant(args.variant)
     check_output_dir(args.output_dir, "--output-dir")
     check_output_dir(args.results_dir, "--results-dir")
@@ -287,7 +308,7 @@ def main(argv=None):
     model_kwargs = model_overrides(variant.model, model_sets) or None
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
           args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
-          recipe=recipe, time_budget=args.time_budget)
+          recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker)
     return 0
 
 

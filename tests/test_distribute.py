@@ -1,0 +1,129 @@
+"""Data-parallel training (``fer_keras.distribute``) on 2 virtual CPU devices, each case in a fresh
+process so that the host is split before the backend starts: JAX with
+``XLA_FLAGS=--xla_force_host_platform_device_count=2``, TensorFlow with ``FER_KERAS_VIRTUAL_CPUS=2``
+(two logical CPU devices)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from fer_keras.data.io import write_csv
+from fer_keras.data.synthetic import generate
+
+from conftest import REPO
+
+TWO_DEVICES = {"jax": {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+               "tensorflow": {"KERAS_BACKEND": "tensorflow", "FER_KERAS_VIRTUAL_CPUS": "2"}}
+
+ONE_STEP = """
+import json
+import keras
+import numpy as np
+from fer_keras.distribute import placement, visible_devices
+
+assert len(visible_devices()) == 2  # splits the host CPU before the backend starts
+
+def model():
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.Flatten()(keras.layers.MaxPooling2D(4)(x))
+    return keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
+
+rng = np.random.default_rng(0)
+x = rng.random((16, 48, 48, 1), dtype=np.float32)
+y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 16)]
+keras.utils.set_random_seed(0)
+start = model().get_weights()
+after = []
+for where in (placement(), placement(2)):
+    with where.scope():
+        net = model()
+        net.set_weights(start)
+        net.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+        net.train_on_batch(x, y)  # one step, global batch 16
+    after.append(net.get_weights())
+moved = max(float(np.abs(a - b).max()) for a, b in zip(after[0], start))
+gap = max(float(np.abs(a - b).max()) for a, b in zip(*after))
+engine = where._strategy
+replicas = getattr(engine, "num_replicas_in_sync", None) or engine.device_mesh.devices.size
+print(json.dumps({"engine": where.engine, "replicas": replicas, "moved": moved, "gap": gap}))
+"""
+
+
+def run(args, backend, tmp_path, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **TWO_DEVICES[backend]}
+    return subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    return write_csv(generate(n_samples=700, seed=3).data, tmp_path_factory.mktemp("data") / "small.csv")
+
+
+@pytest.mark.parametrize("backend, engine", [("jax", "DataParallel"), ("tensorflow", "MirroredStrategy")])
+def test_one_step_on_two_devices_gives_the_weights_of_one_step_on_one(tmp_path, backend, engine):
+    """Same start weights, same global batch of 16, plain SGD: 2 replicas of 8 give the weights of
+    one device with 16. The model has no BatchNormalization (each replica would normalise with its
+    own 8 images' statistics, not the 16's, so the weights would differ by design) and no Dropout
+    (its random masks differ between the two placements)."""
+    result = run(["-c", ONE_STEP], backend, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    print(backend, found)
+    assert found["engine"] == engine and found["replicas"] == 2
+    assert found["moved"] > 1e-3  # the step changed the weights…
+    assert found["gap"] < 1e-5  # …and identically on 1 and 2 devices
+
+
+def train_cli(tmp_path, csv, backend, *extra):
+    return run(["-m", "fer_keras.train", "--variant", "baseline_cnn", "--data", str(csv), "--epochs", "2",
+                "--fresh", *extra], backend, tmp_path, timeout=180)
+
+
+def artefacts(folder):
+    return sorted(str(p.relative_to(folder)).split("/")[0] for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_two_device_run_writes_what_a_one_device_run_writes(tmp_path, small_csv, backend):
+    """Under TensorFlow against a one-device run made here; under JAX (slower) against its file list."""
+    import keras
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    parallel = train_cli(two, small_csv, backend, "--devices", "2")
+    assert parallel.returncode == 0, parallel.stderr[-2000:]
+    (run_two,) = (two / "callbacks").iterdir()
+    if backend == "tensorflow":
+        reference = train_cli(one, small_csv, backend)
+        assert reference.returncode == 0, reference.stderr[-2000:]
+        (run_one,) = (one / "callbacks").iterdir()
+        assert artefacts(run_two) == artefacts(run_one)
+        assert artefacts(two / "results" / run_two.name) == artefacts(one / "results" / run_one.name)
+        assert json.loads((run_one / "config.json").read_text())["distribution"]["engine"] is None
+    assert {"best.keras", "history.csv", "config.json", "logs", "test_split.npz"} <= set(artefacts(run_two))
+    assert len(pd.read_csv(run_two / "history.csv")) == 2
+    config = json.loads((run_two / "config.json").read_text())["distribution"]
+    assert config["replicas"] == 2 and len(config["devices"]) == 2
+    assert config["engine"] == {"jax": "DataParallel", "tensorflow": "MirroredStrategy"}[backend]
+    metrics = json.loads((two / "results" / run_two.name / "metrics.json").read_text())
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["epochs_run"] == 2
+    model = keras.saving.load_model(run_two / "best.keras", safe_mode=True)
+    assert model.output_shape == (None, 7)
+
+
+@pytest.mark.parametrize("devices, message", [
+    ("3", "--devices 3: only 2 visible to tensorflow"),
+    ("0", "--devices must be a positive integer or 'all', got '0'"),
+    ("two", "--devices must be a positive integer or 'all', got 'two'"),
+])
+def test_more_devices_than_visible_is_one_line_exit_2_and_writes_nothing(tmp_path, small_csv, devices, message):
+    result = train_cli(tmp_path, small_csv, "tensorflow", "--devices", devices)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
+    assert message in result.stderr
+    assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()
