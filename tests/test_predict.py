@@ -284,3 +284,15 @@ def test_cli_detector_option(files, capsys):
                  str(files["astronaut"])]) == 0
     (face,) = json.loads(capsys.readouterr().out)
     assert abs(face["box"][0] - ASTRONAUT_BOX[0]) < 10
+
+
+def test_detection_recall_counts_the_known_faces_each_detector_finds(files):
+    from fer_keras.faces import crop_face, detection_recall, to_grey
+
+    face = crop_face(to_grey(files["image"]), ASTRONAUT_BOX, margin=0.2)
+    blank = np.full_like(face, 128)
+    detectors = ["haar"] + (["mtcnn"] if importlib.util.find_spec("mtcnn") else [])
+    found = detection_recall(np.stack([face, blank]), detectors)
+    assert all(result["found"] == 0.5 and result["cpu_ms_per_image"] > 0 for result in found.values()), found
+    with pytest.raises(FERError, match="does not fit the 100-px canvas"):
+        detection_recall([face], ["haar"], canvas=100)
