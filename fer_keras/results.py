@@ -85,9 +85,19 @@ def _row(run_dir, metrics):
         "paper_accuracy": paper.get("accuracy"), "paper_s_per_1000": paper.get("s_per_1000"),
         "paper_source": paper.get("source"),
         "time_budget_minutes": metrics.get("time_budget_minutes"), "recipe_changes": _recipe_changes(run_dir),
+        "model_kwargs": _model_kwargs(run_dir),
         "config": f"{run_dir.name}/config.json" if (run_dir / "config.json").exists() else None,
         "report": f"{run_dir.name}/report.md" if (run_dir / "report.md").exists() else None,
     }
+
+
+def _model_kwargs(run_dir):
+    """The ``--set model.KEY=VALUE`` arguments a run gave its builder, e.g. "base_size=48"."""
+    try:
+        kwargs = json.loads((run_dir / "config.json").read_text()).get("model_kwargs") or {}
+    except (OSError, json.JSONDecodeError):
+        return ""
+    return ", ".join(f"{key}={value}" for key, value in sorted(kwargs.items()))
 
 
 def _recipe_changes(run_dir):
@@ -148,7 +158,8 @@ ZOO_INTRO = """
 Every registered model family trained on the real FER2013 on this 2-core CPU with a fixed time budget,
 honest protocol (split first, cross-split copies removed; validation = PublicTest, test = PrivateTest), one
 row per run of the table above that had a budget. Far short of the papers' epochs: this is what a CPU user
-gets in that time. *collapsed* marks a model that predicts (nearly) one class: macro recall ≤ 1.5 / 7.
+gets in that time. *collapsed* marks a model that predicts (nearly) one class: macro recall ≤ 1.5 / 7; the
+note also lists the builder arguments a run set (`--set model.KEY=VALUE`). Why some collapse: `results/COMMANDS.md`.
 """
 
 
@@ -164,11 +175,12 @@ def zoo_table(rows):
     for r in zoo:
         recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
         collapsed = r["macro_recall"] is not None and r["macro_recall"] <= 100 * 1.5 / 7
+        note = "; ".join(filter(None, ["collapsed" if collapsed else "", r["model_kwargs"]]))
         cells = (f"`{VARIANTS[r['variant']].model}`", f"[`{r['variant']}`]({r['report'] or r['run']})", recipe,
                  f"{r['time_budget_minutes']:g}", _cell(r["epochs_run"]), _cell(r["train_cpu_minutes"], "{:.0f}"),
                  _cell(r["accuracy"], "{:.2f}"), _cell(r["macro_f1"], "{:.2f}"),
                  f"{r['accuracy_tta']:.2f} ({r['tta']})" if r["accuracy_tta"] is not None else "—",
-                 "collapsed" if collapsed else "")
+                 note)
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) if zoo else ""
 

@@ -313,6 +313,11 @@ def test_model_overrides_parse_values_and_refuse_unknown_builder_arguments():
         "weights": None, "base_size": 112}
     with pytest.raises(FERError, match="fernet_t takes model.KEY=VALUE with KEY one of width, depth, dropout"):
         model_overrides("fernet_t", ["model.size=m"])
+    # a bool parameter takes true/false in any case: "false" once arrived as a truthy string and froze a base
+    for text, value in (("false", False), ("False", False), ("0", False), ("TRUE", True), ("yes", True)):
+        assert model_overrides("vgg16_transfer", [f"model.freeze_base={text}"]) == {"freeze_base": value}
+    with pytest.raises(FERError, match="freeze_base takes true or false, got 'maybe'"):
+        model_overrides("vgg16_transfer", ["model.freeze_base=maybe"])
 
 
 def test_fernet_validates_its_size_and_depth():

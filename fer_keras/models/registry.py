@@ -116,7 +116,9 @@ def build_model(name, /, **kwargs):
 def model_overrides(name, assignments):
     """``model.KEY=VALUE`` assignments (the CLI's ``--set``) as keyword arguments of model ``name``'s
     builder: each KEY must be one of its parameters; VALUE is read as a Python literal (a number,
-    a tuple, True/None) or else kept as text. A one-line error names a wrong key."""
+    a tuple, None) or else kept as text — but a parameter whose default is a bool takes only
+    true/false (any case, or 1/0, yes/no), so "false" can never arrive as a (truthy) string. A
+    one-line error names a wrong key or value."""
     import ast
     import inspect
 
@@ -127,6 +129,12 @@ def model_overrides(name, assignments):
         key, sep, text = assignment.removeprefix("model.").partition("=")
         if not sep or key not in settable:
             raise FERError(f"--set {assignment!r}: {name} takes model.KEY=VALUE with KEY one of {', '.join(settable)}")
+        if isinstance(parameters[key].default, bool):
+            flags = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+            if text.strip().lower() not in flags:
+                raise FERError(f"--set {assignment!r}: {key} takes true or false, got {text!r}")
+            kwargs[key] = flags[text.strip().lower()]
+            continue
         try:
             kwargs[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
