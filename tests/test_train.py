@@ -162,7 +162,7 @@ def test_a_budgeted_modern_run_records_its_recipe_and_plan(tmp_path, small_csv):
     assert result.returncode == 0, result.stderr[-2000:]
     (run_dir,) = (tmp_path / "callbacks").iterdir()
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["recipe"]["name"] == "modern" and config["recipe"]["optimizer"] == "sgd"
+    assert config["recipe"]["name"] == "modern_sgd" and config["recipe"]["optimizer"] == "sgd"  # FERNet's recipe
     assert config["recipe"]["warmup_epochs"] == 1.0 and config["time_budget_minutes"] == 0.5
     from fer_keras.recipes import Recipe
 
