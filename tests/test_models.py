@@ -559,3 +559,13 @@ def test_rmn_builds_in_the_papers_form_and_refuses_a_first_stage_not_a_multiple_
     assert "\n" not in str(err.value)
     with pytest.raises(FERError, match="stem must be one of small, imagenet"):
         build_rmn(stem="tiny")
+
+
+def test_the_packaged_model_loads_in_safe_mode_on_this_backend():
+    """CI runs this module under TensorFlow and JAX: the shipped FERNet-S loads on each."""
+    from fer_keras.pretrained import default_model_path
+
+    model = keras.saving.load_model(default_model_path(), safe_mode=True, compile=False)
+    probabilities = np.asarray(model.predict(images(3, seed=7), verbose=0))
+    assert probabilities.shape == (3, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
