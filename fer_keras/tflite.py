@@ -150,15 +150,12 @@ def main(argv=None):
         raise FERError(f"output {args.out} must end in .tflite")
     if args.calibration < 1:
         raise FERError(f"--calibration must be at least 1, got {args.calibration}")
-    if not Path(args.model).is_file():
-        raise FERError(f"model file not found: {args.model}")
-    faces = calibration_faces(args.data, args.calibration) if args.quantize == "int8" else None
-    out = export_tflite(args.model, args.out, args.quantize, faces)
-    if faces is None:
-        faces = calibration_faces(args.data, 200)
     from fer_keras.saved_models import load_model
 
-    agree = np.mean(load_model(args.model).predict(faces, batch_size=256, verbose=0).argmax(1)
+    model = load_model(args.model)  # loaded once: exported, then compared with its export
+    faces = calibration_faces(args.data, args.calibration if args.quantize == "int8" else 200)
+    out = export_tflite(model, args.out, args.quantize, faces if args.quantize == "int8" else None)
+    agree = np.mean(model.predict(faces, batch_size=256, verbose=0).argmax(1)
                     == TFLiteModel(out).predict(faces).argmax(1))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {args.quantize}); same top emotion as the .keras model "
           f"on {100 * agree:.1f} % of {len(faces)} {Path(str(args.data)).name} faces")

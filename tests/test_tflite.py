@@ -92,3 +92,9 @@ def test_cli_writes_an_int8_model_and_says_how_often_it_agrees(tiny, tmp_path):
     bad = tflite_cli(tiny["keras"], tmp_path / "out.onnx", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: output {tmp_path / 'out.onnx'} must end in .tflite"
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_cli_missing_model_is_one_line_and_writes_nothing(tmp_path):
+    done = tflite_cli(tmp_path / "missing.keras", tmp_path / "out.tflite", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == f"error: model file not found: {tmp_path / 'missing.keras'}"
+    assert not (tmp_path / "out.tflite").exists()
