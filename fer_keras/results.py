@@ -67,6 +67,7 @@ def _row(run_dir, metrics):
     paper = PAPER_RESULTS.get(variant, {})
     timing = metrics.get("inference") or {}
     data = str(metrics.get("data") or "")
+    config = _read_config(run_dir)
     return {
         "run": run_dir.name, "variant": variant,
         "data": data if data.startswith("synthetic") else Path(data).name,
@@ -84,30 +85,27 @@ def _row(run_dir, metrics):
         "s_per_1000": None if not timing else round(timing["s_per_1000"], 4), "device": timing.get("device"),
         "paper_accuracy": paper.get("accuracy"), "paper_s_per_1000": paper.get("s_per_1000"),
         "paper_source": paper.get("source"),
-        "time_budget_minutes": metrics.get("time_budget_minutes"), "recipe_changes": _recipe_changes(run_dir),
-        "model_kwargs": _model_kwargs(run_dir),
+        "time_budget_minutes": metrics.get("time_budget_minutes"),
+        "recipe_changes": _recipe_changes(config.get("recipe") or {}),
+        "model_kwargs": ", ".join(f"{k}={v}" for k, v in sorted((config.get("model_kwargs") or {}).items())),
         "config": f"{run_dir.name}/config.json" if (run_dir / "config.json").exists() else None,
         "report": f"{run_dir.name}/report.md" if (run_dir / "report.md").exists() else None,
     }
 
 
-def _model_kwargs(run_dir):
-    """The ``--set model.KEY=VALUE`` arguments a run gave its builder, e.g. "base_size=48"."""
+def _read_config(run_dir):
+    """The run's ``config.json`` copy as a dict ({} when absent or unreadable)."""
     try:
-        kwargs = json.loads((run_dir / "config.json").read_text()).get("model_kwargs") or {}
+        return json.loads((run_dir / "config.json").read_text())
     except (OSError, json.JSONDecodeError):
-        return ""
-    return ", ".join(f"{key}={value}" for key, value in sorted(kwargs.items()))
+        return {}
 
 
-def _recipe_changes(run_dir):
+def _recipe_changes(recorded):
     """How a run's recorded recipe differs from the recipe of its name today: "" when it is the
     same; its ``--set`` changes, e.g. "weight_decay=0.0005"; or, when another named recipe is
-    closer (a run made before a recipe was renamed), "= NAME" and the changes from that one."""
-    try:
-        recorded = json.loads((run_dir / "config.json").read_text()).get("recipe") or {}
-    except (OSError, json.JSONDecodeError):
-        return ""
+    closer (a run made before a recipe was renamed), "= NAME" and the changes from that one.
+    ``recorded`` is the recipe dict of the run's ``config.json``."""
     from fer_keras.recipes import RECIPES
 
     if recorded.get("name") not in RECIPES or recorded.get("name") == "paper":
@@ -119,10 +117,10 @@ def _recipe_changes(run_dir):
                 if key != "name" and getattr(named, key, value) != value]
 
     own = changes(RECIPES[recorded["name"]])
-    nearest = min((name for name in RECIPES if name != "paper"), key=lambda name: len(changes(RECIPES[name])))
-    if len(changes(RECIPES[nearest])) >= len(own):
+    nearest, closer = min(((name, changes(named)) for name, named in RECIPES.items() if name != "paper"),
+                          key=lambda found: len(found[1]))
+    if len(closer) >= len(own):
         return ", ".join(own)
-    closer = changes(RECIPES[nearest])
     return f"= {nearest}" + (f" with {', '.join(closer)}" if closer else "")
 
 
@@ -130,10 +128,21 @@ def _cell(value, fmt="{}"):
     return "—" if value is None or value == "" else fmt.format(value)
 
 
+def _tta_cell(r):
+    return f"{r['accuracy_tta']:.2f} ({r['tta']})" if r["accuracy_tta"] is not None else "—"
+
+
+def _markdown(header, rows_of_cells):
+    """A markdown table; ``|`` inside a cell is escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |" for cells in rows_of_cells]
+    return "\n".join(lines)
+
+
 def markdown_table(rows):
     header = ("run", "variant", "data", "protocol", "epochs", "CPU min", "accuracy", "precision", "recall", "F1",
               "TTA", "s / 1000 img", "paper", "config")
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    table = []
     for r in rows:
         run = f"[{r['run']}]({r['report']})" if r["report"] else r["run"]
         protocol = "**LEAKY**" if r["leaky"] else (r["protocol"] or "—")
@@ -143,13 +152,11 @@ def markdown_table(rows):
         if r["paper_accuracy"] is not None:
             paper = f"{r['paper_accuracy']:.2f}" + (" (leaky)" if r["paper_source"] == THESIS_LEAKY else "")
         config = f"[config]({r['config']})" if r["config"] else "—"
-        tta = f"{r['accuracy_tta']:.2f} ({r['tta']})" if r["accuracy_tta"] is not None else "—"
-        cells = (run, f"`{r['variant']}`", r["data"] or "—", protocol, epochs,
-                 _cell(r["train_cpu_minutes"], "{:.0f}"), _cell(r["accuracy"], "{:.2f}"),
-                 _cell(r["macro_precision"], "{:.2f}"), _cell(r["macro_recall"], "{:.2f}"),
-                 _cell(r["macro_f1"], "{:.2f}"), tta, speed, paper, config)
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+        table.append((run, f"`{r['variant']}`", r["data"] or "—", protocol, epochs,
+                      _cell(r["train_cpu_minutes"], "{:.0f}"), _cell(r["accuracy"], "{:.2f}"),
+                      _cell(r["macro_precision"], "{:.2f}"), _cell(r["macro_recall"], "{:.2f}"),
+                      _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r), speed, paper, config))
+    return _markdown(header, table)
 
 
 ZOO_INTRO = """
@@ -171,18 +178,15 @@ def zoo_table(rows):
            and r["variant"] in VARIANTS]
     zoo.sort(key=lambda r: (VARIANTS[r["variant"]].model, r["recipe"] or "", r["run"]))
     header = ("model", "variant", "recipe", "budget min", "epochs", "CPU min", "accuracy", "macro-F1", "TTA", "note")
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    table = []
     for r in zoo:
         recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
         collapsed = r["macro_recall"] is not None and r["macro_recall"] <= 100 * 1.5 / 7
         note = "; ".join(filter(None, ["collapsed" if collapsed else "", r["model_kwargs"]]))
-        cells = (f"`{VARIANTS[r['variant']].model}`", f"[`{r['variant']}`]({r['report'] or r['run']})", recipe,
-                 f"{r['time_budget_minutes']:g}", _cell(r["epochs_run"]), _cell(r["train_cpu_minutes"], "{:.0f}"),
-                 _cell(r["accuracy"], "{:.2f}"), _cell(r["macro_f1"], "{:.2f}"),
-                 f"{r['accuracy_tta']:.2f} ({r['tta']})" if r["accuracy_tta"] is not None else "—",
-                 note)
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) if zoo else ""
+        table.append((f"`{VARIANTS[r['variant']].model}`", f"[`{r['variant']}`]({r['report'] or r['run']})", recipe,
+                      f"{r['time_budget_minutes']:g}", _cell(r["epochs_run"]), _cell(r["train_cpu_minutes"], "{:.0f}"),
+                      _cell(r["accuracy"], "{:.2f}"), _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r), note))
+    return _markdown(header, table) if zoo else ""
 
 
 def write_tables(results_dir="results"):

@@ -324,8 +324,8 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
     from fer_keras.recipes import MODERN_SGD
     from fer_keras.results import _recipe_changes
 
-    (tmp_path / "cnn" / "config.json").write_text(json.dumps({"recipe": {**MODERN_SGD.to_dict(), "name": "modern"}}))
-    assert _recipe_changes(tmp_path / "cnn") == "= modern_sgd"  # a run from before the SGD form was renamed
+    # a run from before the SGD form was renamed
+    assert _recipe_changes({**MODERN_SGD.to_dict(), "name": "modern"}) == "= modern_sgd"
     assert not rows[0].endswith("| collapsed |")
 
 
