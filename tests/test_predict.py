@@ -296,3 +296,25 @@ def test_detection_recall_counts_the_known_faces_each_detector_finds(files):
     assert all(result["found"] == 0.5 and result["cpu_ms_per_image"] > 0 for result in found.values()), found
     with pytest.raises(FERError, match="does not fit the 100-px canvas"):
         detection_recall([face], ["haar"], canvas=100)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n", "0"], "error: --n must be at least 1, got 0"),
+    (["--data", "missing.csv"], "missing.csv"),
+])
+def test_detector_recall_cli_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    from fer_keras.faces import main as faces_main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        faces_main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_fast_with_a_model_is_refused_before_anything_runs(files, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--fast", "--model", str(files["model"]), str(files["astronaut"])])
+    assert exit_.value.code == 2
+    assert "--fast chooses the packaged model's int8 copy" in capsys.readouterr().err

@@ -98,3 +98,9 @@ def test_cli_missing_model_is_one_line_and_writes_nothing(tmp_path):
     done = tflite_cli(tmp_path / "missing.keras", tmp_path / "out.tflite", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip() == f"error: model file not found: {tmp_path / 'missing.keras'}"
     assert not (tmp_path / "out.tflite").exists()
+
+
+def test_cli_zero_calibration_faces_is_one_line(tiny, tmp_path):
+    done = tflite_cli(tiny["keras"], tmp_path / "out.tflite", "--calibration", "0", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == "error: --calibration must be at least 1, got 0"
+    assert not (tmp_path / "out.tflite").exists()
