@@ -75,8 +75,8 @@ def balance(images, labels, sampling, seed=0, n_per_class=8000):
     if sampling not in SAMPLINGS:
         raise FERError(f"unknown sampling {sampling!r}; expected one of {', '.join(SAMPLINGS)}")
     if sampling == "ros":
-        flat, labels = RandomOverSampler(random_state=seed).fit_resample(images.reshape(len(images), -1), labels)
-        return flat.reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels, None
+        rows = oversampled_rows(labels, seed)
+        return images[rows], labels[rows], None
     if sampling == "smote":
         # float pixels, rounded back: on uint8 input imbalanced-learn casts its interpolations down,
         # which truncates every synthetic pixel (half a grey level darker on average)
@@ -87,10 +87,22 @@ def balance(images, labels, sampling, seed=0, n_per_class=8000):
         images, labels = augment_to_n(images, labels, n_per_class=n_per_class, seed=seed)
         return images, labels, None
     if sampling == "class_weight":
-        present = np.unique(labels)
-        weights = compute_class_weight("balanced", classes=present, y=labels)
-        return images, labels, {int(k): float(w) for k, w in zip(present, weights)}
+        return images, labels, class_weights(labels)
     return images, labels, None
+
+
+def oversampled_rows(labels, seed=0):
+    """Random over-sampling as row indices (``RandomOverSampler`` on the row numbers): every class
+    repeated up to the largest one's size. The rows, not the pixels, so image files can be too."""
+    rows, _ = RandomOverSampler(random_state=seed).fit_resample(np.arange(len(labels))[:, None], labels)
+    return rows[:, 0]
+
+
+def class_weights(labels):
+    """Keras' ``class_weight``: inverse class frequency ("balanced"), for the classes present."""
+    present = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=present, y=labels)
+    return {int(k): float(w) for k, w in zip(present, weights)}
 
 
 def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_method="usage",
@@ -113,12 +125,39 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
         return _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed)
     parts = split(data, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     images, labels, weights = balance(parts.train.images, parts.train.labels, sampling, seed, n_per_class)
-    notes = tuple(dict.fromkeys(parts.train.notes + parts.val.notes)) + (  # each part carries the cleaning notes
-        f"honest protocol: split ({split_method}) first, {sampling} on the training split only",)
+    notes = _honest_notes(parts, split_method, sampling)
     return Prepared(to_model_input(images), one_hot(labels), to_model_input(parts.val.images),
                     one_hot(parts.val.labels), to_model_input(parts.test.images), one_hot(parts.test.labels),
                     sampling, protocol, leaky=False, class_weight=weights, notes=notes,
                     test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+
+
+STREAM_SAMPLINGS = ("none", "ros", "class_weight")
+"""The balancing a streamed folder allows: choices of rows. SMOTE and augmentation make new pixels."""
+
+
+def pre_proc_stream(index, sampling="none", split_method="usage", test_fraction=0.1, val_fraction=0.1, seed=0):
+    """:func:`pre_proc_data` for an image folder read from disk (a ``FolderIndex``, see
+    ``fer_keras.data.stream``), honest protocol: the same split and cross-split dedupe, balancing
+    by rows (``STREAM_SAMPLINGS``). ``x_train`` and ``x_val`` are lazy ``FolderImages``; the test
+    split is decoded (the run folder records its pixels), so it must fit in memory."""
+    if sampling not in STREAM_SAMPLINGS:
+        raise FERError(f"sampling {sampling!r} makes new images, which needs every image in memory; a streamed "
+                       f"folder balances with {', '.join(STREAM_SAMPLINGS)}")
+    parts = split(index, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    labels = parts.train.labels
+    rows = oversampled_rows(labels, seed) if sampling == "ros" else np.arange(len(labels))
+    return Prepared(parts.train.lazy_images()[rows], one_hot(labels[rows]), parts.val.lazy_images(),
+                    one_hot(parts.val.labels), to_model_input(parts.test.lazy_images().decode()),
+                    one_hot(parts.test.labels), sampling, "honest", leaky=False,
+                    class_weight=class_weights(labels) if sampling == "class_weight" else None,
+                    notes=_honest_notes(parts, split_method, sampling) + ("streamed from disk",),
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+
+
+def _honest_notes(parts, split_method, sampling):
+    return tuple(dict.fromkeys(parts.train.notes + parts.val.notes)) + (  # each part carries the cleaning notes
+        f"honest protocol: split ({split_method}) first, {sampling} on the training split only",)
 
 
 def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed):

@@ -2,6 +2,10 @@
 
 data → clean → split → balance (training split only) → build → compile → fit (callback suite)
 → evaluate the best checkpoint on the test split → ``config.json`` + ``metrics.json``.
+
+With ``--stream`` an image folder is indexed once and read from disk batch by batch
+(``fer_keras.data.stream``): same cleaning, split and cross-split dedupe, no pixels held but the
+test split's and a bounded LRU of validation batches.
 """
 
 import argparse
@@ -11,6 +15,7 @@ import sys
 import time
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +23,8 @@ from fer_keras import EMOTIONS
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
-from fer_keras.data.hashing import data_fingerprint, occurs_in
+from fer_keras.data.hashing import hashes_in, image_hashes
+from fer_keras.data.stream import FolderIndex, index_folder
 from fer_keras.distribute import parse_devices, placement as data_parallel_placement
 from fer_keras.errors import FERError
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
@@ -33,15 +39,37 @@ def prepare(variant, data, seed, per_class=None):
     ``per_class`` overrides the balancing target: images per class for "augment" (Białek's 8000)
     and positives for one-vs-rest (6000, with ``per_class // 6`` drawn from each other class).
     """
-    from fer_keras.pre_proc_data import pre_proc_binary, pre_proc_data
+    from fer_keras.pre_proc_data import pre_proc_binary, pre_proc_data, pre_proc_stream
 
     data = clean(data, variant.cleaning)
+    if isinstance(data, FolderIndex):
+        return data, pre_proc_stream(data, variant.sampling, variant.split, seed=seed)
     if variant.binary:
         n_positive = per_class or 6000
         return data, pre_proc_binary(data, variant.binary_emotion, variant.split, n_positive=n_positive,
                                      n_per_negative=n_positive // 6, seed=seed)
     return data, pre_proc_data(data, sampling=variant.sampling, protocol=variant.protocol,
                                split_method=variant.split, n_per_class=per_class or 8000, seed=seed)
+
+
+STREAM_CACHE_BATCHES = 64
+"""``--stream-cache``: validation batches kept decoded (float32), at most 64 × batch size × 9.2 kB."""
+
+
+def check_streamable(variant, data):
+    """``--stream`` reads an image folder batch by batch: a one-line error for what it cannot do."""
+    from fer_keras.pre_proc_data import STREAM_SAMPLINGS
+
+    path = Path(str(data)).expanduser()
+    if str(data) == SYNTHETIC or path.is_file():
+        raise FERError(f"--stream reads an image folder ROOT/<split>/<emotion>/*.png, not {data}; "
+                       "drop --stream to load it into memory")
+    reason = ("is one-vs-rest" if variant.binary else f"uses the {variant.protocol} protocol"
+              if variant.protocol != "honest" else None if variant.sampling in STREAM_SAMPLINGS
+              else f"balances with {variant.sampling}")
+    if reason:
+        raise FERError(f"--stream: variant {variant.name!r} {reason}, which needs every image in memory; use a "
+                       f"seven-class honest variant with sampling {', '.join(STREAM_SAMPLINGS)}, or drop --stream")
 
 
 def demo_per_class(data):
@@ -63,7 +91,8 @@ def set_precision(mixed):
 
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
-          model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False):
+          model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False, stream=False,
+          stream_cache=STREAM_CACHE_BATCHES):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
     ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
@@ -73,6 +102,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     ``devices`` (an integer or ``"all"``; default one device, no strategy) and ``multi_worker``
     (TF_CONFIG / ``keras.distribution.initialize()``) train data-parallel (``fer_keras.distribute``):
     the global batch is ``batch_size``, split across the devices; the learning rate is unchanged.
+    ``stream`` reads the image folder ``data`` from disk batch by batch (``fer_keras.data.stream``),
+    keeping ``stream_cache`` decoded validation batches in an LRU.
     """
     import keras
 
@@ -88,13 +119,15 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     check_output_dir(output_dir, "--output-dir")
     check_output_dir(results_dir, "--results-dir")
     recipe = resolve_recipe(recipe, variant)
+    if stream:
+        check_streamable(variant, data)
     placement = data_parallel_placement(devices, multi_worker)  # wrong device counts fail before any output
     if time_budget is not None and not time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {time_budget}")
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)  # bars on a terminal only
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    dataset = load(data)
+    dataset = index_folder(data) if stream else load(data)
     if epochs is None and time_budget is not None:
         epochs = BUDGET_EPOCH_CAP
     elif epochs is None:
@@ -117,7 +150,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
               "numbers from this run are for comparison only")
 
     resume_key = hashlib.sha256(json.dumps(
-        [variant.name, data_fingerprint(dataset), seed, epochs, batch_size, policy, per_class,
+        [variant.name, dataset.fingerprint, seed, epochs, batch_size, policy, per_class,
          model_kwargs] + ([recipe.to_dict(), time_budget]
                           if recipe != resolve_recipe("paper", variant) or time_budget else [])
     ).encode()).hexdigest()[:16]
@@ -164,8 +197,9 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         run = Run.create(output_dir, variant.name)
     config = {
         "variant": variant.to_dict(), "resume_key": resume_key, "command": command_line(),
-        "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset),
-                 "rows_after_cleaning": len(cleaned), "cleaning_notes": list(cleaned.notes)},
+        "data": {"source": dataset.source, "fingerprint": dataset.fingerprint, "rows": len(dataset),
+                 "rows_after_cleaning": len(cleaned), "cleaning_notes": list(cleaned.notes),
+                 "streamed": stream, "validation_cache_batches": stream_cache if stream else None},
         "prepared": {"train": len(prepared.x_train), "val": len(prepared.x_val), "test": len(prepared.x_test),
                      "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
                      "class_weight": prepared.class_weight, "notes": list(prepared.notes)},
@@ -185,7 +219,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
                                early_stopping=recipe.early_stopping, extra=extra, aux_outputs=aux_outputs)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
-    validation = (x_val, per_output(y_val, outputs)) + (() if weights_val is None else (weights_val,))
+    if stream:  # lazy images: batches in a fixed order, the decoded ones kept in a bounded LRU
+        validation = EpochBatches(x_val, y_val, batch_size, sample_weight=weights_val, outputs=outputs,
+                                  shuffle=False, cache_batches=stream_cache)
+    else:
+        validation = (x_val, per_output(y_val, outputs)) + (() if weights_val is None else (weights_val,))
     with placement.scope():
         model.fit(**fit_data, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
     train_minutes = (time.perf_counter() - train_start) / 60
@@ -219,8 +257,8 @@ def recorded_test_split(prepared, dataset):
     """What the run folder records of its test split (see ``Run.write_test_split``)."""
     images = np.rint(prepared.x_test[..., 0] * 255).astype(np.uint8)
     training = dataset.usage == "Training"
-    in_training = (occurs_in(images, dataset.images[training]) if training.any() and not prepared.leaky
-                   else np.zeros(len(images), dtype=bool))
+    in_training = (hashes_in(image_hashes(images), dataset.subset(training).content_hashes())
+                   if training.any() and not prepared.leaky else np.zeros(len(images), dtype=bool))
     return {"images": images, "labels": prepared.labels_test, "emotions": prepared.test_emotions,
             "ids": prepared.test_ids, "in_training": in_training}
 
@@ -248,6 +286,7 @@ def main(argv=None):
         "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100  # epochs fit 100 min\n"
         "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"
         "  python -m fer_keras.train --variant baseline_cnn --devices all   # data-parallel on every GPU\n"
+        "  python -m fer_keras.train --variant baseline_cnn --data affectnet/ --stream  # folder read from disk\n"
         "  tensorboard --logdir callbacks                                    # watch runs\n"
         "Re-running an interrupted command resumes it from its last completed epoch.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -282,6 +321,13 @@ def main(argv=None):
                         help="one of several processes/machines: TensorFlow's MultiWorkerMirroredStrategy reads "
                         "TF_CONFIG; JAX's keras.distribution.initialize() reads KERAS_DISTRIBUTION_JOB_ADDRESSES, "
                         "_NUM_PROCESSES, _PROCESS_ID (or jax.distributed's cluster detection); see the README")
+    parser.add_argument("--stream", action="store_true",
+                        help="read the image folder --data from disk batch by batch instead of loading it: for "
+                        "folders larger than memory. One pass indexes it (content hashes, so cross-split copies are "
+                        "removed as in memory); sampling ros, class_weight or none; the test split is held in memory")
+    parser.add_argument("--stream-cache", type=int, default=STREAM_CACHE_BATCHES, metavar="BATCHES",
+                        help="with --stream: decoded validation batches kept in an LRU (default: %(default)s; 0: "
+                        "none); at most BATCHES × batch size × 9.2 kB")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--output-dir", default="callbacks", help="run folders go here (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="metrics go here (default: %(default)s)")
@@ -295,9 +341,13 @@ def main(argv=None):
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
     if args.time_budget is not None and not args.time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {args.time_budget:g}")
+    if args.stream_cache < 0:
+        raise FERError(f"--stream-cache must be 0 or a positive number of batches, got {args.stream_cache}")
     # wrong names, values and folders fail here, before the slow imports
     devices = parse_devices(args.devices)
     variant = get_variant(args.variant)
+    if args.stream:
+        check_streamable(variant, args.data)
     check_output_dir(args.output_dir, "--output-dir")
     check_output_dir(args.results_dir, "--results-dir")
     model_sets = [item for item in args.overrides if item.startswith("model.")]
@@ -308,7 +358,8 @@ def main(argv=None):
     model_kwargs = model_overrides(variant.model, model_sets) or None
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
           args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
-          recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker)
+          recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker,
+          stream=args.stream, stream_cache=args.stream_cache)
     return 0
 
 

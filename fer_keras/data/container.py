@@ -1,11 +1,12 @@
 """`FERData`: the one typed container every loader returns and every cleaning step takes."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras.data.hashing import data_fingerprint, image_hashes
 from fer_keras.errors import FERDataError
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
@@ -20,8 +21,43 @@ def to_model_input(images):
     return out
 
 
+class RowTable:
+    """What every table of labelled images shares, held in memory (:class:`FERData`) or on disk
+    (``fer_keras.data.stream.FolderIndex``): per-row ``labels``, ``usage``, ``source_ids``, the
+    ``source`` and its ``notes``; rows are selected with :meth:`subset`. Cleaning and splitting see
+    an image only through :meth:`content_hashes` and :meth:`pixel_means`, so they work on both."""
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, index, note=None):
+        """A new table of the same kind with the rows selected by a boolean mask or an index array."""
+        index = np.asarray(index)
+        rows = {f.name: getattr(self, f.name)[index] for f in fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray)}
+        return replace(self, **rows, notes=self.notes + ((note,) if note else ()))
+
+    def split(self, usage):
+        """The rows whose ``usage`` equals one of ``SPLITS``."""
+        if usage not in SPLITS:
+            raise FERDataError(f"unknown split {usage!r}; expected one of {', '.join(SPLITS)}")
+        return self.subset(self.usage == usage)
+
+    def counts(self):
+        """A table of image counts: one row per split present, one column per emotion, plus totals."""
+        frame = pd.crosstab(
+            pd.Categorical(self.usage, categories=[s for s in SPLITS if s in set(self.usage)] or None),
+            pd.Categorical(np.asarray(EMOTIONS)[self.labels], categories=EMOTIONS),
+            dropna=False,
+        )
+        frame.index.name, frame.columns.name = "split", None
+        frame["total"] = frame.sum(axis=1)
+        frame.loc["total"] = frame.sum(axis=0)
+        return frame
+
+
 @dataclass(frozen=True, eq=False)
-class FERData:
+class FERData(RowTable):
     """A FER dataset held in memory.
 
     images:     uint8 array N×48×48 (grey).
@@ -53,39 +89,18 @@ class FERData:
         if n and (self.labels.min() < 0 or self.labels.max() >= len(EMOTIONS)):
             raise FERDataError(f"{self.source or 'data'}: labels must lie in 0..{len(EMOTIONS) - 1}")
 
-    def __len__(self):
-        return len(self.images)
+    def content_hashes(self):
+        """One digest per image (see ``fer_keras.data.hashing.image_hashes``)."""
+        return image_hashes(self.images)
 
-    def subset(self, index, note=None):
-        """A new FERData with the rows selected by a boolean mask or an index array."""
-        index = np.asarray(index)
-        notes = self.notes + ((note,) if note else ())
-        return FERData(
-            images=self.images[index],
-            labels=self.labels[index],
-            usage=self.usage[index],
-            source_ids=self.source_ids[index],
-            source=self.source,
-            notes=notes,
-        )
+    def pixel_means(self):
+        """Each image's mean pixel value (float64 N)."""
+        return self.images.mean(axis=(1, 2))
 
-    def split(self, usage):
-        """The rows whose ``usage`` equals one of ``SPLITS``."""
-        if usage not in SPLITS:
-            raise FERDataError(f"unknown split {usage!r}; expected one of {', '.join(SPLITS)}")
-        return self.subset(self.usage == usage)
-
-    def counts(self):
-        """A table of image counts: one row per split present, one column per emotion, plus totals."""
-        frame = pd.crosstab(
-            pd.Categorical(self.usage, categories=[s for s in SPLITS if s in set(self.usage)] or None),
-            pd.Categorical(np.asarray(EMOTIONS)[self.labels], categories=EMOTIONS),
-            dropna=False,
-        )
-        frame.index.name, frame.columns.name = "split", None
-        frame["total"] = frame.sum(axis=1)
-        frame.loc["total"] = frame.sum(axis=0)
-        return frame
+    @property
+    def fingerprint(self):
+        """A short content hash of the images and labels (``data_fingerprint``)."""
+        return data_fingerprint(self)
 
 
 def make_fer_data(images, labels, usage=None, source_ids=None, source=""):

@@ -19,7 +19,7 @@ import pandas as pd
 
 from fer_keras import EMOTIONS
 from fer_keras.data.container import SPLITS
-from fer_keras.data.hashing import duplicate_group_ids
+from fer_keras.data.hashing import group_ids
 from fer_keras.errors import FERDataError
 
 OUTLIER_THRESHOLD = 230
@@ -41,7 +41,7 @@ def find_duplicates(data):
     ascending), ``labels``, ``emotions`` and ``splits`` of those rows, ``size``, ``conflicting``
     (copies disagree on the label) and ``straddling`` (copies lie in more than one Usage split).
     """
-    ids = duplicate_group_ids(data.images) if len(data) else np.zeros(0, int)
+    ids = group_ids(data.content_hashes()) if len(data) else np.zeros(0, int)
     rows = np.flatnonzero(np.bincount(ids, minlength=1)[ids] > 1)
     table = pd.DataFrame({"id": ids[rows], "row": rows, "label": data.labels[rows], "usage": data.usage[rows]})
     groups = table.groupby("id", sort=True).agg(
@@ -93,7 +93,7 @@ def remove_duplicates_with_diff_emotion(data):
 
 def mean_pixels(data):
     """Each image's mean pixel value (float array N), the quantity the thesis' box plot shows."""
-    return data.images.mean(axis=(1, 2))
+    return data.pixel_means()
 
 
 def iqr_fences(values, k=1.5):

@@ -12,20 +12,45 @@ def image_hashes(images):
     return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat], dtype=object)
 
 
+def group_ids(hashes):
+    """An int array: rows with the same digest share a group id (numbered in first-seen order)."""
+    codes, _ = pd.factorize(np.asarray(hashes, dtype=object))
+    return codes
+
+
+def hashes_in(hashes, other_hashes):
+    """A boolean mask over ``hashes``: True where the digest also occurs in ``other_hashes``."""
+    others = set(np.asarray(other_hashes, dtype=object).tolist())
+    return np.array([h in others for h in hashes], dtype=bool)
+
+
 def duplicate_group_ids(images):
     """An int array: rows holding the same image share a group id (numbered in first-seen order)."""
-    codes, _ = pd.factorize(image_hashes(images))
-    return codes
+    return group_ids(image_hashes(images))
 
 
 def occurs_in(images, other_images):
     """A boolean mask over ``images``: True where the same image also occurs in ``other_images``."""
-    others = set(image_hashes(other_images).tolist())
-    return np.array([h in others for h in image_hashes(images)], dtype=bool)
+    return hashes_in(image_hashes(images), image_hashes(other_images))
+
+
+class Fingerprint:
+    """:func:`data_fingerprint` computed chunk by chunk: :meth:`update` with the images in row
+    order, then :meth:`hexdigest` with all the labels. Equal to the one-array fingerprint."""
+
+    def __init__(self):
+        self.digest = hashlib.sha256()
+
+    def update(self, images):
+        self.digest.update(np.ascontiguousarray(images).tobytes())
+
+    def hexdigest(self, labels):
+        self.digest.update(np.asarray(labels).astype(np.int64).tobytes())
+        return self.digest.hexdigest()[:16]
 
 
 def data_fingerprint(data):
     """A short content hash of a FERData's images and labels: two runs on the same data share it."""
-    digest = hashlib.sha256(data.images.tobytes())
-    digest.update(data.labels.astype(np.int64).tobytes())
-    return digest.hexdigest()[:16]
+    fingerprint = Fingerprint()
+    fingerprint.update(data.images)
+    return fingerprint.hexdigest(data.labels)

@@ -227,8 +227,8 @@ def load_folder(root, cache=True):
     return _cached(root, _read_folder, cache)
 
 
-def _folder_files(root):
-    """List (path, split, label) for every image, validating folder names."""
+def folder_files(root):
+    """List (path, split, label) for every image, in a fixed order, validating folder names."""
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
         raise FERDataError(f"{root}: no sub-folders; expected ROOT/<split>/<emotion>/*.png or ROOT/<emotion>/*.png")
@@ -266,20 +266,42 @@ def _read_image(path):
     return cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA), True
 
 
+def read_images(paths, pool=None):
+    """Decode ``paths`` into uint8 N×48×48 (see ``_read_image``); returns (images, converted count).
+    ``pool``: a ``ThreadPoolExecutor`` to decode in parallel (the order is kept)."""
+    results = list((pool.map if pool else map)(_read_image, paths))
+    images = np.stack([image for image, _ in results]) if results else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    return images, sum(flag for _, flag in results)
+
+
+def image_chunks(root, files, chunk=1024):
+    """Decode ``folder_files(root)`` ``files`` in order, ``chunk`` at a time: yields (uint8 images,
+    converted count) per chunk, so a reader holds one chunk of pixels at a time; a progress bar
+    from 2,000 images on."""
+    with (ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
+          tqdm(total=len(files), desc=f"reading {root.name}", unit="img", disable=len(files) < 2000) as bar):
+        for start in range(0, len(files), chunk):
+            images, converted = read_images([f for f, _, _ in files[start:start + chunk]], pool)
+            bar.update(len(images))
+            yield images, converted
+
+
+def converted_note(converted, total):
+    return (f"converted {converted} of {total} images to 48×48 grey",) if converted else ()
+
+
 def _read_folder(root):
-    files = _folder_files(root)
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        results = list(tqdm(pool.map(_read_image, [f for f, _, _ in files]), total=len(files),
-                            desc=f"reading {root.name}", unit="img", disable=len(files) < 2000))
-    images = np.stack([image for image, _ in results])
-    converted = sum(flag for _, flag in results)
+    files = folder_files(root)
+    chunks = list(image_chunks(root, files))
+    images = np.concatenate([images for images, _ in chunks])
+    converted = sum(n for _, n in chunks)
     return FERData(
         images=images,
         labels=np.array([label for _, _, label in files], dtype=np.int64),
         usage=np.array([split for _, split, _ in files], dtype=object),
         source_ids=np.array([str(f.relative_to(root)) for f, _, _ in files], dtype=object),
         source=str(root),
-        notes=(f"converted {converted} of {len(files)} images to 48×48 grey",) if converted else (),
+        notes=converted_note(converted, len(files)),
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from fer_keras.data.container import SPLITS, FERData
-from fer_keras.data.hashing import duplicate_group_ids, occurs_in
+from fer_keras.data.hashing import group_ids, hashes_in
 from fer_keras.errors import FERDataError
 
 SPLIT_METHODS = ("usage", "stratified", "training_holdout")
@@ -88,7 +88,7 @@ def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_du
     if not (0 < test_fraction < 1 and 0 <= val_fraction < 1 and val_fraction + test_fraction < 1):
         raise FERDataError(f"split fractions val={val_fraction}, test={test_fraction} "
                            "must lie in (0, 1) and sum below 1")
-    groups = duplicate_group_ids(data.images) if group_duplicates else np.arange(len(data))
+    groups = group_ids(data.content_hashes()) if group_duplicates else np.arange(len(data))
     _, first_row = np.unique(groups, return_index=True)  # one representative row per group
     group_labels = data.labels[first_row]
     stratify = group_labels if np.bincount(group_labels)[np.unique(group_labels)].min() >= 3 else None
@@ -108,8 +108,9 @@ def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_du
 def dedupe_across_splits(splits):
     """Remove from train (and val) every image that also occurs in a later split."""
     train, val, test = splits.train, splits.val, splits.test
-    val_keep = ~occurs_in(val.images, test.images)
-    train_keep = ~occurs_in(train.images, np.concatenate([val.images, test.images]))
+    val_hashes, test_hashes = val.content_hashes(), test.content_hashes()
+    val_keep = ~hashes_in(val_hashes, test_hashes)
+    train_keep = ~hashes_in(train.content_hashes(), np.concatenate([val_hashes, test_hashes]))
     return Splits(
         train=train.subset(train_keep, note=_dropped_note("train", train_keep)),
         val=val.subset(val_keep, note=_dropped_note("val", val_keep)),
