@@ -22,6 +22,7 @@ from fer_keras.data import load
 from fer_keras.data.container import FERData, to_model_input
 from fer_keras.data.hashing import occurs_in
 from fer_keras.data.splits import split
+from fer_keras.data.stream import STREAM_SAMPLINGS
 from fer_keras.errors import FERError
 
 SAMPLINGS = ("none", "ros", "smote", "class_weight", "augment")
@@ -130,10 +131,6 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
                     one_hot(parts.val.labels), to_model_input(parts.test.images), one_hot(parts.test.labels),
                     sampling, protocol, leaky=False, class_weight=weights, notes=notes,
                     test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
-
-
-STREAM_SAMPLINGS = ("none", "ros", "class_weight")
-"""The balancing a streamed folder allows: choices of rows. SMOTE and augmentation make new pixels."""
 
 
 def pre_proc_stream(index, sampling="none", split_method="usage", test_fraction=0.1, val_fraction=0.1, seed=0):

@@ -24,7 +24,8 @@ from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import hashes_in, image_hashes
-from fer_keras.data.stream import FolderIndex, index_folder
+from fer_keras.data.io import folder_layout
+from fer_keras.data.stream import STREAM_SAMPLINGS, FolderIndex, index_folder
 from fer_keras.distribute import parse_devices, placement as data_parallel_placement
 from fer_keras.errors import FERError
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
@@ -58,8 +59,6 @@ STREAM_CACHE_BATCHES = 64
 
 def check_streamable(variant, data):
     """``--stream`` reads an image folder batch by batch: a one-line error for what it cannot do."""
-    from fer_keras.pre_proc_data import STREAM_SAMPLINGS
-
     path = Path(str(data)).expanduser()
     if str(data) == SYNTHETIC or path.is_file():
         raise FERError(f"--stream reads an image folder ROOT/<split>/<emotion>/*.png, not {data}; "
@@ -348,6 +347,8 @@ def main(argv=None):
     variant = get_variant(args.variant)
     if args.stream:
         check_streamable(variant, args.data)
+    if Path(args.data).expanduser().is_dir():
+        folder_layout(Path(args.data).expanduser())
     check_output_dir(args.output_dir, "--output-dir")
     check_output_dir(args.results_dir, "--results-dir")
     model_sets = [item for item in args.overrides if item.startswith("model.")]

@@ -229,6 +229,19 @@ def load_folder(root, cache=True):
 
 def folder_files(root):
     """List (path, split, label) for every image, in a fixed order, validating folder names."""
+    files = []
+    for split, emotion_dir in folder_layout(root):
+        label = EMOTIONS.index(emotion_dir.name.lower())
+        files += [(f, split, label) for f in sorted(emotion_dir.iterdir())
+                  if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")]
+    if not files:
+        raise FERDataError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def folder_layout(root):
+    """The (split, emotion folder) pairs of an image folder, its names checked; lists no image, so
+    a CLI checks a folder with it before any slow work."""
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
         raise FERDataError(f"{root}: no sub-folders; expected ROOT/<split>/<emotion>/*.png or ROOT/<emotion>/*.png")
@@ -244,17 +257,10 @@ def folder_files(root):
                     f"(or put emotion folders directly under {root})"
                 )
             layout += [(split, p) for p in sorted(split_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-    files = []
-    for split, emotion_dir in layout:
-        name = emotion_dir.name.lower()
-        if name not in EMOTIONS:
+    for _, emotion_dir in layout:
+        if emotion_dir.name.lower() not in EMOTIONS:
             raise FERDataError(f"{emotion_dir}: unknown emotion folder; expected one of {', '.join(EMOTIONS)}")
-        label = EMOTIONS.index(name)
-        files += [(f, split, label) for f in sorted(emotion_dir.iterdir())
-                  if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")]
-    if not files:
-        raise FERDataError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    return files
+    return layout
 
 
 def _read_image(path):
@@ -303,6 +309,22 @@ def _read_folder(root):
         source=str(root),
         notes=converted_note(converted, len(files)),
     )
+
+
+WRITTEN_SPLIT_FOLDERS = {"Training": "train", "PublicTest": "validation", "PrivateTest": "test", "": ""}
+
+
+def write_folder(data, root):
+    """Write ``data`` as the image folder ``ROOT/<split>/<emotion>/<row>.png`` (``train``,
+    ``validation``, ``test``; rows without a split go to ``ROOT/<emotion>/``), one lossless PNG a row,
+    named by its row number. Returns ``root``."""
+    root = Path(root)
+    width = len(str(len(data)))
+    for row, (image, label, usage) in enumerate(zip(data.images, data.labels, data.usage)):
+        folder = root / WRITTEN_SPLIT_FOLDERS[usage] / EMOTIONS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{row:0{width}d}.png"), image)
+    return root
 
 
 # --------------------------------------------------------------------------- cache

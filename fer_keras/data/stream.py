@@ -22,6 +22,9 @@ from fer_keras.data.container import RowTable, to_model_input
 from fer_keras.data.hashing import Fingerprint, image_hashes
 from fer_keras.data.io import _existing, converted_note, folder_files, image_chunks, read_images
 
+STREAM_SAMPLINGS = ("none", "ros", "class_weight")
+"""The balancing a streamed folder allows: choices of rows. SMOTE and augmentation make new pixels."""
+
 INDEX_CHUNK = 1024
 """Images decoded at a time while indexing: the pixels held at once (2.3 MB at 48×48)."""
 
