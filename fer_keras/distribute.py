@@ -170,15 +170,13 @@ def _multi_worker(backend, devices):
     if devices not in (None, "all"):
         raise FERError("--multi-worker uses every device each worker sees; leave out --devices")
     if backend == "tensorflow":
-        import tensorflow as tf
-
         try:
             cluster = json.loads(os.environ.get("TF_CONFIG", ""))["cluster"]
         except (ValueError, KeyError, TypeError):
             raise FERError("--multi-worker under TensorFlow reads TF_CONFIG, which is missing or has no "
                            "'cluster'; see the README, 'Several devices and machines'") from None
         _split_host_cpu(backend)
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = _multi_worker_mirrored_strategy()
         workers = sum(len(tasks) for role, tasks in cluster.items() if role in ("chief", "worker"))
         local = visible_devices()
         return Placement("MultiWorkerMirroredStrategy", tuple(local), workers, strategy)
@@ -195,3 +193,23 @@ def _multi_worker(backend, devices):
         return Placement("DataParallel", tuple(every), jax.process_count(),
                          keras.distribution.DataParallel(devices=every))
     raise FERError(f"--multi-worker needs the tensorflow or jax backend (KERAS_BACKEND), not {backend}")
+
+
+def _multi_worker_mirrored_strategy():
+    """``tf.distribute.MultiWorkerMirroredStrategy`` whose ``reduce`` takes what Keras 3.15's
+    TensorFlow trainer gives it: ``fit`` fails on two workers without this (tried on loopback,
+    TensorFlow 2.21), first "Attempt to convert a value (PerReplica ...)" (its symbolic build
+    reduces the whole (x, y) batch, a nested structure), then "Invalid reduction dimension 0 for
+    input with 0 dimensions" (it means each scalar metric over ``axis=0``). Reduced here one value
+    at a time, scalars over no axis."""
+    import tensorflow as tf
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis=None):
+            def one(v):
+                scalar = self.experimental_local_results(v)[0].shape.rank == 0
+                return super(MultiWorkerMirroredStrategy, self).reduce(reduce_op, v, None if scalar else axis)
+
+            return tf.nest.map_structure(one, value)
+
+    return MultiWorkerMirroredStrategy()

@@ -6,6 +6,7 @@ process so that the host is split before the backend starts: JAX with
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -137,3 +138,44 @@ def test_more_devices_than_visible_is_one_line_exit_2_and_writes_nothing(tmp_pat
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
     assert message in result.stderr
     assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_train_one_epoch_in_step_and_the_chief_writes_its_run(tmp_path, small_csv):
+    """TensorFlow's MultiWorkerMirroredStrategy over gRPC on 127.0.0.1: two processes, TF_CONFIG naming
+    both, one epoch. Worker 0 is the chief; both must exit 0 and report the same (all-reduced) loss."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        (tmp_path / f"w{index}").mkdir()
+        env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "fer_keras.train", "--variant", "baseline_cnn", "--data", str(small_csv),
+             "--epochs", "1", "--multi-worker", "--fresh"], cwd=tmp_path / f"w{index}", env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        outputs = [worker.communicate(timeout=240) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-2000:]
+    (run_dir,) = (tmp_path / "w0" / "callbacks").iterdir()
+    assert {"best.keras", "history.csv", "config.json", "logs", "test_split.npz"} <= set(artefacts(run_dir))
+    config = json.loads((run_dir / "config.json").read_text())["distribution"]
+    assert config["engine"] == "MultiWorkerMirroredStrategy" and config["workers"] == 2
+    metrics = json.loads((tmp_path / "w0" / "results" / run_dir.name / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 1 and 0 <= metrics["test_accuracy"] <= 1
+    losses = [pd.read_csv(next((tmp_path / f"w{i}" / "callbacks").glob("*/history.csv")))["loss"][0] for i in (0, 1)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
