@@ -9,6 +9,7 @@ Cleaning happens before splitting. Three ways to split:
 With ``dedupe=True`` (the default) copies of an image that still straddle splits are removed from
 the earlier split (train loses copies of validation/test images, validation of test images), so
 the test set stays the benchmark's own while training never sees a test image.
+Images are compared by ``content_hashes()``, so an index of files on disk splits the same way.
 """
 
 import dataclasses
@@ -28,7 +29,7 @@ TRAINING_HOLDOUT_FRACTION = 0.2
 
 @dataclass(frozen=True)
 class Splits:
-    """The three parts of a dataset, each a FERData."""
+    """The three parts of a dataset, each of its kind (a ``FERData``, or a ``FolderIndex`` on disk)."""
 
     train: FERData
     val: FERData
