@@ -334,6 +334,11 @@ def report_markdown(metrics, title, files):
              ("members", ", ".join(f"{m} (accuracy {metrics.get('member_accuracy', {}).get(m, float('nan')):.2%})"
                                    for m in metrics["members"]) if metrics.get("members") else None),
              ("method", metrics.get("method")), ("weights", metrics.get("weights")),
+             ("snapshots", metrics.get("selection") and
+              f"the last {metrics['selection']['k']} averaged (k chosen on validation: "
+              f"{metrics['selection']['chosen_on_validation']}); the last snapshot alone "
+              f"{metrics['single_snapshot_accuracy']:.2%}, all {len(metrics['member_accuracy'])} averaged "
+              f"{metrics['all_snapshots_accuracy']:.2%}; inference cost {metrics['inference_cost_ratio']}×"),
              ("paper", paper_figure(metrics.get("variant"))), ("evaluated", metrics.get("evaluated"))]
     lines += [f"- **{name}**: {value}" for name, value in facts if value]
     lines += ["", f"Test accuracy **{metrics['test_accuracy']:.2%}** on {metrics['n_test']:,} images"

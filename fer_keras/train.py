@@ -83,6 +83,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     from fer_keras.models import MODEL_FAMILIES, build_model, compile_model, inference_model
     from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
     from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
+    from fer_keras.snapshots import SnapshotCheckpoint, cycle_epochs
 
     variant = get_variant(variant_name)
     check_output_dir(output_dir, "--output-dir")
@@ -154,7 +155,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     model = compiled_model()
 
     run = None if fresh else find_resumable(output_dir, resume_key)
-    created, resumed = datetime.now().isoformat(timespec="seconds"), []
+    created, resumed, before = datetime.now().isoformat(timespec="seconds"), [], {}
     if run is not None:
         print(f"resuming the interrupted run in {run.path}")
         before = run.read_config()
@@ -162,6 +163,12 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         fit_data["x"].start_at(len(run.read_history()))  # the batch order an uninterrupted run had
     else:
         run = Run.create(output_dir, variant.name)
+    snapshots = None
+    if recipe.snapshots:  # the cycle length is fixed at the first plan; a resumed run keeps the recorded one
+        length = cycle_epochs(recipe.cycles, first_plan, before.get("snapshots", {}).get("cycle_epochs"))
+        snapshots = {"cycles": recipe.cycles, "cycle_epochs": length}
+        epochs = first_plan = length * recipe.cycles
+        print(f"snapshot ensemble: {recipe.cycles} cycles of {length} epochs, a snapshot after each")
     config = {
         "variant": variant.to_dict(), "resume_key": resume_key, "command": command_line(),
         "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset),
@@ -172,7 +179,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
         "steps_per_execution": steps_per_execution, "distribution": placement.to_dict(),
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
-        "time_budget_minutes": time_budget,
+        "time_budget_minutes": time_budget, "snapshots": snapshots,
         "versions": versions(), "created": created, "resumed": resumed,
     }
     write_json(run.config, config)
@@ -180,8 +187,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     plan = RunPlan(first_plan)  # a time budget re-plans it after every epoch
     budget = None if time_budget is None else TimeBudget(time_budget, plan, run.budget, max_epochs=epochs)
-    extra = [EpochTimer()] + ([ScheduledLearningRate(recipe, plan, budget and budget.fraction)]
-                              if recipe.scheduled else []) + ([budget] if budget else [])
+    # snapshot cycles end at fixed epochs (not at a share of the budget), whatever the budget re-plans
+    schedule = (ScheduledLearningRate(recipe, RunPlan(first_plan)) if snapshots
+                else ScheduledLearningRate(recipe, plan, budget and budget.fraction))
+    extra = ([EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
+             + ([SnapshotCheckpoint(run.path, snapshots["cycle_epochs"], recipe.cycles)] if snapshots else []))
     callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
                                early_stopping=recipe.early_stopping, extra=extra, aux_outputs=aux_outputs)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
@@ -197,7 +207,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
                 "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
-                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget}
+                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
+                **({"snapshots_written": len(run.snapshot_files())} if snapshots else {})}
     metrics = evaluate_run(run.path, results_dir=results_dir, n_calls=0, extra=training)
     best, ran = metrics["best_epoch"], metrics["epochs_run"]
     minutes, seconds = divmod(int(metrics["seconds"]), 60)
