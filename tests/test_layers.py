@@ -16,7 +16,8 @@ STAGES = [
     {"fer_keras.pre_proc_data"},  # balance the training split
     {"fer_keras.models"},  # build
     {"fer_keras.recipes", "fer_keras.schedules", "fer_keras.callbacks", "fer_keras.batches", "fer_keras.variants",
-     "fer_keras.runs", "fer_keras.saved_models", "fer_keras.tflite", "fer_keras.distribute"},  # how to fit; run folder
+     "fer_keras.runs", "fer_keras.saved_models", "fer_keras.tflite", "fer_keras.distribute",
+     "fer_keras.snapshots"},  # how to fit; run folder
     {"fer_keras.train"},  # fit
     {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.saliency",
      "fer_keras.results", "fer_keras.plots", "fer_keras.plots_eda", "fer_keras.eda"},  # after fit: read runs
