@@ -209,6 +209,9 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                 "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
                 "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
                 **({"snapshots_written": len(run.snapshot_files())} if snapshots else {})}
+    if snapshots and training["snapshots_written"] < recipe.cycles:
+        print(f"WARNING: the run ended after {training['snapshots_written']} of {recipe.cycles} snapshot cycles "
+              "(the time budget found the epochs slower than first planned); the partial cycle is not a snapshot")
     metrics = evaluate_run(run.path, results_dir=results_dir, n_calls=0, extra=training)
     best, ran = metrics["best_epoch"], metrics["epochs_run"]
     minutes, seconds = divmod(int(metrics["seconds"]), 60)
@@ -272,8 +275,10 @@ def main(argv=None):
                         help="mixed_float16 on a GPU (outputs stay float32); ignored with a note on CPU")
     parser.add_argument("--recipe", metavar="NAME",
                         help="training recipe: 'paper' (the variant's published one), 'modern' (AdamW, "
-                        "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU) or "
-                        "'modern_sgd' (SGD-Nesterov, label smoothing: FERNet-S's); default: the variant's")
+                        "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU), "
+                        "'modern_sgd' (SGD-Nesterov, label smoothing: FERNet-S's) or 'snapshot' (modern_sgd with a "
+                        "cosine restarting --set cycles=N times, a snapshot saved per cycle; fer_keras.ensemble "
+                        "--snapshots RUN); default: the variant's")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="change one field of the recipe, e.g. --set optimizer=adamw --set learning_rate=0.01 "
                         "(fields: see fer_keras.recipes.Recipe), or one argument of the model's builder, e.g. "
