@@ -102,3 +102,13 @@ def score_shared(scores, truth, model_set, data_set):
     renumber[data_labels] = np.arange(len(data_labels))
     names = tuple(data_set.classes[k] for k in data_labels)
     return np.asarray(scores)[keep][:, model_labels], renumber[truth[keep]], keep, names
+
+
+def add_label_options(parser):
+    """The ``--labels`` and ``--ferplus-mode`` options of the CLIs that read a dataset."""
+    parser.add_argument("--labels", metavar="NAME",
+                        help=f"the data's label set: {', '.join(LABEL_SETS)} (default: detected — a fer2013new.csv "
+                        "is FER+, a folder with RAF-DB's list_patition_label.txt is RAF-DB, anything else FER2013)")
+    parser.add_argument("--ferplus-mode", default="majority", metavar="MODE",
+                        help="FER+ labels: 'majority' (the emotion with more than half of the votes; other rows "
+                        "dropped) or 'probability' (the vote distribution) (default: %(default)s)")
