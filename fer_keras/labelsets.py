@@ -15,6 +15,8 @@ from fer_keras.errors import FERError
 
 CANONICAL = EMOTIONS + ("contempt",)
 """The canonical emotion names: FER2013's seven, plus contempt (FER+, AffectNet, CK+)."""
+FERPLUS_MODES = ("majority", "probability")
+"""How FER+'s ten votes per image become labels (``fer_keras.data.datasets.load_ferplus``)."""
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,12 @@ def add_label_options(parser):
     parser.add_argument("--ferplus-mode", default="majority", metavar="MODE",
                         help="FER+ labels: 'majority' (the emotion with more than half of the votes; other rows "
                         "dropped) or 'probability' (the vote distribution) (default: %(default)s)")
+
+
+def label_options_of(args):
+    """(label set name or None, FER+ mode) from the parsed options, checked before any slow work."""
+    if args.labels is not None:
+        get_label_set(args.labels)
+    if args.ferplus_mode not in FERPLUS_MODES:
+        raise FERError(f"unknown --ferplus-mode {args.ferplus_mode!r}; use one of {', '.join(FERPLUS_MODES)}")
+    return args.labels, args.ferplus_mode

@@ -16,10 +16,9 @@ import pandas as pd
 
 from fer_keras.data.io import DECOMPRESSION_ERRORS, cached, existing_path, load_csv, read_images
 from fer_keras.errors import FERDataError
-from fer_keras.labelsets import FERPLUS, RAFDB
+from fer_keras.labelsets import FERPLUS, FERPLUS_MODES, RAFDB
 
 FERPLUS_FILE = "fer2013new.csv"
-FERPLUS_MODES = ("majority", "probability")
 FERPLUS_NOT_EMOTIONS = ("unknown", "NF")
 FER2013_NAMES = ("fer2013.csv", "fer2013.csv.gz", "fer2013.csv.xz", "fer2013.csv.bz2", "fer2013.zip")
 RAFDB_PARTITION = "list_patition_label.txt"
@@ -62,10 +61,10 @@ def load_ferplus(ferplus_csv, fer2013_csv=None, mode="majority", cache=True):
         probabilities = (emotion_votes[keep] / emotion_votes[keep].sum(axis=1, keepdims=True)).astype(np.float32)
         labels = probabilities.argmax(axis=1)
         rule = "emotion votes that unknown / NF do not out-vote"
-    note = (f"FER+ {mode} labels from {ferplus_csv.name}: kept {int(keep.sum())} of {len(keep)} rows "
-            f"({int((~face).sum())} without a face; {int((face & ~keep).sum())} without {rule})")
+    note = (f"FER+ {mode} labels from {ferplus_csv.name} joined to {fer2013.source}: kept {int(keep.sum())} of "
+            f"{len(keep)} rows ({int((~face).sum())} without a face; {int((face & ~keep).sum())} without {rule})")
     return replace(fer2013.subset(keep, note=note), labels=labels.astype(np.int64), label_set=FERPLUS,
-                   probabilities=probabilities, source=f"{ferplus_csv} ({mode}) + {fer2013.source}")
+                   probabilities=probabilities, source=str(ferplus_csv))
 
 
 def _beside(ferplus_csv):
