@@ -99,11 +99,12 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
         truth = (test.emotions == EMOTIONS.index(variant.binary_emotion)) if variant.binary else test.emotions
         member_accuracy[run_dir.name] = float((predicted_labels(output) == truth).mean())
     name = name or f"ensemble_{method}-{datetime.now():%Y%m%d-%H%M%S}"
-    metrics = evaluation_fields(test.emotions, predicted, EMOTIONS)
+    classes = test.label_set.classes  # FER2013's for one-vs-rest members
+    metrics = evaluation_fields(test.emotions, predicted, classes)
     tta_predicted = None if tta == "none" else combine(method, [with_tta for _, with_tta in scored], weights)
-    as_scores = np.eye(len(EMOTIONS))  # one-hot rows: extra_fields reads labels back by arg-max
+    as_scores = np.eye(len(classes))  # one-hot rows: extra_fields reads labels back by arg-max
     metrics.update(extra_fields(test.emotions, as_scores[predicted],
-                                None if tta_predicted is None else as_scores[tta_predicted], tta, EMOTIONS,
+                                None if tta_predicted is None else as_scores[tta_predicted], tta, classes,
                                 test.in_training))
     metrics.update(variant=f"ensemble_{method}", method=method, weights=weights, members=[d.name for d in run_dirs],
                    member_accuracy=member_accuracy, data=test.source, protocol=test.protocol, leaky=test.leaky,
