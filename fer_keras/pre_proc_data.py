@@ -23,6 +23,7 @@ from fer_keras.data.container import FERData, to_model_input
 from fer_keras.data.hashing import occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
+from fer_keras.labelsets import FER2013, LabelSet
 
 SAMPLINGS = ("none", "ros", "smote", "class_weight", "augment")
 PROTOCOLS = ("honest", "thesis")
@@ -30,7 +31,8 @@ PROTOCOLS = ("honest", "thesis")
 
 @dataclass(frozen=True, eq=False)
 class Prepared:
-    """Model-ready arrays. ``x_*`` float32 N×48×48×1 in [0, 1]; ``y_*`` one-hot float32 N×7."""
+    """Model-ready arrays. ``x_*`` float32 N×48×48×1 in [0, 1]; ``y_*`` float32 N×K: one-hot, or the
+    label distributions of data that has them (FER+ probability labels) for training and validation."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -47,6 +49,8 @@ class Prepared:
     """The seven-class labels of the test images (for a one-vs-rest model, ``y_test`` is 0/1)."""
     test_ids: np.ndarray = None
     """Where each test image came from (``FERData.source_ids``), recorded in the run folder."""
+    label_set: LabelSet = FER2013
+    """The classes the labels number (a binary model's test_emotions number them too)."""
 
     @property
     def labels_train(self):
@@ -57,8 +61,9 @@ class Prepared:
         return labels_of(self.y_test)
 
     def class_counts(self):
-        """Training images per emotion after balancing."""
-        return dict(zip(EMOTIONS, np.bincount(self.labels_train, minlength=len(EMOTIONS)).tolist()))
+        """Training images per class after balancing."""
+        classes = self.label_set.classes
+        return dict(zip(classes, np.bincount(self.labels_train, minlength=len(classes)).tolist()))
 
 
 def labels_of(y):
@@ -109,34 +114,42 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
         raise FERError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     if not isinstance(data, FERData):
         data = load(data)
+    if data.probabilities is not None and (protocol == "thesis" or sampling not in ("none", "class_weight")):
+        raise FERError(f"{data.source}: label distributions train without resampling; use sampling 'none' or "
+                       f"'class_weight' and the honest protocol, or hard labels (--ferplus-mode majority)")
     if protocol == "thesis":
         return _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed)
     parts = split(data, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     images, labels, weights = balance(parts.train.images, parts.train.labels, sampling, seed, n_per_class)
     notes = tuple(dict.fromkeys(parts.train.notes + parts.val.notes)) + (  # each part carries the cleaning notes
         f"honest protocol: split ({split_method}) first, {sampling} on the training split only",)
-    return Prepared(to_model_input(images), one_hot(labels), to_model_input(parts.val.images),
-                    one_hot(parts.val.labels), to_model_input(parts.test.images), one_hot(parts.test.labels),
+    k = data.label_set.num_classes
+    y_train, y_val = ((one_hot(labels, k), one_hot(parts.val.labels, k)) if data.probabilities is None
+                      else (parts.train.probabilities, parts.val.probabilities))
+    return Prepared(to_model_input(images), y_train, to_model_input(parts.val.images), y_val,
+                    to_model_input(parts.test.images), one_hot(parts.test.labels, k),
                     sampling, protocol, leaky=False, class_weight=weights, notes=notes,
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set)
 
 
 def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed):
     """Over-sample everything, then split at random: the thesis' (leaky) order."""
     images, labels, weights = balance(data.images, data.labels, sampling, seed, n_per_class)
     pooled = FERData(images, labels, np.full(len(labels), "", object),
-                     np.array([f"resampled {i}" for i in range(len(labels))], dtype=object), data.source)
+                     np.array([f"resampled {i}" for i in range(len(labels))], dtype=object), data.source,
+                     label_set=data.label_set)
     # a random split of resampled rows, as the thesis did: copies of one image land on both sides
     parts = split(pooled, "stratified", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
                   group_duplicates=False, dedupe=False)
     overlap = int(occurs_in(parts.test.images, parts.train.images).sum())
     note = (f"LEAKY thesis protocol: {sampling} over the whole dataset before a random split; "
             f"{overlap} of {len(parts.test)} test images also occur in training")
-    return Prepared(to_model_input(parts.train.images), one_hot(parts.train.labels),
-                    to_model_input(parts.val.images), one_hot(parts.val.labels),
-                    to_model_input(parts.test.images), one_hot(parts.test.labels), sampling, "thesis",
+    k = data.label_set.num_classes
+    return Prepared(to_model_input(parts.train.images), one_hot(parts.train.labels, k),
+                    to_model_input(parts.val.images), one_hot(parts.val.labels, k),
+                    to_model_input(parts.test.images), one_hot(parts.test.labels, k), sampling, "thesis",
                     leaky=True, class_weight=weights, notes=data.notes + (note,),
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set)
 
 
 def pre_proc_binary(data, emotion, split_method="usage", n_positive=6000, n_per_negative=1000, seed=0):

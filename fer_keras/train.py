@@ -14,13 +14,13 @@ from datetime import datetime
 
 import numpy as np
 
-from fer_keras import EMOTIONS
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.distribute import parse_devices, placement as data_parallel_placement
 from fer_keras.errors import FERError
+from fer_keras.labelsets import add_label_options, label_options_of
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import gpu_available, training_steps_per_execution, versions
@@ -36,6 +36,9 @@ def prepare(variant, data, seed, per_class=None):
     from fer_keras.pre_proc_data import pre_proc_binary, pre_proc_data
 
     data = clean(data, variant.cleaning)
+    if variant.binary and data.label_set.name != "fer2013":
+        raise FERError(f"one-vs-rest variant {variant.name} trains on FER2013's labels, not {data.label_set.name}'s; "
+                       "choose a multi-class variant")
     if variant.binary:
         n_positive = per_class or 6000
         return data, pre_proc_binary(data, variant.binary_emotion, variant.split, n_positive=n_positive,
@@ -63,7 +66,8 @@ def set_precision(mixed):
 
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
-          model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False):
+          model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False, labels=None,
+          ferplus_mode="majority"):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
     ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
@@ -73,6 +77,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     ``devices`` (an integer or ``"all"``; default one device, no strategy) and ``multi_worker``
     (TF_CONFIG / ``keras.distribution.initialize()``) train data-parallel (``fer_keras.distribute``):
     the global batch is ``batch_size``, split across the devices; the learning rate is unchanged.
+    ``labels`` names the data's label set (``fer_keras.labelsets``; default: detected from the data) and
+    ``ferplus_mode`` FER+'s labels ("majority" or "probability"); the model gets one output per class.
     """
     import keras
 
@@ -95,7 +101,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)  # bars on a terminal only
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    dataset = load(data)
+    dataset = load(data, labels=labels, ferplus_mode=ferplus_mode)
     if epochs is None and time_budget is not None:
         epochs = BUDGET_EPOCH_CAP
     elif epochs is None:
@@ -132,7 +138,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         with placement.scope():  # a tf.distribute strategy's variables (JAX: their layout) are made here
             try:
                 model = build_model(variant.model, binary=variant.binary,
-                                    num_classes=1 if variant.binary else len(EMOTIONS), **training_kwargs,
+                                    num_classes=1 if variant.binary else dataset.label_set.num_classes,
+                                    **training_kwargs,
                                     **(model_kwargs or {}))
             except (ValueError, TypeError) as err:
                 if not model_kwargs or isinstance(err, FERError):
@@ -172,6 +179,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     config = {
         "variant": variant.to_dict(), "resume_key": resume_key, "command": command_line(),
         "data": {"source": dataset.source, "fingerprint": data_fingerprint(dataset), "rows": len(dataset),
+                 "label_set": dataset.label_set.name, "classes": list(dataset.label_set.classes),
+                 "ferplus_mode": ferplus_mode if dataset.label_set.name == "ferplus" else None,
                  "rows_after_cleaning": len(cleaned), "cleaning_notes": list(cleaned.notes)},
         "prepared": {"train": len(prepared.x_train), "val": len(prepared.x_val), "test": len(prepared.x_test),
                      "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
@@ -268,7 +277,9 @@ def main(argv=None):
     parser.add_argument("--variant", default=DEFAULT_VARIANT, help="experiment name (default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     parser.add_argument("--data", default=SYNTHETIC,
-                        help="Kaggle CSV (.csv/.gz/.xz/.zip), image folder, or 'synthetic' (default)")
+                        help="Kaggle CSV (.csv/.gz/.xz/.zip), image folder, FER+'s fer2013new.csv, a RAF-DB folder, "
+                        "or 'synthetic' (default)")
+    add_label_options(parser)
     parser.add_argument("--epochs", type=int, help="override the variant's epochs")
     parser.add_argument("--batch-size", type=int, help="override the variant's batch size")
     parser.add_argument("--mixed-precision", action="store_true",
@@ -314,6 +325,7 @@ def main(argv=None):
     # wrong names, values and folders fail here, before the slow imports
     devices = parse_devices(args.devices)
     variant = get_variant(args.variant)
+    labels, ferplus_mode = label_options_of(args)
     check_output_dir(args.output_dir, "--output-dir")
     check_output_dir(args.results_dir, "--results-dir")
     model_sets = [item for item in args.overrides if item.startswith("model.")]
@@ -324,7 +336,8 @@ def main(argv=None):
     model_kwargs = model_overrides(variant.model, model_sets) or None
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
           args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
-          recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker)
+          recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker,
+          labels=labels, ferplus_mode=ferplus_mode)
     return 0
 
 

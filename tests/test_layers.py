@@ -12,7 +12,7 @@ PACKAGE = REPO / "fer_keras"
 STAGES = [
     # load, clean, split; shared plumbing every stage may use
     {"fer_keras", "fer_keras.errors", "fer_keras.cli", "fer_keras.runtime", "fer_keras.augment",
-     "fer_keras.paper_results", "fer_keras.data"},
+     "fer_keras.paper_results", "fer_keras.labelsets", "fer_keras.data"},
     {"fer_keras.pre_proc_data"},  # balance the training split
     {"fer_keras.models"},  # build
     {"fer_keras.recipes", "fer_keras.schedules", "fer_keras.callbacks", "fer_keras.batches", "fer_keras.variants",

@@ -25,7 +25,12 @@ def occurs_in(images, other_images):
 
 
 def data_fingerprint(data):
-    """A short content hash of a FERData's images and labels: two runs on the same data share it."""
+    """A short content hash of a FERData's images and labels (their label set, when not FER2013's,
+    and label distributions, when present): two runs on the same data share it."""
     digest = hashlib.sha256(data.images.tobytes())
     digest.update(data.labels.astype(np.int64).tobytes())
+    if data.label_set.name != "fer2013":
+        digest.update(data.label_set.name.encode())
+    if data.probabilities is not None:
+        digest.update(data.probabilities.astype(np.float32).tobytes())
     return digest.hexdigest()[:16]

@@ -4,7 +4,8 @@ Accepted sources:
   * Kaggle CSV ``emotion,pixels,Usage`` (``Usage`` optional), plain or ``.gz`` / ``.xz`` / ``.zip``;
   * image folders ``ROOT/<split>/<emotion>/*.png|jpg|jpeg|bmp`` (``train``, ``test``, optional
     ``validation``), or ``ROOT/<emotion>/*`` without splits; any size or colour is converted to
-    48×48 grey with ``cv2.INTER_AREA``.
+    48×48 grey with ``cv2.INTER_AREA``. The class folders are named in a label set's words (its
+    class names, canonical names or codes; FER2013's by default, see ``fer_keras.labelsets``).
 """
 
 import bz2
@@ -18,6 +19,7 @@ import warnings
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.data.container import SPLITS, FERData
 from fer_keras.errors import FERDataError
+from fer_keras.labelsets import FER2013, LABEL_SETS, get_label_set
 
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -54,8 +57,8 @@ def _line(i):
 
 def load_csv(path, cache=True):
     """Read a Kaggle FER2013 CSV (``emotion,pixels[,Usage]``, optionally compressed)."""
-    path = _existing(path)
-    return _cached(path, _parse_csv, cache)
+    path = existing_path(path)
+    return cached(path, _parse_csv, cache)
 
 
 def _parse_csv(path):
@@ -221,18 +224,19 @@ def write_csv(data, path):
 # --------------------------------------------------------------------------- folders
 
 
-def load_folder(root, cache=True):
-    """Read ``ROOT/<split>/<emotion>/*`` (or ``ROOT/<emotion>/*``) image folders."""
-    root = _existing(root)
-    return _cached(root, _read_folder, cache)
+def load_folder(root, cache=True, label_set=FER2013):
+    """Read ``ROOT/<split>/<class>/*`` (or ``ROOT/<class>/*``) image folders whose class folders
+    name ``label_set``'s classes (a LabelSet or its name; FER2013's emotions by default)."""
+    root, label_set = existing_path(root), get_label_set(label_set)
+    return cached(root, partial(_read_folder, label_set=label_set), cache, label_set)
 
 
-def _folder_files(root):
+def _folder_files(root, label_set=FER2013):
     """List (path, split, label) for every image, validating folder names."""
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
         raise FERDataError(f"{root}: no sub-folders; expected ROOT/<split>/<emotion>/*.png or ROOT/<emotion>/*.png")
-    if all(p.name.lower() in EMOTIONS for p in subdirs):
+    if all(label_set.label_of(p.name) is not None for p in subdirs):
         layout = [("", p) for p in subdirs]
     else:
         layout = []
@@ -246,10 +250,11 @@ def _folder_files(root):
             layout += [(split, p) for p in sorted(split_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
     files = []
     for split, emotion_dir in layout:
-        name = emotion_dir.name.lower()
-        if name not in EMOTIONS:
-            raise FERDataError(f"{emotion_dir}: unknown emotion folder; expected one of {', '.join(EMOTIONS)}")
-        label = EMOTIONS.index(name)
+        label = label_set.label_of(emotion_dir.name)
+        if label is None:
+            raise FERDataError(
+                f"{emotion_dir}: unknown class folder for label set {label_set.name}; expected one of "
+                f"{label_set.describe()} (or --labels {'|'.join(LABEL_SETS)} for another dataset's classes)")
         files += [(f, split, label) for f in sorted(emotion_dir.iterdir())
                   if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")]
     if not files:
@@ -266,8 +271,9 @@ def _read_image(path):
     return cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA), True
 
 
-def _read_folder(root):
-    files = _folder_files(root)
+def read_images(root, files, label_set=FER2013):
+    """A FERData of ``files``, a list of (image path under ``root``, split, label), read in threads
+    and converted to 48×48 grey."""
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(tqdm(pool.map(_read_image, [f for f, _, _ in files]), total=len(files),
                             desc=f"reading {root.name}", unit="img", disable=len(files) < 2000))
@@ -280,7 +286,12 @@ def _read_folder(root):
         source_ids=np.array([str(f.relative_to(root)) for f, _, _ in files], dtype=object),
         source=str(root),
         notes=(f"converted {converted} of {len(files)} images to 48×48 grey",) if converted else (),
+        label_set=label_set,
     )
+
+
+def _read_folder(root, label_set=FER2013):
+    return read_images(root, _folder_files(root, label_set), label_set)
 
 
 # --------------------------------------------------------------------------- cache
@@ -305,16 +316,18 @@ def _fingerprint(path):
     return digest.hexdigest()
 
 
-def _cache_file(path):
+def _cache_file(path, label_set=FER2013):
     key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    return cache_dir() / f"{path.name}.{key}.h5"
+    tag = "" if label_set is FER2013 else f".{label_set.name}"
+    return cache_dir() / f"{path.name}.{key}{tag}.h5"
 
 
-def _cached(path, read, cache):
+def cached(path, read, cache, label_set=FER2013):
+    """``read(path)``, through an HDF5 copy that is rebuilt when ``path`` changes (one per label set)."""
     if not cache:
         return read(path)
     fingerprint = _fingerprint(path)
-    cache_file = _cache_file(path)
+    cache_file = _cache_file(path, label_set)
     if cache_file.exists():
         try:
             with h5py.File(cache_file, "r") as h5:
@@ -326,6 +339,7 @@ def _cached(path, read, cache):
                         source_ids=h5["source_ids"].asstr()[()].astype(object),
                         source=str(path),
                         notes=tuple(h5.attrs.get("notes", ())),
+                        label_set=label_set,
                     )
         except (OSError, KeyError):
             pass  # a damaged cache is rebuilt below
@@ -352,7 +366,8 @@ def _write_h5(path, data, fingerprint):
 # --------------------------------------------------------------------------- helpers
 
 
-def _existing(path):
+def existing_path(path):
+    """``path`` (user home expanded) if it exists; a FERDataError naming what to pass otherwise."""
     path = Path(path).expanduser()
     if not path.exists():
         raise FERDataError(
