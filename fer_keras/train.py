@@ -178,8 +178,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         x, y = stage_arrays(prepared, stage)
         weights = (None if prepared.class_weight is None
                    else np.array([prepared.class_weight.get(k, 1.0) for k in labels_of(y)], dtype=np.float32))
-        return EpochBatches(*placement.split_evenly(x, y, weights), batch_size, seed, augment=augment,
-                            outputs=outputs)
+        x, y, weights = placement.split_evenly(x, y, weights)
+        return EpochBatches(x, y, batch_size, seed, weights, augment=augment, outputs=outputs)
 
     x_val, y_val, weights_val = placement.split_evenly(prepared.x_val, prepared.y_val)
     fit_data = {"x": stage_batches(stages[0])}
