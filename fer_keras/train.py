@@ -254,7 +254,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
                 "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
-                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget}
+                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
+                "stages": ",".join(f"{s.data}:{n}" for s, n in zip(stages, stage_epochs)) if staged else None}
     metrics = evaluate_run(run.path, results_dir=results_dir, n_calls=0, extra=training)
     best, ran = metrics["best_epoch"], metrics["epochs_run"]
     minutes, seconds = divmod(int(metrics["seconds"]), 60)

@@ -45,7 +45,7 @@ def test_staged_run_fits_train_then_train_plus_val_then_val_and_is_labelled_leak
     assert config["prepared"]["test"] == metrics["n_test"] == n_test
     assert (config["prepared"]["protocol"], config["prepared"]["leaky"]) == ("staged", True)
     assert config["prepared"]["notes"][-1].startswith("LEAKY staged protocol: stage(s) 2 (train+val), 3 (val)")
-    assert (metrics["protocol"], metrics["leaky"]) == ("staged", True)
+    assert (metrics["protocol"], metrics["leaky"], metrics["stages"]) == ("staged", True, "train:1,train+val:1,val:2")
     written = json.loads((tmp_path / "results" / run_dir.name / "metrics.json").read_text())
     assert (written["protocol"], written["leaky"]) == ("staged", True)
     assert "> **LEAKY protocol** (staged): later training stages fit the validation split" in (
