@@ -334,13 +334,22 @@ def extra_fields(truth, scores, tta_scores, tta, class_names, without_copies=Non
     return out
 
 
+LEAKY_NOTES = {
+    "thesis": "test images were over-sampled into training before the split; the numbers are for comparison with "
+              "the thesis only.",
+    "staged": "later training stages fit the validation split (PublicTest), which also selected the checkpoint; "
+              "the test split stayed out of training, but compare these numbers only with other LEAKY runs.",
+}
+"""What each leaky protocol leaks, for the report's warning."""
+
+
 def report_markdown(metrics, title, files):
     from fer_keras.paper_results import paper_figure
 
     lines = [f"# {title}", ""]
     if metrics.get("leaky"):
-        lines += ["> **LEAKY protocol**: test images were over-sampled into training before the split; "
-                  "the numbers are for comparison with the thesis only.", ""]
+        lines += [f"> **LEAKY protocol** ({metrics.get('protocol')}): "
+                  f"{LEAKY_NOTES.get(metrics.get('protocol'), LEAKY_NOTES['thesis'])}", ""]
     facts = [("variant", metrics.get("variant")), ("data", metrics.get("data")), ("protocol", metrics.get("protocol")),
              ("split", metrics.get("split") and f"**{metrics['split']}** (the test_* fields hold its numbers)"),
              ("best epoch", metrics.get("best_epoch") and f"{metrics['best_epoch']} of {metrics['epochs_run']}"),

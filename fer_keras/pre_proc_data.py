@@ -20,8 +20,9 @@ from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.augment import augment_to_n
 from fer_keras.data import load
 from fer_keras.data.container import FERData, to_model_input
+from fer_keras.data.extra import add_extra_faces
 from fer_keras.data.hashing import occurs_in
-from fer_keras.data.splits import split
+from fer_keras.data.splits import Splits, split
 from fer_keras.errors import FERError
 from fer_keras.labelsets import FER2013, LabelSet
 
@@ -51,6 +52,8 @@ class Prepared:
     """Where each test image came from (``FERData.source_ids``), recorded in the run folder."""
     label_set: LabelSet = FER2013
     """The classes the labels number (a binary model's test_emotions number them too)."""
+    extra: dict = None
+    """The counts of ``add_extra_faces`` when extra training faces were given."""
 
     @property
     def labels_train(self):
@@ -99,7 +102,8 @@ def balance(images, labels, sampling, seed=0, n_per_class=8000):
 
 
 def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_method="usage",
-                  test_fraction=0.1, val_fraction=0.1, n_per_class=8000, seed=0):
+                  test_fraction=0.1, val_fraction=0.1, n_per_class=8000, seed=0, extra_train=None,
+                  extra_per_class=None):
     """Split, balance the training split and return model-ready arrays (see module docstring).
 
     data:          a FERData (already cleaned) or a source for ``fer_keras.data.load``.
@@ -109,6 +113,9 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
     protocol:      "honest" (default) or "thesis" (leaky, for comparison only).
     split_method:  "usage" (FER2013's own), "stratified" (``val_fraction``/``test_fraction``) or
                    "training_holdout" (20 % of Training validates, PrivateTest tests; Trinh et al. 2023).
+    extra_train:   ``ExtraFaces`` (``fer_keras.data.extra``) added to the training split only, before
+                   balancing: exact copies of validation / test images refused, at most
+                   ``extra_per_class`` of each emotion (honest protocol only).
     """
     if protocol not in PROTOCOLS:
         raise FERError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
@@ -118,8 +125,16 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
         raise FERError(f"{data.source}: label distributions train without resampling; use sampling 'none' or "
                        f"'class_weight' and the honest protocol, or hard labels (--ferplus-mode majority)")
     if protocol == "thesis":
+        if extra_train is not None:
+            raise FERError("extra training faces need the honest protocol: the thesis protocol resamples before "
+                           "splitting, so they could land in the test split")
         return _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed)
     parts = split(data, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    extra = None
+    if extra_train is not None:
+        train, extra = add_extra_faces(parts.train, extra_train, np.concatenate([parts.val.images, parts.test.images]),
+                                       extra_per_class, seed)
+        parts = Splits(train, parts.val, parts.test)
     images, labels, weights = balance(parts.train.images, parts.train.labels, sampling, seed, n_per_class)
     notes = tuple(dict.fromkeys(parts.train.notes + parts.val.notes)) + (  # each part carries the cleaning notes
         f"honest protocol: split ({split_method}) first, {sampling} on the training split only",)
@@ -129,7 +144,8 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
     return Prepared(to_model_input(images), y_train, to_model_input(parts.val.images), y_val,
                     to_model_input(parts.test.images), one_hot(parts.test.labels, k),
                     sampling, protocol, leaky=False, class_weight=weights, notes=notes,
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set,
+                    extra=extra)
 
 
 def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed):

@@ -32,7 +32,7 @@ import numpy as np
 from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.data.container import to_model_input
-from fer_keras.faces import DETECTORS, crop_face, make_detector, to_grey
+from fer_keras.faces import DETECTORS, crop_face, make_detector, read_image, to_grey
 from fer_keras.labelsets import LABEL_SETS, get_label_set
 from fer_keras.saved_models import check_model, label_set_of, load_model
 from fer_keras.tta import check_tta, predict_tta
@@ -52,17 +52,6 @@ def to_probabilities(scores):
     scores = np.where(logits[:, None], shifted, np.clip(scores, 0, None))
     total = scores.sum(axis=1, keepdims=True)
     return np.divide(scores, total, out=np.full_like(scores, 1 / scores.shape[1]), where=total > 0)
-
-
-def read_image(path):
-    """An image file as a BGR uint8 array (EXIF rotation applied); FERDataError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise FERDataError(f"{path}: no such file")
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FERDataError(f"{path}: not a readable image (corrupt or unsupported format)")
-    return image
 
 
 def to_image(image):

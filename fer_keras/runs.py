@@ -141,10 +141,10 @@ class Run:
         except (FileNotFoundError, pd.errors.EmptyDataError):
             return pd.DataFrame()
 
-    def best_row(self, monitor):
+    def best_row(self, monitor, since=0):
         """(row index, value) of the best ``monitor`` value so far (lowest for a loss, highest
-        otherwise; NaN epochs skipped), or None when the history has no such value."""
-        history = self.read_history()
+        otherwise; NaN epochs skipped) from row ``since`` on, or None when there is no such value."""
+        history = self.read_history().iloc[since:]
         if monitor not in history or history[monitor].isna().all():
             return None
         row = history[monitor].idxmin() if monitor.endswith("loss") else history[monitor].idxmax()

@@ -21,17 +21,21 @@ from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.distribute import parse_devices, placement as data_parallel_placement
 from fer_keras.errors import FERError
 from fer_keras.labelsets import add_label_options, label_options_of
+from fer_keras.data.extra import ExtraFaces, read_extra_faces
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import gpu_available, training_steps_per_execution, versions
+from fer_keras.stages import (Stage, check_stages, enter_stage, leak_note, parse_stages, stage_arrays, stage_logger,
+                              stages_from_records)
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
 
-def prepare(variant, data, seed, per_class=None):
+def prepare(variant, data, seed, per_class=None, extra_train=None, extra_per_class=None):
     """The variant's model-ready arrays (see ``pre_proc_data``).
 
     ``per_class`` overrides the balancing target: images per class for "augment" (Białek's 8000)
     and positives for one-vs-rest (6000, with ``per_class // 6`` drawn from each other class).
+    ``extra_train`` (``ExtraFaces``) joins the training split, at most ``extra_per_class`` per emotion.
     """
     from fer_keras.pre_proc_data import pre_proc_binary, pre_proc_data
 
@@ -39,12 +43,15 @@ def prepare(variant, data, seed, per_class=None):
     if variant.binary and data.label_set.name != "fer2013":
         raise FERError(f"one-vs-rest variant {variant.name} trains on FER2013's labels, not {data.label_set.name}'s; "
                        "choose a multi-class variant")
+    if variant.binary and extra_train is not None:
+        raise FERError("--extra-train adds seven-class faces: use it with a seven-class variant, not a one-vs-rest one")
     if variant.binary:
         n_positive = per_class or 6000
         return data, pre_proc_binary(data, variant.binary_emotion, variant.split, n_positive=n_positive,
                                      n_per_negative=n_positive // 6, seed=seed)
     return data, pre_proc_data(data, sampling=variant.sampling, protocol=variant.protocol,
-                               split_method=variant.split, n_per_class=per_class or 8000, seed=seed)
+                               split_method=variant.split, n_per_class=per_class or 8000, seed=seed,
+                               extra_train=extra_train, extra_per_class=extra_per_class)
 
 
 def demo_per_class(data):
@@ -67,7 +74,7 @@ def set_precision(mixed):
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
           model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False, labels=None,
-          ferplus_mode="majority"):
+          ferplus_mode="majority", stages=None, extra_train=None, extra_per_class=None):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
     ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
@@ -79,6 +86,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     the global batch is ``batch_size``, split across the devices; the learning rate is unchanged.
     ``labels`` names the data's label set (``fer_keras.labelsets``; default: detected from the data) and
     ``ferplus_mode`` FER+'s labels ("majority" or "probability"); the model gets one output per class.
+    ``stages`` (``fer_keras.stages.Stage`` tuple, default the variant's) trains in stages, each
+    ``epochs`` long unless it says; a stage that fits the validation split makes the run LEAKY.
+    ``extra_train``: a folder ``<emotion>/*.png|jpg`` (or ``ExtraFaces``) of faces added to the
+    training split only, at most ``extra_per_class`` per emotion (``fer_keras.data.extra``).
     """
     import keras
 
@@ -88,6 +99,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     from fer_keras.evaluate import evaluate_run
     from fer_keras.models import MODEL_FAMILIES, build_model, compile_model, inference_model
     from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
+    from fer_keras.pre_proc_data import labels_of
     from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
     from fer_keras.snapshots import SnapshotCheckpoint, cycle_epochs
 
@@ -95,6 +107,12 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     check_output_dir(output_dir, "--output-dir")
     check_output_dir(results_dir, "--results-dir")
     recipe = resolve_recipe(recipe, variant)
+    stages = stages_from_records(variant.stages if stages is None else stages) or (Stage(),)
+    check_stages(stages, recipe, time_budget, variant.protocol)
+    if extra_per_class is not None and extra_per_class < 1:
+        raise FERError(f"--extra-per-class must be a positive integer, got {extra_per_class}")
+    if extra_train is not None and not isinstance(extra_train, ExtraFaces):
+        extra_train = read_extra_faces(extra_train)
     placement = data_parallel_placement(devices, multi_worker)  # wrong device counts fail before any output
     if time_budget is not None and not time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {time_budget}")
@@ -118,15 +136,26 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     steps_per_execution = placement.steps_per_execution(training_steps_per_execution())
     recipe = replace(recipe, batch_size=batch_size)
     policy = set_precision(mixed_precision)
-    cleaned, prepared = prepare(variant, dataset, seed, per_class)
+    cleaned, prepared = prepare(variant, dataset, seed, per_class, extra_train, extra_per_class)
     if prepared.leaky:
         print("WARNING: leaky protocol — test images were over-sampled into training; "
               "numbers from this run are for comparison only")
+    leak = leak_note(stages)
+    protocol, leaky = ("staged", True) if leak else (prepared.protocol, prepared.leaky)
+    if leak:
+        print(f"WARNING: {leak}; numbers from this run compare only with other LEAKY runs")
+    if prepared.extra:
+        print(f"extra training faces: {prepared.extra['added']} added of {prepared.extra['images']} "
+              f"({prepared.extra['test_copies']} exact copies of validation/test images refused, "
+              f"{prepared.extra['no_face']} without a face, {prepared.extra['over_per_class']} over --extra-per-class)")
+    staged = len(stages) > 1
 
     resume_key = hashlib.sha256(json.dumps(
         [variant.name, data_fingerprint(dataset), seed, epochs, batch_size, policy, per_class,
          model_kwargs] + ([recipe.to_dict(), time_budget]
                           if recipe != resolve_recipe("paper", variant) or time_budget else [])
+        + ([[s.to_dict() for s in stages], extra_train and extra_train.fingerprint(), extra_per_class]
+           if staged or extra_train else [])
     ).encode()).hexdigest()[:16]
 
     # GoogLeNet trains with auxiliary classifiers: the same labels on each output; best.keras drops them
@@ -134,27 +163,35 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     aux_outputs = family is not None and family.aux_outputs
     outputs, training_kwargs = ((MAIN_OUTPUT, *AUX_OUTPUTS), {"auxiliary": True}) if aux_outputs else (None, {})
 
-    def compiled_model():
+    def compiled_model(model=None, learning_rate=None):
+        """A new model (or ``model``) compiled by the recipe, at ``learning_rate`` if given."""
         with placement.scope():  # a tf.distribute strategy's variables (JAX: their layout) are made here
             try:
-                model = build_model(variant.model, binary=variant.binary,
-                                    num_classes=1 if variant.binary else dataset.label_set.num_classes,
-                                    **training_kwargs,
-                                    **(model_kwargs or {}))
+                model = model if model is not None else build_model(
+                    variant.model, binary=variant.binary,
+                    num_classes=1 if variant.binary else dataset.label_set.num_classes,
+                    **training_kwargs, **(model_kwargs or {}))
             except (ValueError, TypeError) as err:
                 if not model_kwargs or isinstance(err, FERError):
                     raise
                 raise FERError(f"cannot build {variant.model} with {model_kwargs}: {err}") from None
-            return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
+            optimizer = build_optimizer(replace(recipe, learning_rate=learning_rate or recipe.learning_rate))
+            return compile_model(model, optimizer=optimizer, binary=variant.binary,
                                  label_smoothing=recipe.label_smoothing, steps_per_execution=steps_per_execution)
 
     augment = augmenter(recipe.augmentation, seed, recipe.crop_padding, recipe.erase_probability)
-    weights = (None if prepared.class_weight is None
-               else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
-    x_train, y_train, weights = placement.split_evenly(prepared.x_train, prepared.y_train, weights)
+
+    def stage_batches(stage):
+        x, y = stage_arrays(prepared, stage)
+        weights = (None if prepared.class_weight is None
+                   else np.array([prepared.class_weight.get(k, 1.0) for k in labels_of(y)], dtype=np.float32))
+        x, y, weights = placement.split_evenly(x, y, weights)
+        return EpochBatches(x, y, batch_size, seed, weights, augment=augment, outputs=outputs)
+
     x_val, y_val, weights_val = placement.split_evenly(prepared.x_val, prepared.y_val)
-    fit_data = {"x": EpochBatches(x_train, y_train, batch_size, seed, weights, augment=augment, outputs=outputs)}
-    first_plan = epochs
+    fit_data = {"x": stage_batches(stages[0])}
+    stage_epochs = [stage.epochs or epochs for stage in stages]
+    first_plan = sum(stage_epochs)
     if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
         with placement.scope():
             first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
@@ -163,6 +200,9 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     run = None if fresh else find_resumable(output_dir, resume_key)
     created, resumed, before = datetime.now().isoformat(timespec="seconds"), [], {}
+    if staged and run is not None:
+        print(f"not resuming {run.path}: a staged run starts afresh")
+        run = None
     if run is not None:
         print(f"resuming the interrupted run in {run.path}")
         before = run.read_config()
@@ -183,8 +223,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                  "ferplus_mode": ferplus_mode if dataset.label_set.name == "ferplus" else None,
                  "rows_after_cleaning": len(cleaned), "cleaning_notes": list(cleaned.notes)},
         "prepared": {"train": len(prepared.x_train), "val": len(prepared.x_val), "test": len(prepared.x_test),
-                     "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
-                     "class_weight": prepared.class_weight, "notes": list(prepared.notes)},
+                     "sampling": prepared.sampling, "protocol": protocol, "leaky": leaky,
+                     "class_weight": prepared.class_weight, "notes": list(prepared.notes) + ([leak] if leak else [])},
+        "stages": [{**stage.to_dict(), "epochs": n, "images": len(stage_arrays(prepared, stage)[0])}
+                   for stage, n in zip(stages, stage_epochs)],
+        "extra_train": prepared.extra,
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
         "steps_per_execution": steps_per_execution, "distribution": placement.to_dict(),
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
@@ -201,22 +244,36 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                 else ScheduledLearningRate(recipe, plan, budget and budget.fraction))
     extra = ([EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
              + ([SnapshotCheckpoint(run.path, snapshots["cycle_epochs"], recipe.cycles)] if snapshots else []))
-    callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
-                               early_stopping=recipe.early_stopping, extra=extra, aux_outputs=aux_outputs)
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
     validation = (x_val, per_output(y_val, outputs)) + (() if weights_val is None else (weights_val,))
-    with placement.scope():
-        model.fit(**fit_data, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    done = 0
+    for number, (stage, n_epochs) in enumerate(zip(stages, stage_epochs), 1):
+        if number > 1:  # from the best checkpoint so far, with the stage's layers and learning rate
+            print(f"\nstage {number}/{len(stages)}: {stage.data}, {n_epochs} epochs"
+                  + (f", last {stage.unfreeze} backbone layers unfrozen" if stage.unfreeze else "")
+                  + (f", learning rate {stage.learning_rate:g}" if stage.learning_rate else ""))
+            with placement.scope():
+                model = compiled_model(enter_stage(model, stage, run.best), stage.learning_rate)
+            fit_data = {"x": stage_batches(stage)}
+            fit_data["x"].start_at(done)
+        callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
+                                   early_stopping=recipe.early_stopping,
+                                   extra=extra + ([stage_logger(number)] if staged else []),
+                                   aux_outputs=aux_outputs, since=done)
+        with placement.scope():
+            model.fit(**fit_data, validation_data=validation, initial_epoch=done, epochs=done + n_epochs,
+                      callbacks=callbacks, verbose=verbose)
+        done = len(run.read_history())
+        if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
+            inference_model(model).save(run.best)
     train_minutes = (time.perf_counter() - train_start) / 60
     train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
-
-    if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
-        inference_model(model).save(run.best)
     epoch_seconds = run.read_history().get("epoch_seconds")
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
                 "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
                 "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
+                "stages": ",".join(f"{s.data}:{n}" for s, n in zip(stages, stage_epochs)) if staged else None,
                 **({"snapshots_written": len(run.snapshot_files())} if snapshots else {})}
     if snapshots and training["snapshots_written"] < recipe.cycles:
         print(f"WARNING: the run ended after {training['snapshots_written']} of {recipe.cycles} snapshot cycles "
@@ -225,7 +282,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     best, ran = metrics["best_epoch"], metrics["epochs_run"]
     minutes, seconds = divmod(int(metrics["seconds"]), 60)
     print(f"\n{variant.name}: test accuracy {metrics['test_accuracy']:.3f} (macro-F1 {metrics['test_macro_f1']:.3f})"
-          f"{' [LEAKY protocol]' if prepared.leaky else ''} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
+          f"{' [LEAKY protocol]' if leaky else ''} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
     print(f"wrote {run.path}/ (best.keras, history.csv, logs/, config.json, test_split.npz) and "
           f"{results_dir}/{run.name}/ (metrics.json, report.md, figures)")
     return metrics
@@ -271,6 +328,9 @@ def main(argv=None):
         "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100  # epochs fit 100 min\n"
         "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"
         "  python -m fer_keras.train --variant baseline_cnn --devices all   # data-parallel on every GPU\n"
+        "  python -m fer_keras.train --variant baseline_cnn --stages train:20,train+val:5,val:3  # LEAKY\n"
+        "  python -m fer_keras.train --variant baseline_cnn --extra-train my_faces/ --extra-per-class 200\n"
+        "  python -m fer_keras.train --variant pattlite_finetune --set model.weights=imagenet  # two stages\n"
         "  tensorboard --logdir callbacks                                    # watch runs\n"
         "Re-running an interrupted command resumes it from its last completed epoch.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -309,6 +369,19 @@ def main(argv=None):
                         help="one of several processes/machines: TensorFlow's MultiWorkerMirroredStrategy reads "
                         "TF_CONFIG; JAX's keras.distribution.initialize() reads KERAS_DISTRIBUTION_JOB_ADDRESSES, "
                         "_NUM_PROCESSES, _PROCESS_ID (or jax.distributed's cluster detection); see the README")
+    parser.add_argument("--stages", metavar="DATA[:EPOCHS],...",
+                        help="train in stages, each continuing from the best checkpoint so far: DATA is train, "
+                        "train+val or val (the validation split, PublicTest), EPOCHS the stage's (default --epochs), "
+                        "e.g. train:20,train+val:5,val:3 (Berindeie 2024). Stages on the validation split make the "
+                        "run LEAKY (protocol 'staged'); the test split is never trained on")
+    parser.add_argument("--extra-train", metavar="FOLDER",
+                        help="add faces from FOLDER/<emotion>/*.png|jpg to the training split only: each photo's face "
+                        "found and cropped as predict does (photos without one are skipped), exact copies of "
+                        "validation/test images refused; the counts go into config.json")
+    parser.add_argument("--extra-per-class", type=int, metavar="N",
+                        help="with --extra-train: add at most N faces of each emotion (a seeded random choice)")
+    parser.add_argument("--extra-cropped", action="store_true",
+                        help="with --extra-train: the images are already-cropped faces (no face detection)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--output-dir", default="callbacks", help="run folders go here (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="metrics go here (default: %(default)s)")
@@ -317,7 +390,7 @@ def main(argv=None):
     if args.list:
         list_variants()
         return 0
-    for flag in ("epochs", "batch_size", "per_class"):
+    for flag in ("epochs", "batch_size", "per_class", "extra_per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
     if args.time_budget is not None and not args.time_budget > 0:
@@ -328,6 +401,10 @@ def main(argv=None):
     labels, ferplus_mode = label_options_of(args)
     check_output_dir(args.output_dir, "--output-dir")
     check_output_dir(args.results_dir, "--results-dir")
+    stages = parse_stages(args.stages) if args.stages else None
+    if (args.extra_per_class or args.extra_cropped) and not args.extra_train:
+        raise FERError("--extra-per-class and --extra-cropped go with --extra-train FOLDER")
+    extra_train = read_extra_faces(args.extra_train, detect=not args.extra_cropped) if args.extra_train else None
     model_sets = [item for item in args.overrides if item.startswith("model.")]
     recipe = override(resolve_recipe(args.recipe, variant), [i for i in args.overrides if i not in model_sets])
     import_keras_quietly()  # the builders' signatures need their modules, which import Keras
@@ -337,7 +414,8 @@ def main(argv=None):
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
           args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
           recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker,
-          labels=labels, ferplus_mode=ferplus_mode)
+          labels=labels, ferplus_mode=ferplus_mode, stages=stages, extra_train=extra_train,
+          extra_per_class=args.extra_per_class)
     return 0
 
 
