@@ -35,15 +35,16 @@ def best_so_far(run, monitor):
     return None if best is None else best[1]
 
 
-def resumable_early_stopping(run, **kwargs):
+def resumable_early_stopping(run, since=0, **kwargs):
     """Keras' EarlyStopping that, when the run resumes, restarts from the best value and the wait
-    count the interrupted run had reached (read from its history), instead of from scratch."""
+    count the interrupted run had reached (read from its history), instead of from scratch.
+    ``since``: the history row where the current stage began (its earlier rows do not count)."""
     import keras
 
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         def on_train_begin(self, logs=None):
             super().on_train_begin(logs)
-            best = run.best_row(self.monitor)
+            best = run.best_row(self.monitor, since)
             if best is not None:
                 self.best, self.wait = best[1], len(run.read_history()) - 1 - best[0]
 
@@ -89,7 +90,7 @@ def inference_checkpoint(filepath, **kwargs):
 
 
 def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=(),
-                   aux_outputs=False):
+                   aux_outputs=False, since=0):
     """ReduceLROnPlateau, EarlyStopping, ModelCheckpoint (``best.keras``, the model evaluated),
     TensorBoard (``logs/``), CSVLogger (``history.csv``, appended on resume) and BackupAndRestore
     (``backup/``, so an interrupted run resumes from its last completed epoch).
@@ -99,6 +100,8 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
     schedule, the time budget) run before the checkpoint and the logs, so what they log is saved.
     ``aux_outputs``: the model trains with auxiliary outputs; the main output's accuracy is logged
     under the plain names (``main_output_logs``) and the checkpoint holds the inference model.
+    ``since``: the first epoch of the current stage (``fer_keras.stages``): early stopping counts
+    from there, while the checkpoint keeps the best of the whole run.
     """
     import keras
 
@@ -119,7 +122,7 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
     ]
     if early_stopping and config.early_stopping_patience is not None:
         callbacks.append(resumable_early_stopping(
-            run, monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
+            run, since, monitor=config.early_stopping_monitor, patience=config.early_stopping_patience,
             mode=mode[config.early_stopping_monitor.split("_")[-1]], verbose=1))
         # no restore_best_weights: the run is judged by best.keras (the checkpoint monitor's best
         # epoch); restoring the early-stopping monitor's best epoch only printed a second, different one

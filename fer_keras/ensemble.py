@@ -5,6 +5,10 @@ ties → highest summed probability, then lowest class index); ovr: seven one-vs
 one per emotion, arg-max of their sigmoid scores (Białek §3.5, §4.4). The members must have been
 tested on the same split (same data, cleaning, split and protocol, read from their config.json).
 Writes ``results/<name>/`` like ``fer_keras.evaluate``, so the ensemble appears in the results table.
+
+``--snapshots RUN``: the snapshots one run saved at the end of each learning-rate cycle (Huang et al.
+2017, recipe ``snapshot``), averaged; how many of the last ones to keep is chosen on the validation
+split (FER2013's PublicTest), then the test split reports each snapshot, the ensemble and its cost.
 """
 
 import argparse
@@ -28,16 +32,25 @@ from fer_keras.evaluate import (
     predicted_labels,
     print_summary,
     read_config,
+    rebuild_test_split,
+    run_data,
     run_test_split,
     split_key,
     time_inference,
     variant_from_config,
     write_results,
 )
-from fer_keras.models.ensemble import ENSEMBLE_METHODS, check_ensemble_method, combine, ensemble_model
+from fer_keras.models.ensemble import (
+    ENSEMBLE_METHODS,
+    average_probabilities,
+    check_ensemble_method,
+    combine,
+    ensemble_model,
+)
 from fer_keras.runs import Run
 
-REFERENCES = {"mean": "Białek et al. 2023 §4.5", "vote": "Bakiasi 2024", "ovr": "Białek et al. 2023 §3.5, §4.4"}
+REFERENCES = {"mean": "Białek et al. 2023 §4.5", "vote": "Bakiasi 2024", "ovr": "Białek et al. 2023 §3.5, §4.4",
+              "snapshot": "Huang et al. 2017, Snapshot Ensembles"}
 
 
 def check_members(run_dirs, configs, method):
@@ -91,20 +104,12 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
                            "tested on the same images")
     models = [load_keras_model(Run(d).best) for d in run_dirs]
     scored = [model_scores(model, test.x, tta) for model in models]
-    outputs = [plain for plain, _ in scored]
-    predicted = combine(method, outputs, weights)
-
     member_accuracy = {}
-    for run_dir, variant, output in zip(run_dirs, variants, outputs):
+    for run_dir, variant, (output, _) in zip(run_dirs, variants, scored):
         truth = (test.emotions == EMOTIONS.index(variant.binary_emotion)) if variant.binary else test.emotions
         member_accuracy[run_dir.name] = float((predicted_labels(output) == truth).mean())
     name = name or f"ensemble_{method}-{datetime.now():%Y%m%d-%H%M%S}"
-    metrics = evaluation_fields(test.emotions, predicted, EMOTIONS)
-    tta_predicted = None if tta == "none" else combine(method, [with_tta for _, with_tta in scored], weights)
-    as_scores = np.eye(len(EMOTIONS))  # one-hot rows: extra_fields reads labels back by arg-max
-    metrics.update(extra_fields(test.emotions, as_scores[predicted],
-                                None if tta_predicted is None else as_scores[tta_predicted], tta, EMOTIONS,
-                                test.in_training))
+    metrics = combined_metrics(test, method, scored, weights, tta)
     metrics.update(variant=f"ensemble_{method}", method=method, weights=weights, members=[d.name for d in run_dirs],
                    member_accuracy=member_accuracy, data=test.source, protocol=test.protocol, leaky=test.leaky,
                    reference=REFERENCES[method], evaluated=datetime.now().isoformat(timespec="seconds"))
@@ -118,6 +123,74 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     return write_results(out_dir, metrics, f"{name} ({len(models)} members)", config=config), out_dir
 
 
+def combined_metrics(test, method, scored, weights=None, tta="none"):
+    """The test metrics of the members' (plain, TTA) probabilities ``scored`` combined by ``method``."""
+    classes = test.label_set.classes  # FER2013's for one-vs-rest members
+    predicted = combine(method, [plain for plain, _ in scored], weights)
+    metrics = evaluation_fields(test.emotions, predicted, classes)
+    tta_predicted = None if tta == "none" else combine(method, [with_tta for _, with_tta in scored], weights)
+    as_scores = np.eye(len(classes))  # one-hot rows: extra_fields reads labels back by arg-max
+    metrics.update(extra_fields(test.emotions, as_scores[predicted],
+                                None if tta_predicted is None else as_scores[tta_predicted], tta, classes,
+                                test.in_training))
+    return metrics
+
+
+def choose_last_k(val_probabilities, val_labels):
+    """{k: validation accuracy of the mean of the last k snapshots} and the k to keep: the most
+    accurate, the fewest members on a tie (the cheaper ensemble)."""
+    accuracy = {k: float((predicted_labels(average_probabilities(val_probabilities[-k:])) == val_labels).mean())
+                for k in range(1, len(val_probabilities) + 1)}
+    return accuracy, max(accuracy, key=lambda k: (accuracy[k], -k))
+
+
+def evaluate_snapshots(run_dir, last=None, data=None, results_dir="results", name=None, n_calls=TIMING_CALLS,
+                       tta="none"):
+    """Average the last ``last`` snapshots of the run in ``run_dir`` (default: the number chosen on
+    the validation split, FER2013's PublicTest, by :func:`choose_last_k`) on its test split; report
+    every snapshot's accuracy, the last one's as the single model, and the inference cost ratio
+    (members run per image; with timing, also the measured time ratio). Writes ``results_dir/<name>/``
+    (default ``<run>-snapshots``)."""
+    run = Run(Path(run_dir))
+    paths = run.snapshot_files()
+    if len(paths) < 2:
+        raise FERError(f"{run.path} has {len(paths)} snapshot(s) in {run.snapshots}; a snapshot ensemble needs at "
+                       "least two: train with --recipe snapshot (one snapshot per learning-rate cycle)")
+    if last is not None and not 1 <= last <= len(paths):
+        raise FERError(f"--last {last}: {run.name} has {len(paths)} snapshots; give 1 to {len(paths)}")
+    test, run_config = run_test_split(run.path, data)
+    if test.variant.binary:
+        raise FERError(f"{run.name} is a binary run; snapshot ensembles combine seven-class snapshots")
+    models = [load_keras_model(p) for p in paths]
+    val = rebuild_test_split(test.variant, run_data(run_config, data, run.name), run_config.get("seed", 0), part="val")
+    val_accuracy, chosen = choose_last_k([m.predict(val.x, batch_size=256, verbose=0) for m in models], val.labels)
+    k = last or chosen
+    scored = [model_scores(model, test.x, tta) for model in models]
+    member_accuracy = {p.stem: float((predicted_labels(plain) == test.emotions).mean())
+                       for p, (plain, _) in zip(paths, scored)}
+    metrics = combined_metrics(test, "mean", scored[-k:], tta=tta)
+    single = member_accuracy[paths[-1].stem]
+    metrics.update(variant="snapshot_ensemble", method="mean", members=[p.stem for p in paths[-k:]],
+                   member_accuracy=member_accuracy, single_snapshot_accuracy=single,
+                   ensemble_gain=metrics["test_accuracy"] - single, inference_cost_ratio=k,
+                   all_snapshots_accuracy=combined_metrics(test, "mean", scored)["test_accuracy"],
+                   selection={"rule": "mean of the last k snapshots, k by validation accuracy (fewest on a tie)",
+                              "k": k, "chosen_on_validation": last is None, "n_validation": len(val.x),
+                              "validation_accuracy_by_k": val_accuracy},
+                   run_dir=str(run.path), data=test.source, protocol=test.protocol, leaky=test.leaky,
+                   reference=REFERENCES["snapshot"], evaluated=datetime.now().isoformat(timespec="seconds"))
+    if n_calls:
+        print(f"timing inference: the last snapshot alone, then the {k} together ({n_calls} predict calls each) …")
+        metrics["inference_single"] = time_inference(models[-1], test.x, n_calls=n_calls)
+        metrics["inference"] = time_inference(ensemble_model(models[-k:]), test.x, n_calls=n_calls)
+        metrics["inference_time_ratio"] = metrics["inference"]["mean_s"] / metrics["inference_single"]["mean_s"]
+    name = name or f"{run.name}-snapshots"
+    out_dir = Path(results_dir) / name
+    results_config = {"ensemble": {"method": "mean", "snapshots": [str(p) for p in paths[-k:]],
+                                   "run": str(run.path)}, "data": run_config["data"], "command": " ".join(sys.argv)}
+    return write_results(out_dir, metrics, f"{name} ({k} of {len(paths)} snapshots)", config=results_config), out_dir
+
+
 @user_errors_exit
 def main(argv=None):
     parser = argparse.ArgumentParser(
@@ -128,10 +201,15 @@ def main(argv=None):
         "  python -m fer_keras.ensemble --method mean \\\n"
         "      --members callbacks/vgg16_original-* callbacks/resnet50_original-*\n"
         "  python -m fer_keras.ensemble --members RUN_A RUN_B RUN_C --method vote --weights 2 1 1\n"
-        "  python -m fer_keras.ensemble --members callbacks/binary_*_five_layer-* --method ovr",
+        "  python -m fer_keras.ensemble --members callbacks/binary_*_five_layer-* --method ovr\n"
+        "  python -m fer_keras.ensemble --snapshots callbacks/fernet_t-20261121-2359   # a --recipe snapshot run",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", nargs="+", required=True,
-                        help="training run folders (callbacks/<variant>-<time>/)")
+    members = parser.add_mutually_exclusive_group(required=True)
+    members.add_argument("--members", nargs="+", help="training run folders (callbacks/<variant>-<time>/)")
+    members.add_argument("--snapshots", metavar="RUN",
+                         help="one run trained with --recipe snapshot: average its cycle snapshots (mean), keeping "
+                         "the last k, k chosen on the validation split (PublicTest) unless --last is given")
+    parser.add_argument("--last", type=int, metavar="K", help="with --snapshots: keep the last K snapshots")
     parser.add_argument("--method", choices=ENSEMBLE_METHODS, default="mean",
                         help="mean: probability average; vote: majority vote; ovr: seven binary runs "
                         "(default: %(default)s)")
@@ -142,7 +220,25 @@ def main(argv=None):
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
     timing_calls, tta = evaluation_options_of(args)
+    if args.snapshots and (args.method != "mean" or args.weights):
+        raise FERError("--snapshots averages probabilities: --method mean, no --weights")
+    if args.last is not None and not args.snapshots:
+        raise FERError("--last goes with --snapshots")
     import_keras_quietly()
+    if args.snapshots:
+        metrics, out_dir = evaluate_snapshots(args.snapshots, args.last, args.data, args.results_dir, args.name,
+                                              timing_calls, tta)
+        selection = metrics["selection"]
+        for k, accuracy in selection["validation_accuracy_by_k"].items():
+            print(f"  validation: mean of the last {k} snapshot(s): accuracy {accuracy:.4f}")
+        for member, accuracy in metrics["member_accuracy"].items():
+            print(f"  test: {member}: accuracy {accuracy:.4f}")
+        print(f"  test: last {selection['k']} snapshots averaged: accuracy {metrics['test_accuracy']:.4f} vs the last "
+              f"snapshot alone {metrics['single_snapshot_accuracy']:.4f}; inference cost {selection['k']}×"
+              + (f" (measured {metrics['inference_time_ratio']:.2f}× the time)" if "inference_time_ratio" in metrics
+                 else ""))
+        print_summary(metrics, out_dir)
+        return 0
     metrics, out_dir = evaluate_ensemble(args.members, args.method, args.weights, args.data, args.results_dir,
                                          args.name, timing_calls, tta)
     for member, accuracy in metrics["member_accuracy"].items():

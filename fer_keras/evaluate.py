@@ -32,8 +32,9 @@ from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
+from fer_keras.labelsets import FER2013, add_label_options, get_label_set, label_options_of, score_shared
 from fer_keras.runs import BEST, CONFIG, HISTORY, METRICS, Run, write_json, write_text
-from fer_keras.saved_models import check_model, load_model
+from fer_keras.saved_models import check_model, label_set_of, load_model
 
 TIMING_IMAGES = 1000
 TIMING_BATCH = 32
@@ -59,16 +60,18 @@ class HeldOutSplit:
     leaky: bool
     in_training: np.ndarray = None
     """Which test images have an exact copy in the source's Training rows (None: not known)."""
+    label_set: object = FER2013
+    """The label set ``labels`` number (for a binary variant: the one ``emotions`` number)."""
 
 
 # --------------------------------------------------------------------------- metrics
 
 
-def class_names_of(variant=None):
-    """Names of a model's outputs: the seven emotions, or ("rest", emotion) for a binary variant."""
+def class_names_of(variant=None, label_set=FER2013):
+    """Names of a model's outputs: the label set's classes, or ("rest", emotion) for a binary variant."""
     if variant is not None and variant.binary:
         return ("rest", variant.binary_emotion)
-    return EMOTIONS
+    return label_set.classes
 
 
 def predicted_labels(scores, threshold=0.5):
@@ -158,9 +161,9 @@ def read_config(run_dir):
     return Run(Path(run_dir)).read_config()
 
 
-def load_data(source):
-    """``fer_keras.data.load(source)``; a recorded synthetic source ``synthetic(n=…, seed=…)`` is
-    regenerated with those settings."""
+def load_data(source, labels=None, ferplus_mode="majority"):
+    """``fer_keras.data.load(source, labels=…)``; a recorded synthetic source ``synthetic(n=…, seed=…)``
+    is regenerated with those settings."""
     from fer_keras.data import SYNTHETIC, load
     from fer_keras.data.synthetic import load_synthetic
 
@@ -169,14 +172,21 @@ def load_data(source):
         return load_synthetic(n_samples=int(match[1]), seed=int(match[2]))
     if str(source) != SYNTHETIC and not Path(source).expanduser().exists():
         raise FERError(f"data {str(source)!r} not found; pass --data with the file or folder the run was trained on")
-    return load(source)
+    return load(source, labels=labels, ferplus_mode=ferplus_mode)
+
+
+def recorded_source(config):
+    """(source, label set name, FER+ mode) of the data a run recorded."""
+    data = config["data"]
+    return data["source"], data.get("label_set", "fer2013"), data.get("ferplus_mode") or "majority"
 
 
 def run_data(config, data=None, run="the run"):
     """The data a run was trained on (``data`` overrides the recorded source), checked against the
     fingerprint in its config."""
-    source = data if data is not None else config["data"]["source"]
-    dataset = load_data(source)
+    recorded, labels, ferplus_mode = recorded_source(config)
+    source = data if data is not None else recorded
+    dataset = load_data(source, labels, ferplus_mode)
     found, expected = data_fingerprint(dataset), config["data"]["fingerprint"]
     if found != expected:
         raise FERError(f"{source} (fingerprint {found}) is not the data {run} was trained on "
@@ -203,8 +213,9 @@ def rebuild_test_split(variant, data, seed=0, part="test"):
               else test.labels)
     training = data.usage == "Training"
     copies = occurs_in(test.images, data.images[training]) if part == "test" and training.any() else None
-    return HeldOutSplit(to_model_input(test.images), labels, test.labels, class_names_of(variant), variant,
-                        data.source, data_fingerprint(data), variant.protocol, False, copies)
+    return HeldOutSplit(to_model_input(test.images), labels, test.labels, class_names_of(variant, data.label_set),
+                        variant, data.source, data_fingerprint(data), variant.protocol, False, copies,
+                        data.label_set)
 
 
 def run_test_split(run_dir, data=None):
@@ -217,10 +228,12 @@ def run_test_split(run_dir, data=None):
     recorded = run.read_test_split()
     variant = variant_from_config(config)
     prepared = config.get("prepared", {})
+    label_set = get_label_set(config["data"].get("label_set", "fer2013"))
     test = HeldOutSplit(to_model_input(recorded["images"]), recorded["labels"], recorded["emotions"],
-                        class_names_of(variant), variant, config["data"]["source"], config["data"]["fingerprint"],
+                        class_names_of(variant, label_set), variant, config["data"]["source"],
+                        config["data"]["fingerprint"],
                         prepared.get("protocol", variant.protocol), bool(prepared.get("leaky", False)),
-                        None if prepared.get("leaky") else recorded["in_training"])
+                        None if prepared.get("leaky") else recorded["in_training"], label_set)
     return test, config
 
 
@@ -321,23 +334,39 @@ def extra_fields(truth, scores, tta_scores, tta, class_names, without_copies=Non
     return out
 
 
+LEAKY_NOTES = {
+    "thesis": "test images were over-sampled into training before the split; the numbers are for comparison with "
+              "the thesis only.",
+    "staged": "later training stages fit the validation split (PublicTest), which also selected the checkpoint; "
+              "the test split stayed out of training, but compare these numbers only with other LEAKY runs.",
+}
+"""What each leaky protocol leaks, for the report's warning."""
+
+
 def report_markdown(metrics, title, files):
     from fer_keras.paper_results import paper_figure
 
     lines = [f"# {title}", ""]
     if metrics.get("leaky"):
-        lines += ["> **LEAKY protocol**: test images were over-sampled into training before the split; "
-                  "the numbers are for comparison with the thesis only.", ""]
+        lines += [f"> **LEAKY protocol** ({metrics.get('protocol')}): "
+                  f"{LEAKY_NOTES.get(metrics.get('protocol'), LEAKY_NOTES['thesis'])}", ""]
     facts = [("variant", metrics.get("variant")), ("data", metrics.get("data")), ("protocol", metrics.get("protocol")),
              ("split", metrics.get("split") and f"**{metrics['split']}** (the test_* fields hold its numbers)"),
              ("best epoch", metrics.get("best_epoch") and f"{metrics['best_epoch']} of {metrics['epochs_run']}"),
              ("members", ", ".join(f"{m} (accuracy {metrics.get('member_accuracy', {}).get(m, float('nan')):.2%})"
                                    for m in metrics["members"]) if metrics.get("members") else None),
              ("method", metrics.get("method")), ("weights", metrics.get("weights")),
+             ("snapshots", metrics.get("selection") and
+              f"the last {metrics['selection']['k']} averaged (k chosen on validation: "
+              f"{metrics['selection']['chosen_on_validation']}); the last snapshot alone "
+              f"{metrics['single_snapshot_accuracy']:.2%}, all {len(metrics['member_accuracy'])} averaged "
+              f"{metrics['all_snapshots_accuracy']:.2%}; inference cost {metrics['inference_cost_ratio']}×"),
              ("paper", paper_figure(metrics.get("variant"))), ("evaluated", metrics.get("evaluated"))]
     lines += [f"- **{name}**: {value}" for name, value in facts if value]
     lines += ["", f"Test accuracy **{metrics['test_accuracy']:.2%}** on {metrics['n_test']:,} images"
               f" (macro-F1 {metrics['test_macro_f1']:.4f})."]
+    if metrics.get("scored_on"):
+        lines += ["", f"> **{metrics['scored_on'][0].upper()}{metrics['scored_on'][1:]}.**"]
     if metrics.get("tta"):
         lines += ["", f"With test-time augmentation ({metrics['tta']}): accuracy "
                   f"**{metrics['test_accuracy_tta']:.2%}**, macro-F1 {metrics['test_macro_f1_tta']:.4f}."]
@@ -415,11 +444,31 @@ def results_name(model_path, data):
     return f"{model}-on-{data.name.split('.')[0] or data.name}"
 
 
+def shared_classes_only(test, scores, tta_scores, model_set):
+    """Score a model of ``model_set`` on a test split of another label set by their shared classes
+    (``fer_keras.labelsets.score_shared``): returns (truth, scores, TTA scores, in-training mask,
+    class names, the fields that say so in ``metrics.json``)."""
+    data_set = test.label_set
+    scores, truth, keep, names = score_shared(scores, test.labels, model_set, data_set)
+    tta_scores = None if tta_scores is None else score_shared(tta_scores, test.labels, model_set, data_set)[0]
+    dropped = int((~keep).sum())
+    fields = {"model_labels": model_set.name, "data_labels": data_set.name, "shared_classes": list(names),
+              "n_test_dropped": dropped,
+              "scored_on": f"scored on the {len(names)} shared classes: {', '.join(names)} (a {model_set.name} model "
+              f"on {data_set.name} data; {dropped} test images of other classes dropped)"}
+    in_training = None if test.in_training is None else test.in_training[keep]
+    return truth, scores, tta_scores, in_training, names, fields
+
+
 def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="results", name=None,
-                        n_calls=TIMING_CALLS, tta="none", part="test"):
+                        n_calls=TIMING_CALLS, tta="none", part="test", labels=None, ferplus_mode="majority",
+                        model_labels=None):
     """Evaluate a saved model on the test split of ``data`` as ``variant`` (a name) prepares it, or,
     without a variant, on the data's own test split (usage split, no cleaning, honest protocol);
     ``part="val"``: on the validation split instead (to choose settings without touching the test).
+    ``labels`` / ``ferplus_mode`` read the data as ``fer_keras.data.load`` does; ``model_labels`` names
+    the model's label set (default: its run's, or FER2013's for seven outputs). A model of another label
+    set than the data's is scored on the classes they share (:func:`shared_classes_only`).
     Results go to ``results_dir/<name>/`` (default: :func:`results_name`, ``-validation`` added)."""
     from fer_keras.variants import Variant, get_variant
 
@@ -437,12 +486,17 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
     if recipe.binary != binary:
         raise FERError(f"{model_path} has {model.outputs[0].shape[-1]} output(s) but variant {recipe.name!r} is "
                        f"{'binary' if recipe.binary else 'seven-class'}")
-    dataset = load_data(data)
+    model_set = None if binary else label_set_of(model, model_path, model_labels)
+    dataset = load_data(data, labels, ferplus_mode)
     test = rebuild_test_split(recipe, dataset, seed, part)
     scores, tta_scores = model_scores(model, test.x, tta)
+    truth, class_names, in_training, shared = test.labels, test.class_names, test.in_training, {}
+    if model_set is not None and model_set != dataset.label_set:
+        truth, scores, tta_scores, in_training, class_names, shared = shared_classes_only(test, scores, tta_scores,
+                                                                                          model_set)
     name = name or results_name(model_path, data) + ("-validation" if part == "val" else "")
-    metrics = evaluation_fields(test.labels, predicted_labels(scores), test.class_names)
-    metrics.update(extra_fields(test.labels, scores, tta_scores, tta, test.class_names, test.in_training))
+    metrics = evaluation_fields(truth, predicted_labels(scores), class_names)
+    metrics.update(extra_fields(truth, scores, tta_scores, tta, class_names, in_training), **shared)
     if part == "val":
         metrics["split"] = "validation"
     metrics.update(variant=recipe.name if variant else model.name, data=test.source, protocol=test.protocol,
@@ -481,6 +535,8 @@ def print_summary(metrics, out_dir):
     speed = f", {timing['s_per_1000']:.3f} s / 1000 images ({timing['device']})" if timing else ""
     tta = (f"; with TTA ({metrics['tta']}) {metrics['test_accuracy_tta']:.4f}, macro-F1 "
            f"{metrics['test_macro_f1_tta']:.4f}" if metrics.get("tta") else "")
+    if metrics.get("scored_on"):
+        print(metrics["scored_on"])
     print(f"test accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_macro_f1']:.4f}{tta}"
           f"{' [LEAKY protocol]' if metrics.get('leaky') else ''}{speed}")
     print(f"wrote {out_dir}/ ({', '.join(metrics['files'])})")
@@ -496,6 +552,7 @@ def main(argv=None):
         epilog="examples:\n"
         "  python -m fer_keras.evaluate --run callbacks/cnn_lstm_v5_final-20261121-101500\n"
         "  python -m fer_keras.evaluate --model my_model.keras --data fer2013.csv.gz --tta crops\n"
+        "  python -m fer_keras.evaluate --model ferplus_run/best.keras --data fer2013.csv.gz   # shared classes\n"
         "  python -m fer_keras.evaluate --model happy.keras --data fer2013.csv.gz --variant binary_happy_five_layer",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
@@ -503,6 +560,10 @@ def main(argv=None):
     which.add_argument("--model", help="a saved .keras model (needs --data)")
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; with --run, overrides the recorded source")
     parser.add_argument("--variant", help="with --model: the variant whose test split (and binary emotion) to use")
+    add_label_options(parser)
+    parser.add_argument("--model-labels", metavar="NAME",
+                        help="with --model: the label set the model was trained on (default: its run's config.json, "
+                        "or fer2013 for seven outputs); another set than the data's is scored on the shared classes")
     parser.add_argument("--seed", type=int, default=0, help="with --model: the split seed (default: %(default)s)")
     parser.add_argument("--validation", action="store_true",
                         help="with --model: evaluate on the validation split (FER2013's PublicTest) — where TTA and "
@@ -513,11 +574,14 @@ def main(argv=None):
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
     timing_calls, tta = evaluation_options_of(args)
+    labels, ferplus_mode = label_options_of(args)
+    if args.model_labels:
+        get_label_set(args.model_labels)
     import_keras_quietly()
     if args.run:
-        if args.variant or args.validation or args.name:
-            raise FERError("--variant, --validation and --name go with --model; a run's variant, test split and "
-                           "results folder are its own")
+        if args.variant or args.validation or args.name or args.labels or args.model_labels:
+            raise FERError("--variant, --validation, --name, --labels and --model-labels go with --model; a run's "
+                           "variant, test split, label set and results folder are its own")
         metrics = evaluate_run(args.run, args.data, args.results_dir, timing_calls, tta)
         out_dir = Path(args.results_dir) / Path(args.run).name
     else:
@@ -525,7 +589,8 @@ def main(argv=None):
             raise FERError("--model needs --data (a CSV, an image folder or 'synthetic')")
         part = "val" if args.validation else "test"
         metrics = evaluate_model_file(args.model, args.data, args.variant, args.seed, args.results_dir, args.name,
-                                      n_calls=timing_calls, tta=tta, part=part)
+                                      n_calls=timing_calls, tta=tta, part=part, labels=labels,
+                                      ferplus_mode=ferplus_mode, model_labels=args.model_labels)
         suffix = "-validation" if part == "val" else ""
         out_dir = Path(args.results_dir) / (args.name or results_name(args.model, args.data) + suffix)
     print_summary(metrics, out_dir)

@@ -21,9 +21,20 @@ import numpy as np
 
 from fer_keras import IMAGE_SIZE
 from fer_keras.cli import import_keras_quietly, user_errors_exit
-from fer_keras.errors import FERError
+from fer_keras.errors import FERDataError, FERError
 
 CASCADE = "haarcascade_frontalface_default.xml"
+
+
+def read_image(path):
+    """An image file as a BGR uint8 array (EXIF rotation applied); FERDataError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FERDataError(f"{path}: no such file")
+    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FERDataError(f"{path}: not a readable image (corrupt or unsupported format)")
+    return image
 
 
 def to_grey(image):
@@ -131,21 +142,30 @@ def crop_face(grey, box, margin=0.1, size=IMAGE_SIZE):
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
+def on_canvas(face, scale=4, canvas=320):
+    """A 48×48 uint8 ``face`` enlarged ``scale`` times (INTER_CUBIC) onto the middle of a
+    ``canvas``×``canvas`` background of its mean grey: a photo-sized face a detector can find."""
+    side = IMAGE_SIZE * scale
+    if side > canvas:
+        raise FERError(f"a face enlarged {scale}× ({side} px) does not fit the {canvas}-px canvas")
+    lo = (canvas - side) // 2
+    image = np.full((canvas, canvas), int(face.mean()), np.uint8)
+    image[lo:lo + side, lo:lo + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    return image
+
+
 def detection_recall(faces, detectors=DETECTORS, scale=4, canvas=320):
     """How often each detector finds a face known to be there: every 48×48 ``faces`` image (uint8)
     is enlarged ``scale`` times (INTER_CUBIC) onto the middle of a ``canvas``×``canvas`` grey
     background; a detection counts when its centre falls inside the face.
     Returns ``{name: {"found": share, "cpu_ms_per_image": …}}``."""
     side = IMAGE_SIZE * scale
-    if side > canvas:
-        raise FERError(f"a face enlarged {scale}× ({side} px) does not fit the {canvas}-px canvas")
     lo, hi = (canvas - side) // 2, (canvas - side) // 2 + side
     found = {}
     for name in detectors:
         detector, hits, cpu = make_detector(name), 0, 0.0
         for face in np.asarray(faces, dtype=np.uint8):
-            image = np.full((canvas, canvas), int(face.mean()), np.uint8)
-            image[lo:hi, lo:hi] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+            image = on_canvas(face, scale, canvas)
             start = time.process_time()
             boxes = detector.detect(image)
             cpu += time.process_time() - start

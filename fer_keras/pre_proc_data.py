@@ -20,10 +20,12 @@ from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.augment import augment_to_n
 from fer_keras.data import load
 from fer_keras.data.container import FERData, to_model_input
+from fer_keras.data.extra import add_extra_faces
 from fer_keras.data.hashing import occurs_in
-from fer_keras.data.splits import split
+from fer_keras.data.splits import Splits, split
 from fer_keras.data.stream import STREAM_SAMPLINGS
 from fer_keras.errors import FERError
+from fer_keras.labelsets import FER2013, LabelSet
 
 SAMPLINGS = ("none", "ros", "smote", "class_weight", "augment")
 PROTOCOLS = ("honest", "thesis")
@@ -31,7 +33,8 @@ PROTOCOLS = ("honest", "thesis")
 
 @dataclass(frozen=True, eq=False)
 class Prepared:
-    """Model-ready arrays. ``x_*`` float32 N×48×48×1 in [0, 1]; ``y_*`` one-hot float32 N×7."""
+    """Model-ready arrays. ``x_*`` float32 N×48×48×1 in [0, 1]; ``y_*`` float32 N×K: one-hot, or the
+    label distributions of data that has them (FER+ probability labels) for training and validation."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -48,6 +51,10 @@ class Prepared:
     """The seven-class labels of the test images (for a one-vs-rest model, ``y_test`` is 0/1)."""
     test_ids: np.ndarray = None
     """Where each test image came from (``FERData.source_ids``), recorded in the run folder."""
+    label_set: LabelSet = FER2013
+    """The classes the labels number (a binary model's test_emotions number them too)."""
+    extra: dict = None
+    """The counts of ``add_extra_faces`` when extra training faces were given."""
 
     @property
     def labels_train(self):
@@ -58,8 +65,9 @@ class Prepared:
         return labels_of(self.y_test)
 
     def class_counts(self):
-        """Training images per emotion after balancing."""
-        return dict(zip(EMOTIONS, np.bincount(self.labels_train, minlength=len(EMOTIONS)).tolist()))
+        """Training images per class after balancing."""
+        classes = self.label_set.classes
+        return dict(zip(classes, np.bincount(self.labels_train, minlength=len(classes)).tolist()))
 
 
 def labels_of(y):
@@ -107,7 +115,8 @@ def class_weights(labels):
 
 
 def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_method="usage",
-                  test_fraction=0.1, val_fraction=0.1, n_per_class=8000, seed=0):
+                  test_fraction=0.1, val_fraction=0.1, n_per_class=8000, seed=0, extra_train=None,
+                  extra_per_class=None):
     """Split, balance the training split and return model-ready arrays (see module docstring).
 
     data:          a FERData (already cleaned) or a source for ``fer_keras.data.load``.
@@ -117,39 +126,61 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
     protocol:      "honest" (default) or "thesis" (leaky, for comparison only).
     split_method:  "usage" (FER2013's own), "stratified" (``val_fraction``/``test_fraction``) or
                    "training_holdout" (20 % of Training validates, PrivateTest tests; Trinh et al. 2023).
+    extra_train:   ``ExtraFaces`` (``fer_keras.data.extra``) added to the training split only, before
+                   balancing: exact copies of validation / test images refused, at most
+                   ``extra_per_class`` of each emotion (honest protocol only).
     """
     if protocol not in PROTOCOLS:
         raise FERError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     if not isinstance(data, FERData):
         data = load(data)
+    if data.probabilities is not None and (protocol == "thesis" or sampling not in ("none", "class_weight")):
+        raise FERError(f"{data.source}: label distributions train without resampling; use sampling 'none' or "
+                       f"'class_weight' and the honest protocol, or hard labels (--ferplus-mode majority)")
     if protocol == "thesis":
+        if extra_train is not None:
+            raise FERError("extra training faces need the honest protocol: the thesis protocol resamples before "
+                           "splitting, so they could land in the test split")
         return _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, seed)
     parts = split(data, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    extra = None
+    if extra_train is not None:
+        train, extra = add_extra_faces(parts.train, extra_train, np.concatenate([parts.val.images, parts.test.images]),
+                                       extra_per_class, seed)
+        parts = Splits(train, parts.val, parts.test)
     images, labels, weights = balance(parts.train.images, parts.train.labels, sampling, seed, n_per_class)
     notes = _honest_notes(parts, split_method, sampling)
-    return Prepared(to_model_input(images), one_hot(labels), to_model_input(parts.val.images),
-                    one_hot(parts.val.labels), to_model_input(parts.test.images), one_hot(parts.test.labels),
+    k = data.label_set.num_classes
+    y_train, y_val = ((one_hot(labels, k), one_hot(parts.val.labels, k)) if data.probabilities is None
+                      else (parts.train.probabilities, parts.val.probabilities))
+    return Prepared(to_model_input(images), y_train, to_model_input(parts.val.images), y_val,
+                    to_model_input(parts.test.images), one_hot(parts.test.labels, k),
                     sampling, protocol, leaky=False, class_weight=weights, notes=notes,
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set,
+                    extra=extra)
 
 
 def pre_proc_stream(index, sampling="none", split_method="usage", test_fraction=0.1, val_fraction=0.1, seed=0):
     """:func:`pre_proc_data` for an image folder read from disk (a ``FolderIndex``, see
     ``fer_keras.data.stream``), honest protocol: the same split and cross-split dedupe, balancing
     by rows (``STREAM_SAMPLINGS``). ``x_train`` and ``x_val`` are lazy ``FolderImages``; the test
-    split is decoded (the run folder records its pixels), so it must fit in memory."""
+    split is decoded (the run folder records its pixels), so it must fit in memory. The labels are
+    one-hot over ``index.label_set``'s classes (folders hold hard labels only)."""
+    if getattr(index, "probabilities", None) is not None:
+        raise FERError("label distributions (FER+'s --ferplus-mode probability) are not streamed; drop --stream")
     if sampling not in STREAM_SAMPLINGS:
         raise FERError(f"sampling {sampling!r} makes new images, which needs every image in memory; a streamed "
                        f"folder balances with {', '.join(STREAM_SAMPLINGS)}")
     parts = split(index, split_method, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     labels = parts.train.labels
     rows = oversampled_rows(labels, seed) if sampling == "ros" else np.arange(len(labels))
-    return Prepared(parts.train.lazy_images()[rows], one_hot(labels[rows]), parts.val.lazy_images(),
-                    one_hot(parts.val.labels), to_model_input(parts.test.lazy_images().decode()),
-                    one_hot(parts.test.labels), sampling, "honest", leaky=False,
+    k = index.label_set.num_classes
+    return Prepared(parts.train.lazy_images()[rows], one_hot(labels[rows], k), parts.val.lazy_images(),
+                    one_hot(parts.val.labels, k), to_model_input(parts.test.lazy_images().decode()),
+                    one_hot(parts.test.labels, k), sampling, "honest", leaky=False,
                     class_weight=class_weights(labels) if sampling == "class_weight" else None,
                     notes=_honest_notes(parts, split_method, sampling) + ("streamed from disk",),
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=index.label_set)
 
 
 def _honest_notes(parts, split_method, sampling):
@@ -161,18 +192,20 @@ def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, s
     """Over-sample everything, then split at random: the thesis' (leaky) order."""
     images, labels, weights = balance(data.images, data.labels, sampling, seed, n_per_class)
     pooled = FERData(images, labels, np.full(len(labels), "", object),
-                     np.array([f"resampled {i}" for i in range(len(labels))], dtype=object), data.source)
+                     np.array([f"resampled {i}" for i in range(len(labels))], dtype=object), data.source,
+                     label_set=data.label_set)
     # a random split of resampled rows, as the thesis did: copies of one image land on both sides
     parts = split(pooled, "stratified", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
                   group_duplicates=False, dedupe=False)
     overlap = int(occurs_in(parts.test.images, parts.train.images).sum())
     note = (f"LEAKY thesis protocol: {sampling} over the whole dataset before a random split; "
             f"{overlap} of {len(parts.test)} test images also occur in training")
-    return Prepared(to_model_input(parts.train.images), one_hot(parts.train.labels),
-                    to_model_input(parts.val.images), one_hot(parts.val.labels),
-                    to_model_input(parts.test.images), one_hot(parts.test.labels), sampling, "thesis",
+    k = data.label_set.num_classes
+    return Prepared(to_model_input(parts.train.images), one_hot(parts.train.labels, k),
+                    to_model_input(parts.val.images), one_hot(parts.val.labels, k),
+                    to_model_input(parts.test.images), one_hot(parts.test.labels, k), sampling, "thesis",
                     leaky=True, class_weight=weights, notes=data.notes + (note,),
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set)
 
 
 def pre_proc_binary(data, emotion, split_method="usage", n_positive=6000, n_per_negative=1000, seed=0):

@@ -29,12 +29,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_keras import EMOTIONS
 from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.data.container import to_model_input
-from fer_keras.faces import DETECTORS, crop_face, make_detector, to_grey
-from fer_keras.saved_models import check_model, load_model
+from fer_keras.faces import DETECTORS, crop_face, make_detector, read_image, to_grey
+from fer_keras.labelsets import LABEL_SETS, get_label_set
+from fer_keras.saved_models import check_model, label_set_of, load_model
 from fer_keras.tta import check_tta, predict_tta
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -44,25 +44,14 @@ MAX_PENDING_BYTES = 256 * 2**20
 
 
 def to_probabilities(scores):
-    """N×7 model outputs → float64 rows summing to 1: softmax for logits (values outside [0, 1]),
+    """N×K model outputs → float64 rows summing to 1: softmax for logits (values outside [0, 1]),
     renormalised otherwise (softmax round-off, or one-vs-rest sigmoid scores)."""
     scores = np.asarray(scores, dtype=np.float64)
     logits = (scores < 0).any(axis=1) | (scores > 1).any(axis=1)
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
     scores = np.where(logits[:, None], shifted, np.clip(scores, 0, None))
     total = scores.sum(axis=1, keepdims=True)
-    return np.divide(scores, total, out=np.full_like(scores, 1 / len(EMOTIONS)), where=total > 0)
-
-
-def read_image(path):
-    """An image file as a BGR uint8 array (EXIF rotation applied); FERDataError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise FERDataError(f"{path}: no such file")
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FERDataError(f"{path}: not a readable image (corrupt or unsupported format)")
-    return image
+    return np.divide(scores, total, out=np.full_like(scores, 1 / scores.shape[1]), where=total > 0)
 
 
 def to_image(image):
@@ -178,10 +167,12 @@ class EmotionRecognizer:
     margin: crop enlargement per side, as a fraction of the face box (the box reported is the
     detector's). batch_size: faces per model call. tta: "none", "flip" (2 views) or "crops" (10
     views; see ``fer_keras.tta``) — more accurate, 2× / 10× the classification time.
+    labels: the label set the model was trained on (``fer_keras.labelsets``; default: the one its run's
+    ``config.json`` records, or FER2013's for seven outputs): its class names key ``emotions``.
     """
 
     def __init__(self, model=None, min_face=30, scale_factor=1.1, min_neighbors=5, margin=0.1, batch_size=64,
-                 detector=None, tta="none", fast=False):
+                 detector=None, tta="none", fast=False, labels=None):
         self.tta = check_tta(tta)
         if model is None:
             from fer_keras.pretrained import default_model_path
@@ -190,7 +181,10 @@ class EmotionRecognizer:
         elif fast:
             raise FERError("fast=True chooses the packaged model's int8 copy: pass it without a model")
         is_path = isinstance(model, (str, os.PathLike))
-        self.model = check_model(load_model(model), name=str(model)) if is_path else check_model(model)
+        self.model = check_model(load_model(model), name=str(model), outputs=None) if is_path else check_model(
+            model, outputs=None)
+        self.label_set = label_set_of(self.model, model if is_path else None, labels, option="--labels")
+        self.class_names = self.label_set.classes
         if detector is None or isinstance(detector, str):
             detector = make_detector(detector or "haar", min_face, scale_factor, min_neighbors)
         self.detector = detector
@@ -198,10 +192,10 @@ class EmotionRecognizer:
         self.batch_size = max(1, int(batch_size))
 
     def classify(self, faces):
-        """uint8 N×48×48 grey faces → float64 N×7 probabilities in ``EMOTIONS`` order."""
+        """uint8 N×48×48 grey faces → float64 N×K probabilities in ``class_names`` order."""
         faces = np.asarray(faces, dtype=np.uint8)
         if len(faces) == 0:
-            return np.zeros((0, len(EMOTIONS)))
+            return np.zeros((0, len(self.class_names)))
         if self.tta != "none":
             return to_probabilities(predict_tta(self.model, to_model_input(faces), self.tta, self.batch_size))
         scores = [self.model.predict_on_batch(to_model_input(faces[i:i + self.batch_size]))
@@ -226,7 +220,7 @@ class EmotionRecognizer:
     def _flush(self, pending, crops):
         probabilities = iter(self.classify(np.stack(crops)) if crops else ())
         for key, image, boxes in pending:
-            faces = [{"box": box, "emotions": dict(zip(EMOTIONS, map(float, next(probabilities))))}
+            faces = [{"box": box, "emotions": dict(zip(self.class_names, map(float, next(probabilities))))}
                      for box in boxes]
             yield key, image, faces
 
@@ -243,7 +237,8 @@ class EmotionRecognizer:
         if not boxes:
             return []
         probabilities = self.classify(np.stack([crop_face(grey, box, self.margin) for box in boxes]))
-        return [{"box": box, "emotions": dict(zip(EMOTIONS, map(float, p)))} for box, p in zip(boxes, probabilities)]
+        return [{"box": box, "emotions": dict(zip(self.class_names, map(float, p)))}
+                for box, p in zip(boxes, probabilities)]
 
     def top_emotion(self, image):
         """``(emotion, probability)``: the top emotion of the largest face; ``(None, None)`` if
@@ -383,11 +378,11 @@ class Annotator:
 class ResultWriter:
     """Streams face records to stdout as CSV (with header) or as one JSON list."""
 
-    def __init__(self, fmt, stream):
+    def __init__(self, fmt, stream, class_names):
         self.fmt, self.stream, self.count = fmt, stream, 0
         if fmt == "csv":
             self.csv = csv.writer(stream, lineterminator="\n")
-            self.csv.writerow(["source", "frame", "x", "y", "w", "h", "emotion", "score", *EMOTIONS])
+            self.csv.writerow(["source", "frame", "x", "y", "w", "h", "emotion", "score", *class_names])
         else:
             stream.write("[")
 
@@ -469,6 +464,9 @@ def parse_args(argv):
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, video or webcam index")
     parser.add_argument("--model", help="trained model, a .keras file or a .tflite export of one "
                         "(default: the packaged FERNet-S)")
+    parser.add_argument("--labels", metavar="NAME",
+                        help=f"the label set the model was trained on: {', '.join(LABEL_SETS)} (default: its run's "
+                        "config.json, or fer2013 for seven outputs); its class names head the output")
     parser.add_argument("--fast", action="store_true",
                         help="the packaged FERNet-S's int8 TFLite copy: about 4x less CPU per face, the same accuracy "
                         "(67.8 vs 67.9 %% on FER2013 PrivateTest); TensorFlow only")
@@ -518,14 +516,16 @@ def main(argv=None):
     def warn(message):
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
+    if args.labels:
+        get_label_set(args.labels)  # a wrong name fails before the model loads
     start = time.perf_counter()
     recognizer = EmotionRecognizer(args.model or None, min_face=args.min_face, scale_factor=args.scale_factor,
                                    min_neighbors=args.min_neighbors, batch_size=args.batch_size, tta=args.tta,
-                                   detector=args.detector, fast=args.fast)
+                                   detector=args.detector, fast=args.fast, labels=args.labels)
     annotator = Annotator(args.annotate, warn) if args.annotate else None
     loaded = time.perf_counter()
     stats, kinds = Counter(), Counter()
-    out = ResultWriter(args.format, sys.stdout)
+    out = ResultWriter(args.format, sys.stdout, recognizer.class_names)
     current = None  # [item, frames, faces] of the input being read
 
     def finish():

@@ -14,6 +14,10 @@ Three recipes are named in ``RECIPES``:
 * ``"modern_sgd"``: what the FER2013 literature measured for long GPU runs (Khaireddin & Chen
   2021; Pramerdorfer & Kampel 2016): SGD with Nesterov momentum, the same warm-up + cosine, weight
   decay, label smoothing 0.1, crop + flip. FERNet-S, the shipped model, was trained with it.
+* ``"snapshot"``: Snapshot Ensembles (Huang et al. 2017, "Train 1, get M for free"): the SGD form
+  with a cosine that restarts ``cycles`` times, annealing from the peak to zero in each of ``cycles``
+  equal cycles; the run saves a snapshot at the end of every cycle (``fer_keras.snapshots``) and
+  ``python -m fer_keras.ensemble --snapshots RUN`` averages them.
 
 ``schedule_factor`` here and the callbacks of ``fer_keras.schedules`` make a run planned in minutes
 (``--time-budget``): the budget re-plans the number of epochs after each epoch from the measured
@@ -26,7 +30,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from fer_keras.errors import FERError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("plateau", "constant", "cosine", "onecycle")
+SCHEDULES = ("plateau", "constant", "cosine", "onecycle", "cosine_restarts")
 AUGMENTATIONS = ("none", "bialek", "crop_flip", "crop_flip_erase")
 
 
@@ -39,7 +43,10 @@ class Recipe:
     weight_decay:     decoupled weight decay of the Keras optimizer (0 = none).
     schedule:         "plateau" (ReduceLROnPlateau from the variant's callback settings), "constant",
                       "cosine" (linear warm-up for ``warmup_epochs``, then cosine to ``final_lr_ratio``)
-                      or "onecycle" (linear up for ``warmup_epochs``, linear down to the end).
+                      "onecycle" (linear up for ``warmup_epochs``, linear down to the end) or
+                      "cosine_restarts" (Huang et al. 2017: ``cycles`` equal cosine cycles from the peak
+                      to ``final_lr_ratio``, the warm-up in the first one only; a snapshot per cycle).
+    cycles:           the number of cosine cycles (snapshots) of "cosine_restarts".
     label_smoothing:  of the categorical cross-entropy (ignored by one-unit sigmoid heads).
     batch_size:       ``None`` keeps the variant's.
     augmentation:     "none", "bialek" (rotate ±10°, mirror, zoom 1.1–1.2; Keras layers),
@@ -57,6 +64,7 @@ class Recipe:
     schedule: str = "plateau"
     warmup_epochs: float = 0.0
     final_lr_ratio: float = 0.0
+    cycles: int = 1
     label_smoothing: float = 0.0
     batch_size: int | None = None
     augmentation: str | None = None
@@ -84,13 +92,20 @@ class Recipe:
         for attribute in ("weight_decay", "warmup_epochs", "crop_padding"):
             if getattr(self, attribute) < 0:
                 raise FERError(f"recipe {self.name!r}: {attribute} must be 0 or more, got {getattr(self, attribute)}")
+        if self.cycles < 1:
+            raise FERError(f"recipe {self.name!r}: cycles must be at least 1, got {self.cycles}")
         if self.batch_size is not None and self.batch_size < 1:
             raise FERError(f"recipe {self.name!r}: batch_size must be at least 1, got {self.batch_size}")
 
     @property
     def scheduled(self):
         """Whether the learning rate follows a planned schedule (rather than the plateau callback)."""
-        return self.schedule in ("cosine", "onecycle")
+        return self.schedule in ("cosine", "onecycle", "cosine_restarts")
+
+    @property
+    def snapshots(self):
+        """Whether the run saves a snapshot at the end of every learning-rate cycle."""
+        return self.schedule == "cosine_restarts"
 
     def to_dict(self):
         return asdict(self)
@@ -115,7 +130,11 @@ MODERN_SGD = Recipe(name="modern_sgd", optimizer="sgd", learning_rate=0.03, mome
 """Keras' ``weight_decay`` is decoupled (``w -= lr · wd · w`` each step), about 10× weaker than the
 same number as PyTorch's L2 under momentum 0.9: 2e-3 here is roughly PyTorch's 2e-4."""
 
-RECIPES = {"paper": Recipe(name="paper"), "modern": MODERN, "modern_sgd": MODERN_SGD}
+SNAPSHOT = replace(MODERN_SGD, name="snapshot", schedule="cosine_restarts", cycles=3, warmup_epochs=1.0)
+"""Three cycles: a budget of minutes gives tens of epochs, and each cycle must be long enough to
+converge (Huang et al. used 6 cycles of 50 epochs)."""
+
+RECIPES = {"paper": Recipe(name="paper"), "modern": MODERN, "modern_sgd": MODERN_SGD, "snapshot": SNAPSHOT}
 """Named recipes; ``"paper"`` is filled in from the variant by :func:`resolve_recipe`."""
 
 
@@ -178,12 +197,18 @@ def schedule_factor(recipe, progress):
     """The learning-rate multiplier at ``progress`` epochs out of the plan, as (progress, planned).
 
     ``progress`` is a pair (epochs done, including the fraction of the current one; planned epochs).
-    Reaches ``final_lr_ratio`` (cosine) or 0 (one-cycle) exactly at the planned end.
+    Reaches ``final_lr_ratio`` (cosine) or 0 (one-cycle) exactly at the planned end; with
+    "cosine_restarts", at the end of each of the ``cycles`` equal cycles, restarting at the peak.
     """
     done, planned = progress
     if not recipe.scheduled:
         return 1.0
-    warmup = min(recipe.warmup_epochs, planned / 2)
+    warmup_epochs = recipe.warmup_epochs
+    if recipe.snapshots:  # each cycle is a cosine of its own; the warm-up belongs to the first
+        length = planned / recipe.cycles
+        cycle = min(int(done // length), recipe.cycles - 1)
+        done, planned, warmup_epochs = done - cycle * length, length, warmup_epochs if cycle == 0 else 0.0
+    warmup = min(warmup_epochs, planned / 2)
     if done < warmup:
         return max(done / warmup, 0.02)
     left = max(planned - warmup, 1e-9)

@@ -145,7 +145,7 @@ def markdown_table(rows):
     table = []
     for r in rows:
         run = f"[{r['run']}]({r['report']})" if r["report"] else r["run"]
-        protocol = "**LEAKY**" if r["leaky"] else (r["protocol"] or "—")
+        protocol = (f"**LEAKY** ({r['protocol'] or '?'})" if r["leaky"] else (r["protocol"] or "—"))
         epochs = f"{r['best_epoch']} / {r['epochs_run']}" if r["best_epoch"] else _cell(r["epochs_run"])
         speed = _cell(r["s_per_1000"], "{:.3f}") + (f" ({r['device']})" if r["device"] else "")
         paper = "—"

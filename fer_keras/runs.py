@@ -10,6 +10,7 @@ what training recorded. ``train`` writes a run; ``evaluate``, ``ensemble``, ``sa
         test_split.npz the test images the run is evaluated on (uint8), their labels, seven-class
                        emotions, source ids, and which have an exact copy in the source's Training rows
         budget.json    the time budget's bookkeeping (with --time-budget)
+        snapshots/     cycle_1.keras … cycle_M.keras, one per learning-rate cycle (recipe "snapshot")
         logs/          TensorBoard event files
         backup/        BackupAndRestore state while the run is unfinished
 """
@@ -30,6 +31,7 @@ BUDGET = "budget.json"
 TEST_SPLIT = "test_split.npz"
 LOGS = "logs"
 BACKUP = "backup"
+SNAPSHOTS = "snapshots"
 METRICS = "metrics.json"
 """The metrics file of a run's results folder (``results/<run>/``)."""
 
@@ -71,6 +73,20 @@ class Run:
     @property
     def backup(self):
         return self.path / BACKUP
+
+    @property
+    def snapshots(self):
+        return self.path / SNAPSHOTS
+
+    def snapshot(self, cycle):
+        """The snapshot saved at the end of learning-rate cycle ``cycle`` (1-based)."""
+        return self.snapshots / f"cycle_{cycle}.keras"
+
+    def snapshot_files(self):
+        """The snapshots written so far, in cycle order (see :meth:`snapshot`)."""
+        found = {int(p.stem.removeprefix("cycle_")): p for p in self.snapshots.glob("cycle_*.keras")
+                 if p.stem.removeprefix("cycle_").isdigit()}
+        return [found[cycle] for cycle in sorted(found)]
 
     @classmethod
     def create(cls, output_dir, variant_name):
@@ -125,10 +141,10 @@ class Run:
         except (FileNotFoundError, pd.errors.EmptyDataError):
             return pd.DataFrame()
 
-    def best_row(self, monitor):
+    def best_row(self, monitor, since=0):
         """(row index, value) of the best ``monitor`` value so far (lowest for a loss, highest
-        otherwise; NaN epochs skipped), or None when the history has no such value."""
-        history = self.read_history()
+        otherwise; NaN epochs skipped) from row ``since`` on, or None when there is no such value."""
+        history = self.read_history().iloc[since:]
         if monitor not in history or history[monitor].isna().all():
             return None
         row = history[monitor].idxmin() if monitor.endswith("loss") else history[monitor].idxmax()

@@ -1,12 +1,15 @@
 """Saved ``.keras`` models: one safe loader and one shape check for everything that reads a model
 after training (evaluate, ensemble, saliency, predict)."""
 
+import json
 import zipfile
 from pathlib import Path
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.cli import import_keras_quietly
 from fer_keras.errors import FERError
+from fer_keras.labelsets import FER2013, LABEL_SETS, get_label_set
+from fer_keras.runs import CONFIG
 
 
 def load_model(path):
@@ -52,3 +55,23 @@ def check_model(model, name=None, outputs=len(EMOTIONS)):
                       else f"{expected_width} or one output" if expected_width else "one output")
             raise FERError(f"model {name} has {width} output unit(s); expected {wanted}")
     return model
+
+
+def label_set_of(model, path=None, name=None, option="--model-labels"):
+    """The label set of a model's outputs: the one called ``name`` when given; else the one the
+    ``config.json`` beside ``path`` records (a run folder's ``best.keras``); else FER2013's for seven
+    outputs. FERError when none applies or the set's size is not the model's output width (``option``
+    is the CLI flag that names the set, for the message)."""
+    width = model.outputs[0].shape[-1]
+    config = None if path is None else Path(path).with_name(CONFIG)
+    if name is None and config is not None and config.is_file():
+        try:
+            name = json.loads(config.read_text()).get("data", {}).get("label_set")
+        except (json.JSONDecodeError, AttributeError):
+            name = None
+    label_set = get_label_set(name) if name else FER2013
+    if label_set.num_classes != width:
+        hint = "" if name else f"; name the label set it was trained on ({', '.join(LABEL_SETS)}) with {option}"
+        raise FERError(f"model {path or model.name} has {width} output unit(s) but label set {label_set.name} has "
+                       f"{label_set.num_classes} classes{hint}")
+    return label_set

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras import EMOTIONS
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
@@ -28,21 +27,31 @@ from fer_keras.data.io import folder_layout
 from fer_keras.data.stream import STREAM_SAMPLINGS, FolderIndex, index_folder
 from fer_keras.distribute import parse_devices, placement as data_parallel_placement
 from fer_keras.errors import FERError
+from fer_keras.labelsets import add_label_options, get_label_set, label_options_of
+from fer_keras.data.extra import ExtraFaces, read_extra_faces
 from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import gpu_available, training_steps_per_execution, versions
+from fer_keras.stages import (Stage, check_stages, enter_stage, leak_note, parse_stages, stage_arrays, stage_logger,
+                              stages_from_records)
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
 
-def prepare(variant, data, seed, per_class=None):
+def prepare(variant, data, seed, per_class=None, extra_train=None, extra_per_class=None):
     """The variant's model-ready arrays (see ``pre_proc_data``).
 
     ``per_class`` overrides the balancing target: images per class for "augment" (Białek's 8000)
     and positives for one-vs-rest (6000, with ``per_class // 6`` drawn from each other class).
+    ``extra_train`` (``ExtraFaces``) joins the training split, at most ``extra_per_class`` per emotion.
     """
     from fer_keras.pre_proc_data import pre_proc_binary, pre_proc_data, pre_proc_stream
 
     data = clean(data, variant.cleaning)
+    if variant.binary and data.label_set.name != "fer2013":
+        raise FERError(f"one-vs-rest variant {variant.name} trains on FER2013's labels, not {data.label_set.name}'s; "
+                       "choose a multi-class variant")
+    if variant.binary and extra_train is not None:
+        raise FERError("--extra-train adds seven-class faces: use it with a seven-class variant, not a one-vs-rest one")
     if isinstance(data, FolderIndex):
         return data, pre_proc_stream(data, variant.sampling, variant.split, seed=seed)
     if variant.binary:
@@ -50,25 +59,52 @@ def prepare(variant, data, seed, per_class=None):
         return data, pre_proc_binary(data, variant.binary_emotion, variant.split, n_positive=n_positive,
                                      n_per_negative=n_positive // 6, seed=seed)
     return data, pre_proc_data(data, sampling=variant.sampling, protocol=variant.protocol,
-                               split_method=variant.split, n_per_class=per_class or 8000, seed=seed)
+                               split_method=variant.split, n_per_class=per_class or 8000, seed=seed,
+                               extra_train=extra_train, extra_per_class=extra_per_class)
 
 
 STREAM_CACHE_BATCHES = 64
 """``--stream-cache``: validation batches kept decoded (float32), at most 64 × batch size × 9.2 kB."""
 
 
-def check_streamable(variant, data):
-    """``--stream`` reads an image folder batch by batch: a one-line error for what it cannot do."""
+NON_FOLDER_LABEL_SETS = ("ferplus", "rafdb")
+"""Label sets whose data load from their own files (FER+'s fer2013new.csv, RAF-DB's partition file),
+not from class folders ROOT/<split>/<class>/*."""
+
+
+def folder_label_set(path, labels=None):
+    """The label set of the folder ``path``: ``labels`` if given, else detected as ``fer_keras.data.load``
+    does (a folder holding RAF-DB's partition file is RAF-DB, any other FER2013)."""
+    from fer_keras.data.datasets import rafdb_partition
+
+    return get_label_set(labels if labels is not None else "rafdb" if rafdb_partition(path) else "fer2013")
+
+
+def check_streamable(variant, data, labels=None, stages=None, extra_train=None):
+    """``--stream`` reads an image folder batch by batch: a one-line error for what it cannot do.
+    Returns the label set its class folders name. ``stages``: the run's (default: the variant's)."""
     path = Path(str(data)).expanduser()
     if str(data) == SYNTHETIC or path.is_file():
-        raise FERError(f"--stream reads an image folder ROOT/<split>/<emotion>/*.png, not {data}; "
+        raise FERError(f"--stream reads an image folder ROOT/<split>/<class>/*.png, not {data}; "
                        "drop --stream to load it into memory")
+    label_set = folder_label_set(path, labels)
+    if label_set.name in NON_FOLDER_LABEL_SETS:
+        raise FERError(f"--stream reads class folders ROOT/<split>/<class>/*.png; {label_set.name} data load from "
+                       "their own label file (and FER+'s vote distributions are not streamed): drop --stream")
+    if extra_train is not None:
+        raise FERError("--stream does not combine with --extra-train (its faces are held in memory and added before "
+                       "balancing): drop one of them")
+    stages = stages_from_records(variant.stages if stages is None else stages)
+    if any(stage.data != "train" for stage in stages):
+        raise FERError(f"--stream: stages {','.join(s.data for s in stages)} fit the validation split, which a "
+                       "streamed run reads only to validate; use stages on train only, or drop --stream")
     reason = ("is one-vs-rest" if variant.binary else f"uses the {variant.protocol} protocol"
               if variant.protocol != "honest" else None if variant.sampling in STREAM_SAMPLINGS
               else f"balances with {variant.sampling}")
     if reason:
         raise FERError(f"--stream: variant {variant.name!r} {reason}, which needs every image in memory; use a "
-                       f"seven-class honest variant with sampling {', '.join(STREAM_SAMPLINGS)}, or drop --stream")
+                       f"multi-class honest variant with sampling {', '.join(STREAM_SAMPLINGS)}, or drop --stream")
+    return label_set
 
 
 def demo_per_class(data):
@@ -90,7 +126,8 @@ def set_precision(mixed):
 
 def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=None, mixed_precision=False,
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
-          model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False, stream=False,
+          model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False, labels=None,
+          ferplus_mode="majority", stages=None, extra_train=None, extra_per_class=None, stream=False,
           stream_cache=STREAM_CACHE_BATCHES):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
@@ -101,8 +138,15 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     ``devices`` (an integer or ``"all"``; default one device, no strategy) and ``multi_worker``
     (TF_CONFIG / ``keras.distribution.initialize()``) train data-parallel (``fer_keras.distribute``):
     the global batch is ``batch_size``, split across the devices; the learning rate is unchanged.
+    ``labels`` names the data's label set (``fer_keras.labelsets``; default: detected from the data) and
+    ``ferplus_mode`` FER+'s labels ("majority" or "probability"); the model gets one output per class.
+    ``stages`` (``fer_keras.stages.Stage`` tuple, default the variant's) trains in stages, each
+    ``epochs`` long unless it says; a stage that fits the validation split makes the run LEAKY.
+    ``extra_train``: a folder ``<emotion>/*.png|jpg`` (or ``ExtraFaces``) of faces added to the
+    training split only, at most ``extra_per_class`` per emotion (``fer_keras.data.extra``).
     ``stream`` reads the image folder ``data`` from disk batch by batch (``fer_keras.data.stream``),
-    keeping ``stream_cache`` decoded validation batches in an LRU.
+    keeping ``stream_cache`` decoded validation batches in an LRU; its class folders name the label
+    set's classes (``labels``, default FER2013's), and its stages fit the training split only.
     """
     import keras
 
@@ -112,21 +156,29 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     from fer_keras.evaluate import evaluate_run
     from fer_keras.models import MODEL_FAMILIES, build_model, compile_model, inference_model
     from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
+    from fer_keras.pre_proc_data import labels_of
     from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
+    from fer_keras.snapshots import SnapshotCheckpoint, cycle_epochs
 
     variant = get_variant(variant_name)
     check_output_dir(output_dir, "--output-dir")
     check_output_dir(results_dir, "--results-dir")
     recipe = resolve_recipe(recipe, variant)
-    if stream:
-        check_streamable(variant, data)
+    stages = stages_from_records(variant.stages if stages is None else stages) or (Stage(),)
+    check_stages(stages, recipe, time_budget, variant.protocol)
+    if extra_per_class is not None and extra_per_class < 1:
+        raise FERError(f"--extra-per-class must be a positive integer, got {extra_per_class}")
+    stream_labels = check_streamable(variant, data, labels, stages, extra_train) if stream else None
+    if extra_train is not None and not isinstance(extra_train, ExtraFaces):
+        extra_train = read_extra_faces(extra_train)
     placement = data_parallel_placement(devices, multi_worker)  # wrong device counts fail before any output
     if time_budget is not None and not time_budget > 0:
         raise FERError(f"--time-budget must be a positive number of minutes, got {time_budget}")
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)  # bars on a terminal only
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    dataset = index_folder(data) if stream else load(data)
+    dataset = (index_folder(data, label_set=stream_labels) if stream
+               else load(data, labels=labels, ferplus_mode=ferplus_mode))
     if epochs is None and time_budget is not None:
         epochs = BUDGET_EPOCH_CAP
     elif epochs is None:
@@ -143,15 +195,26 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     steps_per_execution = placement.steps_per_execution(training_steps_per_execution())
     recipe = replace(recipe, batch_size=batch_size)
     policy = set_precision(mixed_precision)
-    cleaned, prepared = prepare(variant, dataset, seed, per_class)
+    cleaned, prepared = prepare(variant, dataset, seed, per_class, extra_train, extra_per_class)
     if prepared.leaky:
         print("WARNING: leaky protocol — test images were over-sampled into training; "
               "numbers from this run are for comparison only")
+    leak = leak_note(stages)
+    protocol, leaky = ("staged", True) if leak else (prepared.protocol, prepared.leaky)
+    if leak:
+        print(f"WARNING: {leak}; numbers from this run compare only with other LEAKY runs")
+    if prepared.extra:
+        print(f"extra training faces: {prepared.extra['added']} added of {prepared.extra['images']} "
+              f"({prepared.extra['test_copies']} exact copies of validation/test images refused, "
+              f"{prepared.extra['no_face']} without a face, {prepared.extra['over_per_class']} over --extra-per-class)")
+    staged = len(stages) > 1
 
     resume_key = hashlib.sha256(json.dumps(
         [variant.name, dataset.fingerprint, seed, epochs, batch_size, policy, per_class,
          model_kwargs] + ([recipe.to_dict(), time_budget]
                           if recipe != resolve_recipe("paper", variant) or time_budget else [])
+        + ([[s.to_dict() for s in stages], extra_train and extra_train.fingerprint(), extra_per_class]
+           if staged or extra_train else [])
     ).encode()).hexdigest()[:16]
 
     # GoogLeNet trains with auxiliary classifiers: the same labels on each output; best.keras drops them
@@ -159,26 +222,35 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     aux_outputs = family is not None and family.aux_outputs
     outputs, training_kwargs = ((MAIN_OUTPUT, *AUX_OUTPUTS), {"auxiliary": True}) if aux_outputs else (None, {})
 
-    def compiled_model():
+    def compiled_model(model=None, learning_rate=None):
+        """A new model (or ``model``) compiled by the recipe, at ``learning_rate`` if given."""
         with placement.scope():  # a tf.distribute strategy's variables (JAX: their layout) are made here
             try:
-                model = build_model(variant.model, binary=variant.binary,
-                                    num_classes=1 if variant.binary else len(EMOTIONS), **training_kwargs,
-                                    **(model_kwargs or {}))
+                model = model if model is not None else build_model(
+                    variant.model, binary=variant.binary,
+                    num_classes=1 if variant.binary else dataset.label_set.num_classes,
+                    **training_kwargs, **(model_kwargs or {}))
             except (ValueError, TypeError) as err:
                 if not model_kwargs or isinstance(err, FERError):
                     raise
                 raise FERError(f"cannot build {variant.model} with {model_kwargs}: {err}") from None
-            return compile_model(model, optimizer=build_optimizer(recipe), binary=variant.binary,
+            optimizer = build_optimizer(replace(recipe, learning_rate=learning_rate or recipe.learning_rate))
+            return compile_model(model, optimizer=optimizer, binary=variant.binary,
                                  label_smoothing=recipe.label_smoothing, steps_per_execution=steps_per_execution)
 
     augment = augmenter(recipe.augmentation, seed, recipe.crop_padding, recipe.erase_probability)
-    weights = (None if prepared.class_weight is None
-               else np.array([prepared.class_weight[k] for k in prepared.labels_train], dtype=np.float32))
-    x_train, y_train, weights = placement.split_evenly(prepared.x_train, prepared.y_train, weights)
+
+    def stage_batches(stage):
+        x, y = stage_arrays(prepared, stage)
+        weights = (None if prepared.class_weight is None
+                   else np.array([prepared.class_weight.get(k, 1.0) for k in labels_of(y)], dtype=np.float32))
+        x, y, weights = placement.split_evenly(x, y, weights)
+        return EpochBatches(x, y, batch_size, seed, weights, augment=augment, outputs=outputs)
+
     x_val, y_val, weights_val = placement.split_evenly(prepared.x_val, prepared.y_val)
-    fit_data = {"x": EpochBatches(x_train, y_train, batch_size, seed, weights, augment=augment, outputs=outputs)}
-    first_plan = epochs
+    fit_data = {"x": stage_batches(stages[0])}
+    stage_epochs = [stage.epochs or epochs for stage in stages]
+    first_plan = sum(stage_epochs)
     if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
         with placement.scope():
             first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
@@ -186,7 +258,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     model = compiled_model()
 
     run = None if fresh else find_resumable(output_dir, resume_key)
-    created, resumed = datetime.now().isoformat(timespec="seconds"), []
+    created, resumed, before = datetime.now().isoformat(timespec="seconds"), [], {}
+    if staged and run is not None:
+        print(f"not resuming {run.path}: a staged run starts afresh")
+        run = None
     if run is not None:
         print(f"resuming the interrupted run in {run.path}")
         before = run.read_config()
@@ -194,18 +269,29 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         fit_data["x"].start_at(len(run.read_history()))  # the batch order an uninterrupted run had
     else:
         run = Run.create(output_dir, variant.name)
+    snapshots = None
+    if recipe.snapshots:  # the cycle length is fixed at the first plan; a resumed run keeps the recorded one
+        length = cycle_epochs(recipe.cycles, first_plan, before.get("snapshots", {}).get("cycle_epochs"))
+        snapshots = {"cycles": recipe.cycles, "cycle_epochs": length}
+        epochs = first_plan = length * recipe.cycles
+        print(f"snapshot ensemble: {recipe.cycles} cycles of {length} epochs, a snapshot after each")
     config = {
         "variant": variant.to_dict(), "resume_key": resume_key, "command": command_line(),
         "data": {"source": dataset.source, "fingerprint": dataset.fingerprint, "rows": len(dataset),
+                 "label_set": dataset.label_set.name, "classes": list(dataset.label_set.classes),
+                 "ferplus_mode": ferplus_mode if dataset.label_set.name == "ferplus" else None,
                  "rows_after_cleaning": len(cleaned), "cleaning_notes": list(cleaned.notes),
                  "streamed": stream, "validation_cache_batches": stream_cache if stream else None},
         "prepared": {"train": len(prepared.x_train), "val": len(prepared.x_val), "test": len(prepared.x_test),
-                     "sampling": prepared.sampling, "protocol": prepared.protocol, "leaky": prepared.leaky,
-                     "class_weight": prepared.class_weight, "notes": list(prepared.notes)},
+                     "sampling": prepared.sampling, "protocol": protocol, "leaky": leaky,
+                     "class_weight": prepared.class_weight, "notes": list(prepared.notes) + ([leak] if leak else [])},
+        "stages": [{**stage.to_dict(), "epochs": n, "images": len(stage_arrays(prepared, stage)[0])}
+                   for stage, n in zip(stages, stage_epochs)],
+        "extra_train": prepared.extra,
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
         "steps_per_execution": steps_per_execution, "distribution": placement.to_dict(),
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
-        "time_budget_minutes": time_budget,
+        "time_budget_minutes": time_budget, "snapshots": snapshots,
         "versions": versions(), "created": created, "resumed": resumed,
     }
     write_json(run.config, config)
@@ -213,33 +299,54 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     plan = RunPlan(first_plan)  # a time budget re-plans it after every epoch
     budget = None if time_budget is None else TimeBudget(time_budget, plan, run.budget, max_epochs=epochs)
-    extra = [EpochTimer()] + ([ScheduledLearningRate(recipe, plan, budget and budget.fraction)]
-                              if recipe.scheduled else []) + ([budget] if budget else [])
-    callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
-                               early_stopping=recipe.early_stopping, extra=extra, aux_outputs=aux_outputs)
+    # snapshot cycles end at fixed epochs (not at a share of the budget), whatever the budget re-plans
+    schedule = (ScheduledLearningRate(recipe, RunPlan(first_plan)) if snapshots
+                else ScheduledLearningRate(recipe, plan, budget and budget.fraction))
+    extra = ([EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
+             + ([SnapshotCheckpoint(run.path, snapshots["cycle_epochs"], recipe.cycles)] if snapshots else []))
     train_start, train_cpu_start = time.perf_counter(), time.process_time()
-    if stream:  # lazy images: batches in a fixed order, the decoded ones kept in a bounded LRU
+    if stream:  # lazy images: batches in a fixed order, the decoded ones kept in a bounded LRU (across stages)
         validation = EpochBatches(x_val, y_val, batch_size, sample_weight=weights_val, outputs=outputs,
                                   shuffle=False, cache_batches=stream_cache)
     else:
         validation = (x_val, per_output(y_val, outputs)) + (() if weights_val is None else (weights_val,))
-    with placement.scope():
-        model.fit(**fit_data, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    done = 0
+    for number, (stage, n_epochs) in enumerate(zip(stages, stage_epochs), 1):
+        if number > 1:  # from the best checkpoint so far, with the stage's layers and learning rate
+            print(f"\nstage {number}/{len(stages)}: {stage.data}, {n_epochs} epochs"
+                  + (f", last {stage.unfreeze} backbone layers unfrozen" if stage.unfreeze else "")
+                  + (f", learning rate {stage.learning_rate:g}" if stage.learning_rate else ""))
+            with placement.scope():
+                model = compiled_model(enter_stage(model, stage, run.best), stage.learning_rate)
+            fit_data = {"x": stage_batches(stage)}
+            fit_data["x"].start_at(done)
+        callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
+                                   early_stopping=recipe.early_stopping,
+                                   extra=extra + ([stage_logger(number)] if staged else []),
+                                   aux_outputs=aux_outputs, since=done)
+        with placement.scope():
+            model.fit(**fit_data, validation_data=validation, initial_epoch=done, epochs=done + n_epochs,
+                      callbacks=callbacks, verbose=verbose)
+        done = len(run.read_history())
+        if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
+            inference_model(model).save(run.best)
     train_minutes = (time.perf_counter() - train_start) / 60
     train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
-
-    if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
-        inference_model(model).save(run.best)
     epoch_seconds = run.read_history().get("epoch_seconds")
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
                 "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
-                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget}
+                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
+                "stages": ",".join(f"{s.data}:{n}" for s, n in zip(stages, stage_epochs)) if staged else None,
+                **({"snapshots_written": len(run.snapshot_files())} if snapshots else {})}
+    if snapshots and training["snapshots_written"] < recipe.cycles:
+        print(f"WARNING: the run ended after {training['snapshots_written']} of {recipe.cycles} snapshot cycles "
+              "(the time budget found the epochs slower than first planned); the partial cycle is not a snapshot")
     metrics = evaluate_run(run.path, results_dir=results_dir, n_calls=0, extra=training)
     best, ran = metrics["best_epoch"], metrics["epochs_run"]
     minutes, seconds = divmod(int(metrics["seconds"]), 60)
     print(f"\n{variant.name}: test accuracy {metrics['test_accuracy']:.3f} (macro-F1 {metrics['test_macro_f1']:.3f})"
-          f"{' [LEAKY protocol]' if prepared.leaky else ''} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
+          f"{' [LEAKY protocol]' if leaky else ''} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
     print(f"wrote {run.path}/ (best.keras, history.csv, logs/, config.json, test_split.npz) and "
           f"{results_dir}/{run.name}/ (metrics.json, report.md, figures)")
     return metrics
@@ -285,22 +392,30 @@ def main(argv=None):
         "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100  # epochs fit 100 min\n"
         "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"
         "  python -m fer_keras.train --variant baseline_cnn --devices all   # data-parallel on every GPU\n"
-        "  python -m fer_keras.train --variant baseline_cnn --data affectnet/ --stream  # folder read from disk\n"
+        "  python -m fer_keras.train --variant baseline_cnn --stages train:20,train+val:5,val:3  # LEAKY\n"
+        "  python -m fer_keras.train --variant baseline_cnn --extra-train my_faces/ --extra-per-class 200\n"
+        "  python -m fer_keras.train --variant pattlite_finetune --set model.weights=imagenet  # two stages\n"
+        "  python -m fer_keras.train --variant baseline_cnn --data affectnet/ --labels affectnet --stream"
+        "  # folder read from disk\n"
         "  tensorboard --logdir callbacks                                    # watch runs\n"
         "Re-running an interrupted command resumes it from its last completed epoch.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default=DEFAULT_VARIANT, help="experiment name (default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     parser.add_argument("--data", default=SYNTHETIC,
-                        help="Kaggle CSV (.csv/.gz/.xz/.zip), image folder, or 'synthetic' (default)")
+                        help="Kaggle CSV (.csv/.gz/.xz/.zip), image folder, FER+'s fer2013new.csv, a RAF-DB folder, "
+                        "or 'synthetic' (default)")
+    add_label_options(parser)
     parser.add_argument("--epochs", type=int, help="override the variant's epochs")
     parser.add_argument("--batch-size", type=int, help="override the variant's batch size")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on a GPU (outputs stay float32); ignored with a note on CPU")
     parser.add_argument("--recipe", metavar="NAME",
                         help="training recipe: 'paper' (the variant's published one), 'modern' (AdamW, "
-                        "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU) or "
-                        "'modern_sgd' (SGD-Nesterov, label smoothing: FERNet-S's); default: the variant's")
+                        "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU), "
+                        "'modern_sgd' (SGD-Nesterov, label smoothing: FERNet-S's) or 'snapshot' (modern_sgd with a "
+                        "cosine restarting --set cycles=N times, a snapshot saved per cycle; fer_keras.ensemble "
+                        "--snapshots RUN); default: the variant's")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="change one field of the recipe, e.g. --set optimizer=adamw --set learning_rate=0.01 "
                         "(fields: see fer_keras.recipes.Recipe), or one argument of the model's builder, e.g. "
@@ -320,6 +435,19 @@ def main(argv=None):
                         help="one of several processes/machines: TensorFlow's MultiWorkerMirroredStrategy reads "
                         "TF_CONFIG; JAX's keras.distribution.initialize() reads KERAS_DISTRIBUTION_JOB_ADDRESSES, "
                         "_NUM_PROCESSES, _PROCESS_ID (or jax.distributed's cluster detection); see the README")
+    parser.add_argument("--stages", metavar="DATA[:EPOCHS],...",
+                        help="train in stages, each continuing from the best checkpoint so far: DATA is train, "
+                        "train+val or val (the validation split, PublicTest), EPOCHS the stage's (default --epochs), "
+                        "e.g. train:20,train+val:5,val:3 (Berindeie 2024). Stages on the validation split make the "
+                        "run LEAKY (protocol 'staged'); the test split is never trained on")
+    parser.add_argument("--extra-train", metavar="FOLDER",
+                        help="add faces from FOLDER/<emotion>/*.png|jpg to the training split only: each photo's face "
+                        "found and cropped as predict does (photos without one are skipped), exact copies of "
+                        "validation/test images refused; the counts go into config.json")
+    parser.add_argument("--extra-per-class", type=int, metavar="N",
+                        help="with --extra-train: add at most N faces of each emotion (a seeded random choice)")
+    parser.add_argument("--extra-cropped", action="store_true",
+                        help="with --extra-train: the images are already-cropped faces (no face detection)")
     parser.add_argument("--stream", action="store_true",
                         help="read the image folder --data from disk batch by batch instead of loading it: for "
                         "folders larger than memory. One pass indexes it (content hashes, so cross-split copies are "
@@ -335,7 +463,7 @@ def main(argv=None):
     if args.list:
         list_variants()
         return 0
-    for flag in ("epochs", "batch_size", "per_class"):
+    for flag in ("epochs", "batch_size", "per_class", "extra_per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
     if args.time_budget is not None and not args.time_budget > 0:
@@ -345,12 +473,20 @@ def main(argv=None):
     # wrong names, values and folders fail here, before the slow imports
     devices = parse_devices(args.devices)
     variant = get_variant(args.variant)
-    if args.stream:
-        check_streamable(variant, args.data)
-    if Path(args.data).expanduser().is_dir():
-        folder_layout(Path(args.data).expanduser())
+    labels, ferplus_mode = label_options_of(args)
     check_output_dir(args.output_dir, "--output-dir")
     check_output_dir(args.results_dir, "--results-dir")
+    stages = parse_stages(args.stages) if args.stages else None
+    if (args.extra_per_class or args.extra_cropped) and not args.extra_train:
+        raise FERError("--extra-per-class and --extra-cropped go with --extra-train FOLDER")
+    if args.stream:
+        check_streamable(variant, args.data, labels, stages, args.extra_train)
+    data_path = Path(args.data).expanduser()
+    if data_path.is_dir():  # an image folder's layout (not RAF-DB's or FER+'s, which load from their files)
+        folder_labels = folder_label_set(data_path, labels)
+        if folder_labels.name not in NON_FOLDER_LABEL_SETS:
+            folder_layout(data_path, folder_labels)
+    extra_train = read_extra_faces(args.extra_train, detect=not args.extra_cropped) if args.extra_train else None
     model_sets = [item for item in args.overrides if item.startswith("model.")]
     recipe = override(resolve_recipe(args.recipe, variant), [i for i in args.overrides if i not in model_sets])
     import_keras_quietly()  # the builders' signatures need their modules, which import Keras
@@ -360,7 +496,8 @@ def main(argv=None):
     train(args.variant, args.data, args.epochs, args.batch_size, args.mixed_precision, args.seed,
           args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
           recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker,
-          stream=args.stream, stream_cache=args.stream_cache)
+          labels=labels, ferplus_mode=ferplus_mode, stages=stages, extra_train=extra_train,
+          extra_per_class=args.extra_per_class, stream=args.stream, stream_cache=args.stream_cache)
     return 0
 
 

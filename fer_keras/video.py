@@ -19,7 +19,13 @@ from fer_keras.data.io import atomic_write
 from fer_keras.errors import FERError
 from fer_keras.predict import draw_faces, iter_frames, open_video, video_fps
 
-COLUMNS = ["frame", "time_s", "face", "x", "y", "w", "h", *EMOTIONS, "emotion", "score"]
+
+def columns(class_names=EMOTIONS):
+    """The per-face table's columns for a model with these classes."""
+    return ["frame", "time_s", "face", "x", "y", "w", "h", *class_names, "emotion", "score"]
+
+
+COLUMNS = columns()
 
 
 def video_table(recognizer, source, every=1, max_frames=None, csv=None, annotated=None):
@@ -33,6 +39,7 @@ def video_table(recognizer, source, every=1, max_frames=None, csv=None, annotate
     table; ``annotated`` writes the analysed frames with boxes and labels (mp4v, or MJPG .avi);
     both through a temporary name, so a failure leaves no partial file.
     """
+    class_names = getattr(recognizer, "class_names", EMOTIONS)
     every = int(every)
     if every < 1:
         raise FERError(f"every must be at least 1, got {every}")
@@ -70,7 +77,7 @@ def video_table(recognizer, source, every=1, max_frames=None, csv=None, annotate
             partial.unlink(missing_ok=True)
         raise
     seconds = time.perf_counter() - started
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=columns(class_names))
     if writer is not None:
         writer.release()
         os.replace(partial, annotated)
@@ -78,7 +85,7 @@ def video_table(recognizer, source, every=1, max_frames=None, csv=None, annotate
         "source": str(source), "fps": fps, "every": every, "frames_analysed": len(analysed),
         "frames_with_face": len(top), "faces": len(table), "seconds": seconds,
         "faces_per_s": len(table) / seconds if seconds else 0.0,
-        "emotion_share": {e: (top.count(e) / len(top) if top else 0.0) for e in EMOTIONS},
+        "emotion_share": {e: (top.count(e) / len(top) if top else 0.0) for e in class_names},
     }
     if annotated is not None and writer is None:
         raise FERError(f"{source}: no frame was analysed, so no annotated video was written to {annotated}")

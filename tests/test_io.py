@@ -127,7 +127,8 @@ def test_folder_without_splits(tmp_path):
 
 @pytest.mark.parametrize("layout, message", [
     ({"train/happy/a.png": b"not an image"}, "unreadable or corrupt image"),
-    ({"train/joyful/a.png": np.zeros((48, 48), np.uint8)}, "unknown emotion folder"),
+    ({"train/joyful/a.png": np.zeros((48, 48), np.uint8)},
+     "joyful: unknown class folder for label set fer2013; expected one of 0 angry"),
     ({"holdout/happy/a.png": np.zeros((48, 48), np.uint8)}, "unknown split folder"),
     ({"train/happy/readme.txt": b"x"}, "no images found"),
 ])

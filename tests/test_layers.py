@@ -12,15 +12,17 @@ PACKAGE = REPO / "fer_keras"
 STAGES = [
     # load, clean, split; shared plumbing every stage may use
     {"fer_keras", "fer_keras.errors", "fer_keras.cli", "fer_keras.runtime", "fer_keras.augment",
-     "fer_keras.paper_results", "fer_keras.data"},
+     "fer_keras.paper_results", "fer_keras.labelsets", "fer_keras.data",
+     "fer_keras.faces"},  # face detection: predict's, and extra training faces (fer_keras.data.extra)
     {"fer_keras.pre_proc_data"},  # balance the training split
     {"fer_keras.models"},  # build
     {"fer_keras.recipes", "fer_keras.schedules", "fer_keras.callbacks", "fer_keras.batches", "fer_keras.variants",
-     "fer_keras.runs", "fer_keras.saved_models", "fer_keras.tflite", "fer_keras.distribute"},  # how to fit; run folder
+     "fer_keras.runs", "fer_keras.saved_models", "fer_keras.tflite", "fer_keras.distribute",
+     "fer_keras.snapshots", "fer_keras.stages"},  # how to fit; run folder
     {"fer_keras.train"},  # fit
     {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.saliency",
      "fer_keras.results", "fer_keras.plots", "fer_keras.plots_eda", "fer_keras.eda"},  # after fit: read runs
-    {"fer_keras.predict", "fer_keras.faces", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video"},  # use
+    {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video"},  # use
 ]
 ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate")}
 """Training ends by evaluating its run through the one evaluator (one writer of metrics)."""

@@ -496,6 +496,9 @@ def test_pattlite_unfreeze_last_layers_trains_the_backbone_tail_with_batchnorm_f
     # tracing the large ResNet34 graphs takes 15–25 s each; rmn holds the plain ResNet34 body
     pytest.param("cbam_resnet34", {"width": 0.25}, marks=pytest.mark.slow),
     pytest.param("rmn", {"width": 0.25}, marks=pytest.mark.slow),
+    # the transfer bases of issue 15 at their smallest input (random weights)
+    pytest.param("inceptionv3_transfer", {"base_size": 75}, marks=pytest.mark.slow),
+    pytest.param("resnet50v2_trinh", {"base_size": 32}, marks=pytest.mark.slow),
 ])
 def test_new_families_train_one_step_and_reload_in_safe_mode(name, kwargs, tmp_path):
     """Runs under every backend CI installs (the big families at a fraction of their width)."""

@@ -1,6 +1,8 @@
 """Image folders read from disk (``fer_keras.data.stream``, ``train --stream``): the same images,
 labels, cleaning and splits as the in-memory loader, cross-split copies caught, a bounded cache."""
 
+import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -12,13 +14,14 @@ import pandas as pd
 import pytest
 
 from fer_keras.batches import EpochBatches
-from fer_keras.data.container import to_model_input
+from fer_keras.data.container import make_fer_data, to_model_input
 from fer_keras.data.eda import clean
-from fer_keras.data.hashing import image_hashes
+from fer_keras.data.hashing import data_fingerprint, image_hashes
 from fer_keras.data.io import load_folder, write_csv, write_folder
 from fer_keras.data.splits import split
 from fer_keras.data.stream import index_folder
 from fer_keras.data.synthetic import generate
+from fer_keras.labelsets import AFFECTNET, FER2013
 from fer_keras.pre_proc_data import pre_proc_data, pre_proc_stream
 from fer_keras.train import recorded_test_split
 from fer_keras.variants import FILTERED
@@ -41,6 +44,39 @@ def test_a_streamed_folder_holds_the_in_memory_images_labels_and_fingerprint(fol
     assert (index.digests == image_hashes(data.images)).all()
     assert np.array_equal(index.means, data.images.mean(axis=(1, 2)))
     assert np.array_equal(np.asarray(index.lazy_images()[[5, 0, 299]]), to_model_input(data.images[[5, 0, 299]]))
+
+
+def test_fer2013_fingerprints_are_those_from_before_label_sets(folder):
+    data = load_folder(folder, cache=False)
+    before = hashlib.sha256(data.images.tobytes())  # main's data_fingerprint before label sets
+    before.update(data.labels.astype(np.int64).tobytes())
+    assert data_fingerprint(data) == index_folder(folder).fingerprint == before.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def affectnet_folder(tmp_path_factory):
+    """Synthetic faces labelled in AffectNet's eight classes (contempt included), as class folders."""
+    faces = generate(n_samples=240, seed=6).data
+    labels = np.where(np.arange(len(faces)) % 9 == 0, 7, faces.labels)  # some contempt
+    data = make_fer_data(faces.images, labels, faces.usage, label_set=AFFECTNET)
+    return write_folder(data, tmp_path_factory.mktemp("affectnet") / "faces")
+
+
+def test_a_streamed_folder_honours_its_label_set(affectnet_folder):
+    data = load_folder(affectnet_folder, cache=False, label_set="affectnet")
+    index = index_folder(affectnet_folder, chunk=64, label_set="affectnet")
+    assert index.label_set is AFFECTNET and (index.labels == data.labels).all() and 7 in index.labels
+    other_chunks = index_folder(affectnet_folder, chunk=32, label_set=AFFECTNET)
+    assert index.fingerprint == data.fingerprint == other_chunks.fingerprint
+    assert set(index.counts().columns) == set(AFFECTNET.classes) | {"total"}
+    lazy, ready = pre_proc_stream(index, "class_weight", seed=2), pre_proc_data(data, "class_weight", seed=2)
+    assert lazy.label_set is ready.label_set is AFFECTNET
+    assert lazy.y_train.shape[1] == lazy.y_val.shape[1] == lazy.y_test.shape[1] == 8
+    assert np.array_equal(lazy.y_train, ready.y_train) and np.array_equal(lazy.y_test, ready.y_test)
+    assert lazy.class_weight == ready.class_weight
+    # the same pixels and label numbers in FER2013's classes are another dataset: another fingerprint
+    seven = data.subset(data.labels < 7)
+    assert data_fingerprint(seven) != data_fingerprint(dataclasses.replace(seven, label_set=FER2013))
 
 
 def test_cleaning_and_splitting_a_streamed_folder_keep_the_same_rows(folder):
@@ -133,6 +169,23 @@ def test_a_streamed_run_trains_and_writes_the_usual_artefacts(tmp_path, folder):
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["epochs_run"] == 1
 
 
+def test_a_streamed_run_with_a_label_set_trains_in_stages_on_the_cached_validation(tmp_path, affectnet_folder):
+    result = train_cli(tmp_path, "--variant", "baseline_cnn", "--data", str(affectnet_folder), "--labels", "affectnet",
+                       "--stream", "--stream-cache", "4", "--stages", "train:1,train:1", "--fresh")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "callbacks").iterdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"]["label_set"] == "affectnet" and len(config["data"]["classes"]) == 8
+    assert config["data"]["streamed"] is True and config["data"]["validation_cache_batches"] == 4
+    in_memory = load_folder(affectnet_folder, cache=False, label_set="affectnet")
+    assert config["data"]["fingerprint"] == in_memory.fingerprint
+    assert [s["data"] for s in config["stages"]] == ["train", "train"]
+    assert config["stages"][0]["images"] == config["prepared"]["train"]
+    history = pd.read_csv(run_dir / "history.csv")
+    assert len(history) == 2 and history["stage"].tolist() == [1, 2]
+    assert np.load(run_dir / "test_split.npz")["labels"].max() < 8
+
+
 @pytest.fixture
 def bad_layout(tmp_path):
     path = tmp_path / "faces" / "holdout" / "happy" / "a.png"
@@ -144,7 +197,14 @@ def bad_layout(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--data", "{bad}", "--stream"], "holdout: unknown split folder; use train/, validation/ or test/"),
     (["--data", "{bad}"], "holdout: unknown split folder; use train/, validation/ or test/"),
-    (["--data", "{csv}", "--stream"], "--stream reads an image folder ROOT/<split>/<emotion>/*.png, not"),
+    (["--data", "{csv}", "--stream"], "--stream reads an image folder ROOT/<split>/<class>/*.png, not"),
+    (["--data", "{folder}", "--stream", "--stages", "train:1,train+val:1"],
+     "--stream: stages train,train+val fit the validation split"),
+    (["--data", "{folder}", "--stream", "--extra-train", "{folder}"], "--stream does not combine with --extra-train"),
+    (["--data", "{folder}", "--stream", "--labels", "ferplus", "--ferplus-mode", "probability"],
+     "--stream reads class folders ROOT/<split>/<class>/*.png; ferplus data load from their own label file"),
+    (["--data", "{folder}", "--stream", "--labels", "rafdb"],
+     "--stream reads class folders ROOT/<split>/<class>/*.png; rafdb data load from their own label file"),
     (["--data", "{folder}", "--stream", "--variant", "cnn_lstm_v1_regular_smote"],
      "--stream: variant 'cnn_lstm_v1_regular_smote' balances with smote, which needs every image in memory"),
     (["--data", "{folder}", "--stream", "--stream-cache", "-1"], "--stream-cache must be 0 or a positive number"),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fer_keras.cli import user_errors_exit
-from fer_keras.data.io import CACHE_ENV, _existing, load_csv
+from fer_keras.data.io import CACHE_ENV, existing_path, load_csv
 
 
 def naive_load(path):
@@ -37,7 +37,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fer_keras.data.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("csv", help="a Kaggle FER2013 CSV (plain or compressed)")
-    path = _existing(parser.parse_args(argv).csv)
+    path = existing_path(parser.parse_args(argv).csv)
 
     (naive_images, _), naive_s = _timed(naive_load, path)
     fast, fast_s = _timed(load_csv, path, cache=False)

@@ -5,9 +5,10 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import pandas as pd
 
-from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras import IMAGE_SIZE
 from fer_keras.data.hashing import data_fingerprint, image_hashes
 from fer_keras.errors import FERDataError
+from fer_keras.labelsets import FER2013, LabelSet
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 """FER2013's ``Usage`` values: train, validation (public test) and test (private test)."""
@@ -24,8 +25,9 @@ def to_model_input(images):
 class RowTable:
     """What every table of labelled images shares, held in memory (:class:`FERData`) or on disk
     (``fer_keras.data.stream.FolderIndex``): per-row ``labels``, ``usage``, ``source_ids``, the
-    ``source`` and its ``notes``; rows are selected with :meth:`subset`. Cleaning and splitting see
-    an image only through :meth:`content_hashes` and :meth:`pixel_means`, so they work on both."""
+    ``source``, its ``notes`` and ``label_set``; rows are selected with :meth:`subset`. Cleaning and splitting see
+    an image only through :meth:`content_hashes` and :meth:`pixel_means`, so they work on both.
+    Per-row arrays (``probabilities`` too, when present) are selected together."""
 
     def __len__(self):
         return len(self.labels)
@@ -44,10 +46,11 @@ class RowTable:
         return self.subset(self.usage == usage)
 
     def counts(self):
-        """A table of image counts: one row per split present, one column per emotion, plus totals."""
+        """A table of image counts: one row per split present, one column per class, plus totals."""
+        classes = self.label_set.classes
         frame = pd.crosstab(
             pd.Categorical(self.usage, categories=[s for s in SPLITS if s in set(self.usage)] or None),
-            pd.Categorical(np.asarray(EMOTIONS)[self.labels], categories=EMOTIONS),
+            pd.Categorical(np.asarray(classes)[self.labels], categories=classes),
             dropna=False,
         )
         frame.index.name, frame.columns.name = "split", None
@@ -61,10 +64,12 @@ class FERData(RowTable):
     """A FER dataset held in memory.
 
     images:     uint8 array N×48×48 (grey).
-    labels:     int64 array N, values in 0..6 (see ``fer_keras.EMOTIONS``).
+    labels:     int64 array N, values in 0..K-1: ``label_set.classes`` (FER2013's 0 angry … 6 neutral by default).
     usage:      str array N, one of ``SPLITS`` (or "" where the source has no split).
     source_ids: str array N naming where each row came from ("row 17", "train/happy/im3.png").
     source:     a human-readable description of the whole source (path or "synthetic(seed=0)").
+    label_set:  the :class:`~fer_keras.labelsets.LabelSet` the labels number.
+    probabilities: float32 N×K label distributions (FER+'s votes), or None for hard labels only.
     """
 
     images: np.ndarray
@@ -73,6 +78,8 @@ class FERData(RowTable):
     source_ids: np.ndarray
     source: str = ""
     notes: tuple = field(default=())
+    label_set: LabelSet = FER2013
+    probabilities: np.ndarray = None
 
     def __post_init__(self):
         n = len(self.images)
@@ -86,8 +93,11 @@ class FERData(RowTable):
                 raise FERDataError(
                     f"{self.source or 'data'}: {name} has {len(getattr(self, name))} rows, images have {n}"
                 )
-        if n and (self.labels.min() < 0 or self.labels.max() >= len(EMOTIONS)):
-            raise FERDataError(f"{self.source or 'data'}: labels must lie in 0..{len(EMOTIONS) - 1}")
+        k = self.label_set.num_classes
+        if n and (self.labels.min() < 0 or self.labels.max() >= k):
+            raise FERDataError(f"{self.source or 'data'}: {self.label_set.name} labels must lie in 0..{k - 1}")
+        if self.probabilities is not None and self.probabilities.shape != (n, k):
+            raise FERDataError(f"{self.source or 'data'}: probabilities must be N×{k}, got {self.probabilities.shape}")
 
     def content_hashes(self):
         """One digest per image (see ``fer_keras.data.hashing.image_hashes``)."""
@@ -103,7 +113,7 @@ class FERData(RowTable):
         return data_fingerprint(self)
 
 
-def make_fer_data(images, labels, usage=None, source_ids=None, source=""):
+def make_fer_data(images, labels, usage=None, source_ids=None, source="", label_set=FER2013):
     """Build a FERData from array-likes, filling defaults (no split, "row i" ids)."""
     images = np.ascontiguousarray(images, dtype=np.uint8)
     labels = np.asarray(labels, dtype=np.int64)
@@ -111,4 +121,4 @@ def make_fer_data(images, labels, usage=None, source_ids=None, source=""):
     usage = np.full(n, "", dtype=object) if usage is None else np.asarray(usage, dtype=object)
     if source_ids is None:
         source_ids = np.array([f"row {i}" for i in range(n)], dtype=object)
-    return FERData(images, labels, usage, np.asarray(source_ids, dtype=object), source)
+    return FERData(images, labels, usage, np.asarray(source_ids, dtype=object), source, label_set=label_set)

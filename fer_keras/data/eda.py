@@ -17,7 +17,6 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from fer_keras import EMOTIONS
 from fer_keras.data.container import SPLITS
 from fer_keras.data.hashing import group_ids
 from fer_keras.errors import FERDataError
@@ -49,7 +48,8 @@ def find_duplicates(data):
         labels=("label", lambda s: tuple(s.tolist())),
         splits=("usage", lambda s: tuple(s.tolist())),
     ).reset_index(drop=True)
-    groups.insert(2, "emotions", [tuple(EMOTIONS[k] for k in labels) for labels in groups["labels"]])
+    classes = data.label_set.classes
+    groups.insert(2, "emotions", [tuple(classes[k] for k in labels) for labels in groups["labels"]])
     groups["size"] = groups["rows"].map(len).astype(int)
     groups["conflicting"] = groups["labels"].map(lambda labels: len(set(labels)) > 1).astype(bool)
     groups["straddling"] = groups["splits"].map(lambda splits: len(set(splits)) > 1).astype(bool)
@@ -227,7 +227,7 @@ def _row_table(data, rows, means):
     table = pd.DataFrame({
         "mean_pixel": means[rows],
         "label": data.labels[rows],
-        "emotion": np.asarray(EMOTIONS, dtype=object)[data.labels[rows]],
+        "emotion": np.asarray(data.label_set.classes, dtype=object)[data.labels[rows]],
         "usage": data.usage[rows],
     }, index=pd.Index(rows, name="row"))
     return table.reindex(columns=_ROW_COLUMNS)

@@ -36,7 +36,8 @@ def occurs_in(images, other_images):
 
 class Fingerprint:
     """:func:`data_fingerprint` computed chunk by chunk: :meth:`update` with the images in row
-    order, then :meth:`hexdigest` with all the labels. Equal to the one-array fingerprint."""
+    order, then :meth:`hexdigest` with all the labels (and the label set, label distributions).
+    Equal to the one-array fingerprint."""
 
     def __init__(self):
         self.digest = hashlib.sha256()
@@ -44,13 +45,21 @@ class Fingerprint:
     def update(self, images):
         self.digest.update(np.ascontiguousarray(images).tobytes())
 
-    def hexdigest(self, labels):
+    def hexdigest(self, labels, label_set=None, probabilities=None):
+        """The fingerprint: ``labels`` hashed after the images, then ``label_set``'s name when it is
+        not FER2013's (so FER2013 data keep the fingerprint they had before label sets), then
+        ``probabilities`` when given."""
         self.digest.update(np.asarray(labels).astype(np.int64).tobytes())
+        if label_set is not None and label_set.name != "fer2013":
+            self.digest.update(label_set.name.encode())
+        if probabilities is not None:
+            self.digest.update(np.asarray(probabilities).astype(np.float32).tobytes())
         return self.digest.hexdigest()[:16]
 
 
 def data_fingerprint(data):
-    """A short content hash of a FERData's images and labels: two runs on the same data share it."""
+    """A short content hash of a FERData's images and labels (their label set, when not FER2013's,
+    and label distributions, when present): two runs on the same data share it."""
     fingerprint = Fingerprint()
     fingerprint.update(data.images)
-    return fingerprint.hexdigest(data.labels)
+    return fingerprint.hexdigest(data.labels, data.label_set, data.probabilities)

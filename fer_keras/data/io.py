@@ -4,7 +4,8 @@ Accepted sources:
   * Kaggle CSV ``emotion,pixels,Usage`` (``Usage`` optional), plain or ``.gz`` / ``.xz`` / ``.zip``;
   * image folders ``ROOT/<split>/<emotion>/*.png|jpg|jpeg|bmp`` (``train``, ``test``, optional
     ``validation``), or ``ROOT/<emotion>/*`` without splits; any size or colour is converted to
-    48×48 grey with ``cv2.INTER_AREA``.
+    48×48 grey with ``cv2.INTER_AREA``. The class folders are named in a label set's words (its
+    class names, canonical names or codes; FER2013's by default, see ``fer_keras.labelsets``).
 """
 
 import bz2
@@ -18,6 +19,7 @@ import warnings
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.data.container import SPLITS, FERData
 from fer_keras.errors import FERDataError
+from fer_keras.labelsets import FER2013, LABEL_SETS, get_label_set
 
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -54,8 +57,8 @@ def _line(i):
 
 def load_csv(path, cache=True):
     """Read a Kaggle FER2013 CSV (``emotion,pixels[,Usage]``, optionally compressed)."""
-    path = _existing(path)
-    return _cached(path, _parse_csv, cache)
+    path = existing_path(path)
+    return cached(path, _parse_csv, cache)
 
 
 def _parse_csv(path):
@@ -221,31 +224,34 @@ def write_csv(data, path):
 # --------------------------------------------------------------------------- folders
 
 
-def load_folder(root, cache=True):
-    """Read ``ROOT/<split>/<emotion>/*`` (or ``ROOT/<emotion>/*``) image folders."""
-    root = _existing(root)
-    return _cached(root, _read_folder, cache)
+def load_folder(root, cache=True, label_set=FER2013):
+    """Read ``ROOT/<split>/<class>/*`` (or ``ROOT/<class>/*``) image folders whose class folders
+    name ``label_set``'s classes (a LabelSet or its name; FER2013's emotions by default)."""
+    root, label_set = existing_path(root), get_label_set(label_set)
+    return cached(root, partial(_read_folder, label_set=label_set), cache, label_set)
 
 
-def folder_files(root):
-    """List (path, split, label) for every image, in a fixed order, validating folder names."""
+def folder_files(root, label_set=FER2013):
+    """List (path, split, label) for every image, in a fixed order, validating folder names: the
+    class folders name ``label_set``'s classes (see ``folder_layout``)."""
     files = []
-    for split, emotion_dir in folder_layout(root):
-        label = EMOTIONS.index(emotion_dir.name.lower())
-        files += [(f, split, label) for f in sorted(emotion_dir.iterdir())
+    for split, class_dir in folder_layout(root, label_set):
+        label = label_set.label_of(class_dir.name)
+        files += [(f, split, label) for f in sorted(class_dir.iterdir())
                   if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")]
     if not files:
         raise FERDataError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return files
 
 
-def folder_layout(root):
-    """The (split, emotion folder) pairs of an image folder, its names checked; lists no image, so
-    a CLI checks a folder with it before any slow work."""
+def folder_layout(root, label_set=FER2013):
+    """The (split, class folder) pairs of an image folder, its names checked against ``label_set``'s
+    classes (its class names, canonical names or codes); lists no image, so a CLI checks a folder
+    with it before any slow work."""
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
         raise FERDataError(f"{root}: no sub-folders; expected ROOT/<split>/<emotion>/*.png or ROOT/<emotion>/*.png")
-    if all(p.name.lower() in EMOTIONS for p in subdirs):
+    if all(label_set.label_of(p.name) is not None for p in subdirs):
         layout = [("", p) for p in subdirs]
     else:
         layout = []
@@ -257,9 +263,11 @@ def folder_layout(root):
                     f"(or put emotion folders directly under {root})"
                 )
             layout += [(split, p) for p in sorted(split_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-    for _, emotion_dir in layout:
-        if emotion_dir.name.lower() not in EMOTIONS:
-            raise FERDataError(f"{emotion_dir}: unknown emotion folder; expected one of {', '.join(EMOTIONS)}")
+    for _, class_dir in layout:
+        if label_set.label_of(class_dir.name) is None:
+            raise FERDataError(
+                f"{class_dir}: unknown class folder for label set {label_set.name}; expected one of "
+                f"{label_set.describe()} (or --labels {'|'.join(LABEL_SETS)} for another dataset's classes)")
     return layout
 
 
@@ -272,7 +280,7 @@ def _read_image(path):
     return cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA), True
 
 
-def read_images(paths, pool=None):
+def decode_images(paths, pool=None):
     """Decode ``paths`` into uint8 N×48×48 (see ``_read_image``); returns (images, converted count).
     ``pool``: a ``ThreadPoolExecutor`` to decode in parallel (the order is kept)."""
     results = list((pool.map if pool else map)(_read_image, paths))
@@ -281,13 +289,13 @@ def read_images(paths, pool=None):
 
 
 def image_chunks(root, files, chunk=1024):
-    """Decode ``folder_files(root)`` ``files`` in order, ``chunk`` at a time: yields (uint8 images,
-    converted count) per chunk, so a reader holds one chunk of pixels at a time; a progress bar
-    from 2,000 images on."""
+    """Decode ``files`` (a list of (image path under ``root``, split, label), e.g. ``folder_files(root)``)
+    in order, ``chunk`` at a time: yields (uint8 images, converted count) per chunk, so a reader holds
+    one chunk of pixels at a time; a progress bar from 2,000 images on."""
     with (ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
           tqdm(total=len(files), desc=f"reading {root.name}", unit="img", disable=len(files) < 2000) as bar):
         for start in range(0, len(files), chunk):
-            images, converted = read_images([f for f, _, _ in files[start:start + chunk]], pool)
+            images, converted = decode_images([f for f, _, _ in files[start:start + chunk]], pool)
             bar.update(len(images))
             yield images, converted
 
@@ -296,10 +304,12 @@ def converted_note(converted, total):
     return (f"converted {converted} of {total} images to 48×48 grey",) if converted else ()
 
 
-def _read_folder(root):
-    files = folder_files(root)
+def read_images(root, files, label_set=FER2013):
+    """A FERData of ``files``, a list of (image path under ``root``, split, label), read in threads
+    (``image_chunks``) and converted to 48×48 grey."""
     chunks = list(image_chunks(root, files))
-    images = np.concatenate([images for images, _ in chunks])
+    images = (np.concatenate([images for images, _ in chunks]) if chunks
+              else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8))
     converted = sum(n for _, n in chunks)
     return FERData(
         images=images,
@@ -308,20 +318,27 @@ def _read_folder(root):
         source_ids=np.array([str(f.relative_to(root)) for f, _, _ in files], dtype=object),
         source=str(root),
         notes=converted_note(converted, len(files)),
+        label_set=label_set,
     )
+
+
+def _read_folder(root, label_set=FER2013):
+    return read_images(root, folder_files(root, label_set), label_set)
 
 
 WRITTEN_SPLIT_FOLDERS = {"Training": "train", "PublicTest": "validation", "PrivateTest": "test", "": ""}
 
 
 def write_folder(data, root):
-    """Write ``data`` as the image folder ``ROOT/<split>/<emotion>/<row>.png`` (``train``,
-    ``validation``, ``test``; rows without a split go to ``ROOT/<emotion>/``), one lossless PNG a row,
-    named by its row number. Returns ``root``."""
+    """Write ``data`` as the image folder ``ROOT/<split>/<class>/<row>.png`` (``train``,
+    ``validation``, ``test``; rows without a split go to ``ROOT/<class>/``), one lossless PNG a row,
+    named by its row number; the class folders are named by ``data.label_set``'s classes, so
+    ``load_folder(root, label_set=data.label_set)`` reads the same rows back. Returns ``root``."""
     root = Path(root)
     width = len(str(len(data)))
+    classes = data.label_set.classes
     for row, (image, label, usage) in enumerate(zip(data.images, data.labels, data.usage)):
-        folder = root / WRITTEN_SPLIT_FOLDERS[usage] / EMOTIONS[label]
+        folder = root / WRITTEN_SPLIT_FOLDERS[usage] / classes[label]
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"{row:0{width}d}.png"), image)
     return root
@@ -349,16 +366,18 @@ def _fingerprint(path):
     return digest.hexdigest()
 
 
-def _cache_file(path):
+def _cache_file(path, label_set=FER2013):
     key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    return cache_dir() / f"{path.name}.{key}.h5"
+    tag = "" if label_set is FER2013 else f".{label_set.name}"
+    return cache_dir() / f"{path.name}.{key}{tag}.h5"
 
 
-def _cached(path, read, cache):
+def cached(path, read, cache, label_set=FER2013):
+    """``read(path)``, through an HDF5 copy that is rebuilt when ``path`` changes (one per label set)."""
     if not cache:
         return read(path)
     fingerprint = _fingerprint(path)
-    cache_file = _cache_file(path)
+    cache_file = _cache_file(path, label_set)
     if cache_file.exists():
         try:
             with h5py.File(cache_file, "r") as h5:
@@ -370,6 +389,7 @@ def _cached(path, read, cache):
                         source_ids=h5["source_ids"].asstr()[()].astype(object),
                         source=str(path),
                         notes=tuple(h5.attrs.get("notes", ())),
+                        label_set=label_set,
                     )
         except (OSError, KeyError):
             pass  # a damaged cache is rebuilt below
@@ -396,7 +416,8 @@ def _write_h5(path, data, fingerprint):
 # --------------------------------------------------------------------------- helpers
 
 
-def _existing(path):
+def existing_path(path):
+    """``path`` (user home expanded) if it exists; a FERDataError naming what to pass otherwise."""
     path = Path(path).expanduser()
     if not path.exists():
         raise FERDataError(

@@ -1,13 +1,15 @@
 """Image folders too large for memory: an index of the files read once, and images decoded per batch.
 
-``index_folder(root)`` reads ``ROOT/<split>/<emotion>/*`` (the layouts of ``load_folder``) once,
+``index_folder(root, label_set)`` reads ``ROOT/<split>/<class>/*`` (the layouts of ``load_folder``,
+class folders named by the label set's classes, FER2013's by default) once,
 1,024 images at a time, and keeps per image only its path, label, split, a 16-byte content digest
 and its mean pixel: about 0.3 kB an image against 2.3 kB of pixels (9.2 kB as float32 model input).
 The result, a :class:`FolderIndex`, is cleaned and split by the same functions as an in-memory
 ``FERData`` (``fer_keras.data.eda.clean``, ``fer_keras.data.splits.split``), which only look at the
 digests and means: exact copies across splits are removed from the earlier split, and the run
 records which test images have a copy in Training, as on the in-memory path. The fingerprint is the
-in-memory one (``data_fingerprint`` of the same folder loaded whole).
+in-memory one (``data_fingerprint`` of the same folder loaded whole with the same label set). Folders
+hold hard labels only: label distributions (FER+'s ``--ferplus-mode probability``) are not streamed.
 
 ``FolderImages`` is the lazy image array training reads: ``x[rows]`` selects files, ``np.asarray``
 decodes them (float32 N×48×48×1 in [0, 1], ``to_model_input``).
@@ -20,7 +22,8 @@ import numpy as np
 
 from fer_keras.data.container import RowTable, to_model_input
 from fer_keras.data.hashing import Fingerprint, image_hashes
-from fer_keras.data.io import _existing, converted_note, folder_files, image_chunks, read_images
+from fer_keras.data.io import converted_note, decode_images, existing_path, folder_files, image_chunks
+from fer_keras.labelsets import FER2013, LabelSet, get_label_set
 
 STREAM_SAMPLINGS = ("none", "ros", "class_weight")
 """The balancing a streamed folder allows: choices of rows. SMOTE and augmentation make new pixels."""
@@ -34,7 +37,7 @@ class FolderIndex(RowTable):
     """An image folder read once, without its pixels.
 
     root:       the folder; ``source_ids`` are the image paths relative to it.
-    labels, usage, source_ids, source, notes: as in ``FERData``.
+    labels, usage, source_ids, source, notes, label_set: as in ``FERData`` (no ``probabilities``).
     digests:    16-byte BLAKE2b digest of each image's 48×48 grey pixels (``image_hashes``).
     means:      each image's mean pixel (float64), for the outlier rule.
     fingerprint: ``data_fingerprint`` of the whole folder, computed while it was read.
@@ -49,6 +52,8 @@ class FolderIndex(RowTable):
     fingerprint: str
     source: str = ""
     notes: tuple = field(default=())
+    label_set: LabelSet = FER2013
+    probabilities = None  # hard labels only (a class attribute, not a field: subset and replace leave it)
 
     def content_hashes(self):
         return self.digests
@@ -61,11 +66,12 @@ class FolderIndex(RowTable):
         return FolderImages(self.root, self.source_ids)
 
 
-def index_folder(root, chunk=INDEX_CHUNK):
-    """Read the image folder ``root`` once, ``chunk`` images at a time, into a :class:`FolderIndex`.
-    Bad layouts and unreadable images raise ``FERDataError`` naming the folder or file."""
-    root = _existing(root)
-    files = folder_files(root)
+def index_folder(root, chunk=INDEX_CHUNK, label_set=FER2013):
+    """Read the image folder ``root`` once, ``chunk`` images at a time, into a :class:`FolderIndex`
+    whose class folders name ``label_set``'s classes (a LabelSet or its name). Bad layouts and
+    unreadable images raise ``FERDataError`` naming the folder or file."""
+    root, label_set = existing_path(root), get_label_set(label_set)
+    files = folder_files(root, label_set)
     fingerprint, digests, means, converted = Fingerprint(), [], [], 0
     for images, n in image_chunks(root, files, chunk):
         fingerprint.update(images)
@@ -76,8 +82,8 @@ def index_folder(root, chunk=INDEX_CHUNK):
     return FolderIndex(root, labels, usage=np.array([split for _, split, _ in files], dtype=object),
                        source_ids=np.array([str(f.relative_to(root)) for f, _, _ in files], dtype=object),
                        digests=np.concatenate(digests), means=np.concatenate(means),
-                       fingerprint=fingerprint.hexdigest(labels), source=str(root),
-                       notes=converted_note(converted, len(files)))
+                       fingerprint=fingerprint.hexdigest(labels, label_set), source=str(root),
+                       notes=converted_note(converted, len(files)), label_set=label_set)
 
 
 class FolderImages:
@@ -96,7 +102,7 @@ class FolderImages:
 
     def decode(self):
         """The images as uint8 N×48×48."""
-        return read_images([self.root / name for name in self.files])[0]
+        return decode_images([self.root / name for name in self.files])[0]
 
     def __array__(self, dtype=None, copy=None):
         x = to_model_input(self.decode())
