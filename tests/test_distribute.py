@@ -74,7 +74,8 @@ def small_csv(tmp_path_factory):
     return write_csv(generate(n_samples=700, seed=3).data, tmp_path_factory.mktemp("data") / "small.csv")
 
 
-@pytest.mark.parametrize("backend, engine", [backend_param("jax", "DataParallel"), backend_param("tensorflow", "MirroredStrategy")])
+@pytest.mark.parametrize("backend, engine", [backend_param("jax", "DataParallel"),
+                                             backend_param("tensorflow", "MirroredStrategy")])
 def test_one_step_on_two_devices_gives_the_weights_of_one_step_on_one(tmp_path, backend, engine):
     """Same start weights, same global batch of 16, plain SGD: 2 replicas of 8 give the weights of
     one device with 16. The model has no BatchNormalization (each replica would normalise with its
