@@ -33,6 +33,20 @@ SINGLE_MODEL_KWARGS = """
 MODEL_KWARGS = {model_kwargs}  # keyword arguments of the model's builder{hint}"""
 """The builder-arguments parameter of a single-model notebook whose spec sets ``model_kwargs``."""
 
+MODEL_IMPORT = """
+from fer_keras.models import MODEL_FAMILIES, build_model  # noqa: E402"""
+"""Imported by the notebooks that take ``MODEL_KWARGS``: they build their models before training."""
+
+MODEL_CELLS = [  # a single-model notebook with MODEL_KWARGS: after the recipe
+    ("markdown", """\
+## The model
+
+Built with `MODEL_KWARGS` (the paper's size without them); the registry (`fer_keras.models.MODEL_FAMILIES`) records its paper and its parameter totals at the paper's size."""),
+    ("code", """\
+build_model(variant.model, **MODEL_KWARGS).summary(line_length=110)
+pd.Series(vars(MODEL_FAMILIES[variant.model]), dtype=object).drop("builder").to_frame("registry")"""),
+]
+
 FAMILY_PARAMETERS = COMMON_PARAMETERS + """\
 VARIANTS = {variants}
 MODEL_KWARGS = {model_kwargs}  # variant → keyword arguments of its model's builder{hint}"""
@@ -275,9 +289,6 @@ CNN-LSTM variation (then it lists its sampling variants and tells CNN_LSTM_STORY
 its story (the first cell ends with RUN_IT) and, when it has a ``MODEL_KWARGS`` parameter, that
 parameter's default and the end of its comment."""
 
-FAMILY_IMPORTS = """
-from fer_keras.models import MODEL_FAMILIES  # noqa: E402"""
-
 FAMILY_CELLS = [  # after the story, the parameters and the imports
     ("markdown", """\
 ## The recipes
@@ -289,9 +300,11 @@ pd.DataFrame([get_variant(name).to_dict() for name in VARIANTS]).set_index("name
     ("markdown", """\
 ## The models
 
-The registry's facts (`fer_keras.models.MODEL_FAMILIES`): the paper, the parameter totals at 48×48×1 with 7 classes and the paper's widths (total, trainable, non-trainable), the smallest input side and the preprocessing inside the graph. `MODEL_KWARGS` changes what is trained (e.g. a smaller `width` or `base_size` on a CPU), not this table."""),
+The registry's facts (`fer_keras.models.MODEL_FAMILIES`): the paper, the parameter totals at 48×48×1 with 7 classes and the paper's widths (total, trainable, non-trainable), the smallest input side and the preprocessing inside the graph; and `built_parameters`, the total of each model as built with its `MODEL_KWARGS` (e.g. a smaller `width` or `base_size` on a CPU), which is what is trained."""),
     ("code", """\
-pd.DataFrame({name: vars(MODEL_FAMILIES[get_variant(name).model]) for name in VARIANTS}).T.drop(columns="builder")"""),
+families = pd.DataFrame({name: vars(MODEL_FAMILIES[get_variant(name).model]) for name in VARIANTS}).T
+families.drop(columns="builder").assign(built_parameters=pd.Series({
+    name: build_model(get_variant(name).model, **MODEL_KWARGS.get(name, {})).count_params() for name in VARIANTS}))"""),
     ("markdown", """\
 ## Train and evaluate every variant
 
@@ -445,7 +458,7 @@ def notebook(spec):
     if "variants" in spec:
         variants = "[" + ", ".join(f'"{name}"' for name in spec["variants"]) + "]"
         parameters = FAMILY_PARAMETERS.format(variants=variants, model_kwargs=spec["model_kwargs"], hint=spec["hint"])
-        imports = SHARED_BEFORE[0][1] + FAMILY_IMPORTS + spec.get("imports", "")
+        imports = SHARED_BEFORE[0][1] + MODEL_IMPORT + spec.get("imports", "")
         cells = [("markdown", spec["story"] + RUN_IT), ("parameters", parameters + spec.get("extra_parameters", "")),
                  ("code", imports), *FAMILY_CELLS, *spec.get("extra_cells", []), FAMILY_END]
         return _nbformat(cells)
@@ -457,6 +470,9 @@ def notebook(spec):
     cells += SHARED_BEFORE
     if spec["cnn_lstm_variation"]:
         cells.append(("code", SAMPLING_CELL.format(variant=spec["variant"])))
+    if "model_kwargs" in spec:
+        cells[2] = ("code", cells[2][1] + MODEL_IMPORT)
+        cells += MODEL_CELLS
     model_kwargs = ", model_kwargs=MODEL_KWARGS" if "model_kwargs" in spec else ""
     cells += [(kind, source.replace("{model_kwargs}", model_kwargs)) for kind, source in SHARED_AFTER]
     return _nbformat(cells)
