@@ -1,6 +1,7 @@
 """The region vote of trained runs against their whole-face vote (``python -m fer_keras.ensemble
---regions``) on two baseline CNNs trained for one epoch on 300 synthetic faces: both votes' files and
-numbers, the choice on the validation split, and bad input (one line, exit 2, nothing written)."""
+--regions``) on a baseline CNN trained for one epoch on 300 synthetic faces and on copies of its run
+holding other models: both votes' files and numbers, the choice on the validation split, and bad
+input (one line, exit 2, nothing written)."""
 
 import json
 import shutil
@@ -21,29 +22,44 @@ from fer_keras.runs import Run
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two one-epoch runs (baseline_cnn, plain and random over-sampling) on one test split."""
+    """A one-epoch baseline_cnn run."""
     from fer_keras.train import train
 
     root = tmp_path_factory.mktemp("region_vote")
     csv = write_csv(generate(n_samples=300, seed=0).data, root / "faces.csv")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FER_KERAS_CACHE", str(root / "cache"))
-        dirs = [Path(train(variant, str(csv), epochs=1, output_dir=root / "callbacks", results_dir=root / "trained",
-                           verbose=0)["run_dir"]) for variant in ("baseline_cnn", "baseline_cnn_ros")]
-    return {"dirs": dirs, "csv": csv}
+        run = Path(train("baseline_cnn", str(csv), epochs=1, output_dir=root / "callbacks",
+                         results_dir=root / "trained", verbose=0)["run_dir"])
+    return {"run": run, "csv": csv}
 
 
 def accuracy(labels, truth):
     return float((np.asarray(labels) == truth).mean())
 
 
+def brightness_model(shift=0.0):
+    """Seven classes by the image's mean grey m: class k's logit is -50·(m - c_k)² (up to a constant),
+    c_k = (k + ½)/7 + ``shift``, so the nearest of seven brightness bins wins — and a darker eye crop
+    votes otherwise than its face."""
+    centres = (np.arange(7) + 0.5) / 7 + shift
+    inputs = keras.Input((48, 48, 1))
+    dense = keras.layers.Dense(7, activation="softmax")
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(inputs)), name="brightness")
+    dense.set_weights([100 * centres[None, :].astype("float32"), (-50 * centres ** 2).astype("float32")])
+    return model
+
+
 def test_both_votes_are_written_and_the_choice_is_made_on_the_validation_split(runs, tmp_path):
-    written = compare_region_vote(runs["dirs"], VOTE_REGIONS, results_dir=tmp_path, name="rv", n_calls=2)
+    members = [replaced_model(runs, tmp_path, brightness_model(shift), f"bright{shift}") for shift in (0, 0.04)]
+    written = compare_region_vote(members, VOTE_REGIONS, results_dir=tmp_path / "results", name="rv", n_calls=2)
     folders = {vote: out.name for vote, (_, out) in written.items()}
     assert folders == {"region_vote": "rv", "whole_face_vote": "rv-whole_face"}
-    recorded = Run(runs["dirs"][0]).read_test_split()
-    models = [load_keras_model(Run(d).best) for d in runs["dirs"]]
-    config = Run(runs["dirs"][0]).read_config()
+    recorded = Run(runs["run"]).read_test_split()
+    models = [load_keras_model(Run(d).best) for d in members]
+    region_labels = region_vote(models, recorded["images"], VOTE_REGIONS).labels
+    assert (region_labels != region_vote(models, recorded["images"], ("whole",)).labels).any()  # the votes differ
+    config = Run(runs["run"]).read_config()
     val = rebuild_test_split(variant_from_config(config), load_csv(runs["csv"]), part="val")
     val_faces = np.rint(val.x[..., 0] * 255).astype(np.uint8)
     whole_by_hand = majority_vote([m.predict(recorded["images"][..., None] / 255, verbose=0) for m in models])
@@ -57,7 +73,7 @@ def test_both_votes_are_written_and_the_choice_is_made_on_the_validation_split(r
         assert metrics["n_test"] == len(recorded["labels"]) > 0 and metrics["regions"] == list(expected[vote])
         assert metrics["validation_accuracy"] == pytest.approx(
             accuracy(region_vote(models, val_faces, expected[vote]).labels, val.labels))
-        assert sorted(metrics["member_accuracy"]) == sorted(d.name for d in runs["dirs"])
+        assert sorted(metrics["member_accuracy"]) == sorted(d.name for d in members)
     regions, whole = written["region_vote"][0], written["whole_face_vote"][0]
     np.testing.assert_array_equal(region_vote(models, recorded["images"], ("whole",)).labels, whole_by_hand)
     assert whole["test_accuracy"] == pytest.approx(accuracy(whole_by_hand, recorded["labels"]))
@@ -76,7 +92,7 @@ def test_region_vote_cli_takes_one_run_and_prints_what_it_wrote(runs, tmp_path, 
     from fer_keras.ensemble import main
     from fer_keras.results import collect
 
-    assert main(["--members", str(runs["dirs"][0]), "--regions", " mouth, whole ", "--name", "one",
+    assert main(["--members", str(runs["run"]), "--regions", " mouth, whole ", "--name", "one",
                  "--results-dir", str(tmp_path), "--timing-calls", "0"]) == 0
     printed = capsys.readouterr().out
     assert "region_vote (mouth, whole): validation accuracy" in printed and "chosen on the validation split" in printed
@@ -84,13 +100,13 @@ def test_region_vote_cli_takes_one_run_and_prints_what_it_wrote(runs, tmp_path, 
     rows = {row["run"]: row for row in collect(tmp_path)}
     assert {rows["one"]["variant"], rows["one-whole_face"]["variant"]} == {"region_vote", "whole_face_vote"}
     saved = json.loads((tmp_path / "one" / "config.json").read_text())
-    assert saved["region_vote"]["regions"] == ["mouth", "whole"] and list(saved["members"]) == [runs["dirs"][0].name]
+    assert saved["region_vote"]["regions"] == ["mouth", "whole"] and list(saved["members"]) == [runs["run"].name]
 
 
-def replaced_model(runs, folder, model):
-    """A copy of the first run whose best.keras is ``model``."""
-    copy = folder / "odd_run"
-    shutil.copytree(runs["dirs"][0], copy)
+def replaced_model(runs, folder, model, name="odd_run"):
+    """A copy of the first run, called ``name``, whose best.keras is ``model``."""
+    copy = folder / name
+    shutil.copytree(runs["run"], copy)
     model.save(copy / "best.keras")
     return copy
 
@@ -115,7 +131,7 @@ def dense_model(input_side, classes):
 def test_bad_region_vote_input_is_one_line_exit_2_and_writes_nothing(runs, tmp_path, capsys, case, args, message):
     from fer_keras.ensemble import main
 
-    members = [str(d) for d in runs["dirs"]]
+    members = [str(runs["run"])]
     odd = None
     if case == "classes":
         odd = replaced_model(runs, tmp_path, dense_model(48, 3))
@@ -128,4 +144,4 @@ def test_bad_region_vote_input_is_one_line_exit_2_and_writes_nothing(runs, tmp_p
         main(["--members", *members, *args, "--results-dir", str(tmp_path / "out"), "--timing-calls", "0"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and not (tmp_path / "out").exists()
-    assert err.startswith("error: " + message.format(run=runs["dirs"][0].name, odd=odd)) and err.count("\n") == 1
+    assert err.startswith("error: " + message.format(run=runs["run"].name, odd=odd)) and err.count("\n") == 1
