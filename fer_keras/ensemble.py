@@ -1,4 +1,6 @@
 """Evaluate an ensemble of trained runs: ``python -m fer_keras.ensemble --members RUN ... --method mean``.
+With ``--regions whole,left_eye,right_eye,nose,mouth,rest``: the region vote of Bakiasi & Muça
+(2024) against the members' whole-face vote (``fer_keras.region_ensemble``).
 
 mean: (weighted) probability average (Białek et al. 2023 §4.5); vote: majority vote (Bakiasi 2024;
 ties → highest summed probability, then lowest class index); ovr: seven one-vs-rest binary runs,
@@ -47,17 +49,15 @@ from fer_keras.models.ensemble import (
     combine,
     ensemble_model,
 )
+from fer_keras.regions import VOTE_REGIONS
 from fer_keras.runs import Run
 
 REFERENCES = {"mean": "Białek et al. 2023 §4.5", "vote": "Bakiasi 2024", "ovr": "Białek et al. 2023 §3.5, §4.4",
               "snapshot": "Huang et al. 2017, Snapshot Ensembles"}
 
 
-def check_members(run_dirs, configs, method):
-    """The members' variants, in the order the method needs (one-vs-rest: by emotion); a FERError
-    names the first pair of members tested on different splits, or a member of the wrong kind."""
-    if len(run_dirs) < 2:
-        raise FERError(f"an ensemble needs at least two members, got {len(run_dirs)}")
+def check_same_split(run_dirs, configs):
+    """A FERError names a run listed twice or the first pair of runs tested on different splits."""
     if len({Path(d).resolve() for d in run_dirs}) != len(run_dirs):
         raise FERError("the same run is listed twice in --members")
     first = split_key(configs[0])
@@ -68,6 +68,25 @@ def check_members(run_dirs, configs, method):
             raise FERError(f"{Path(run_dirs[0]).name} and {Path(run_dir).name} were tested on different test splits "
                            f"({field}: {first.get(field)!r} vs {key.get(field)!r}); ensemble runs of the same data, "
                            "cleaning, split and protocol")
+
+
+def shared_test_split(run_dirs, data=None):
+    """The test split the runs ``run_dirs`` recorded (a HeldOutSplit, see ``evaluate.run_test_split``);
+    a FERError if one of them recorded other images."""
+    test, _ = run_test_split(run_dirs[0], data)
+    for run_dir in run_dirs[1:]:  # the recorded splits themselves, whatever their configs say
+        if not np.array_equal(Run(run_dir).read_test_split()["images"], np.rint(test.x[..., 0] * 255)):
+            raise FERError(f"{run_dirs[0].name} and {run_dir.name} recorded different test splits; ensemble runs "
+                           "tested on the same images")
+    return test
+
+
+def check_members(run_dirs, configs, method):
+    """The members' variants, in the order the method needs (one-vs-rest: by emotion); a FERError
+    names the first pair of members tested on different splits, or a member of the wrong kind."""
+    if len(run_dirs) < 2:
+        raise FERError(f"an ensemble needs at least two members, got {len(run_dirs)}")
+    check_same_split(run_dirs, configs)
     variants = [variant_from_config(c) for c in configs]
     if method == "ovr":
         emotions = [v.binary_emotion for v in variants]
@@ -97,11 +116,7 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     run_dirs, configs, variants = ([seq[i] for i in order] for seq in (run_dirs, configs, variants))
     if weights is not None:
         weights = [weights[i] for i in order]
-    test, _ = run_test_split(run_dirs[0], data)
-    for run_dir in run_dirs[1:]:  # the recorded splits themselves, whatever their configs say
-        if not np.array_equal(Run(run_dir).read_test_split()["images"], np.rint(test.x[..., 0] * 255)):
-            raise FERError(f"{run_dirs[0].name} and {run_dir.name} recorded different test splits; ensemble runs "
-                           "tested on the same images")
+    test = shared_test_split(run_dirs, data)
     models = [load_keras_model(Run(d).best) for d in run_dirs]
     scored = [model_scores(model, test.x, tta) for model in models]
     member_accuracy = {}
@@ -191,6 +206,24 @@ def evaluate_snapshots(run_dir, last=None, data=None, results_dir="results", nam
     return write_results(out_dir, metrics, f"{name} ({k} of {len(paths)} snapshots)", config=results_config), out_dir
 
 
+def _region_vote_main(args, timing_calls, tta):
+    from fer_keras.region_ensemble import compare_region_vote, parse_regions
+
+    regions = parse_regions(args.regions)
+    if args.method not in (None, "vote") or args.weights or tta != "none":
+        raise FERError("--regions evaluates an unweighted majority vote: no --method other than vote, no --weights, "
+                       "no --tta")
+    import_keras_quietly()
+    written = compare_region_vote(args.members, regions, args.data, args.results_dir, args.name, timing_calls)
+    for vote, (metrics, _) in written.items():
+        print(f"{vote} ({', '.join(metrics['regions'])}): validation accuracy {metrics['validation_accuracy']:.4f}, "
+              f"test accuracy {metrics['test_accuracy']:.4f}")
+    print(f"chosen on the validation split: {metrics['comparison']['selected']}")
+    for metrics, out_dir in written.values():
+        print_summary(metrics, out_dir)
+    return 0
+
+
 @user_errors_exit
 def main(argv=None):
     parser = argparse.ArgumentParser(
@@ -202,7 +235,8 @@ def main(argv=None):
         "      --members callbacks/vgg16_original-* callbacks/resnet50_original-*\n"
         "  python -m fer_keras.ensemble --members RUN_A RUN_B RUN_C --method vote --weights 2 1 1\n"
         "  python -m fer_keras.ensemble --members callbacks/binary_*_five_layer-* --method ovr\n"
-        "  python -m fer_keras.ensemble --snapshots callbacks/fernet_t-20261121-2359   # a --recipe snapshot run",
+        "  python -m fer_keras.ensemble --snapshots callbacks/fernet_t-20261121-2359   # a --recipe snapshot run\n"
+        "  python -m fer_keras.ensemble --members RUN_A RUN_B --regions whole,left_eye,right_eye,nose,mouth,rest",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     members = parser.add_mutually_exclusive_group(required=True)
     members.add_argument("--members", nargs="+", help="training run folders (callbacks/<variant>-<time>/)")
@@ -210,20 +244,28 @@ def main(argv=None):
                          help="one run trained with --recipe snapshot: average its cycle snapshots (mean), keeping "
                          "the last k, k chosen on the validation split (PublicTest) unless --last is given")
     parser.add_argument("--last", type=int, metavar="K", help="with --snapshots: keep the last K snapshots")
-    parser.add_argument("--method", choices=ENSEMBLE_METHODS, default="mean",
+    parser.add_argument("--method", choices=ENSEMBLE_METHODS,
                         help="mean: probability average; vote: majority vote; ovr: seven binary runs "
-                        "(default: %(default)s)")
+                        "(default: mean; with --regions: vote)")
+    parser.add_argument("--regions", metavar="LIST",
+                        help=f"comma-separated face regions, some of {', '.join(VOTE_REGIONS)}: the region vote "
+                        "(every member on every region, majority vote; one member is enough) against the members' "
+                        "whole-face vote, chosen between on the validation split (PublicTest), both reported on the "
+                        "test split; writes results/<name>/ and results/<name>-whole_face/")
     parser.add_argument("--weights", nargs="+", type=float, help="one weight per member (mean and vote)")
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; overrides the members' recorded source")
-    parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>)")
+    parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>, or "
+                        "region_vote-<time>)")
     parser.add_argument("--results-dir", default="results", help="results go to DIR/<name>/ (default: %(default)s)")
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
     timing_calls, tta = evaluation_options_of(args)
-    if args.snapshots and (args.method != "mean" or args.weights):
-        raise FERError("--snapshots averages probabilities: --method mean, no --weights")
+    if args.snapshots and (args.method not in (None, "mean") or args.weights or args.regions):
+        raise FERError("--snapshots averages probabilities: --method mean, no --weights, no --regions")
     if args.last is not None and not args.snapshots:
         raise FERError("--last goes with --snapshots")
+    if args.regions is not None:
+        return _region_vote_main(args, timing_calls, tta)
     import_keras_quietly()
     if args.snapshots:
         metrics, out_dir = evaluate_snapshots(args.snapshots, args.last, args.data, args.results_dir, args.name,
@@ -239,8 +281,8 @@ def main(argv=None):
                  else ""))
         print_summary(metrics, out_dir)
         return 0
-    metrics, out_dir = evaluate_ensemble(args.members, args.method, args.weights, args.data, args.results_dir,
-                                         args.name, timing_calls, tta)
+    metrics, out_dir = evaluate_ensemble(args.members, args.method or "mean", args.weights, args.data,
+                                         args.results_dir, args.name, timing_calls, tta)
     for member, accuracy in metrics["member_accuracy"].items():
         print(f"  member {member}: accuracy {accuracy:.4f}")
     print_summary(metrics, out_dir)

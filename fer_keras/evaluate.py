@@ -343,6 +343,21 @@ LEAKY_NOTES = {
 """What each leaky protocol leaks, for the report's warning."""
 
 
+def _comparison_lines(comparison):
+    """The region vote against the whole-face vote (``fer_keras.region_ensemble``), as a table."""
+    if not comparison:
+        return []
+    lines = ["", "## Region vote against whole-face vote", "",
+             f"Chosen on the validation split ({comparison['n_validation']:,} images of split "
+             f"`{comparison['split']}`; on FER2013 under `usage`, the PublicTest): "
+             f"**{comparison['selected']}**. The test split is reported once, for both, and chooses nothing.", "",
+             "| vote | regions | validation accuracy | test accuracy | test macro-F1 |",
+             "| --- | --- | --- | --- | --- |"]
+    return lines + [f"| {vote} | {', '.join(row['regions'])} | {row['validation_accuracy']:.2%} | "
+                    f"{row['test_accuracy']:.2%} | {row['test_macro_f1']:.4f} |"
+                    for vote, row in comparison["votes"].items()]
+
+
 def report_markdown(metrics, title, files):
     from fer_keras.paper_results import paper_figure
 
@@ -361,6 +376,7 @@ def report_markdown(metrics, title, files):
               f"{metrics['selection']['chosen_on_validation']}); the last snapshot alone "
               f"{metrics['single_snapshot_accuracy']:.2%}, all {len(metrics['member_accuracy'])} averaged "
               f"{metrics['all_snapshots_accuracy']:.2%}; inference cost {metrics['inference_cost_ratio']}×"),
+             ("regions", ", ".join(metrics.get("regions") or ())),
              ("paper", paper_figure(metrics.get("variant"))), ("evaluated", metrics.get("evaluated"))]
     lines += [f"- **{name}**: {value}" for name, value in facts if value]
     lines += ["", f"Test accuracy **{metrics['test_accuracy']:.2%}** on {metrics['n_test']:,} images"
@@ -381,6 +397,7 @@ def report_markdown(metrics, title, files):
     for average in ("macro", "weighted"):
         scores = [metrics[f"test_{average}_{name}"] for name in ("precision", "recall", "f1")]
         lines.append(f"| {average} | " + " | ".join(f"{v:.4f}" for v in scores) + " |")
+    lines += _comparison_lines(metrics.get("comparison"))
     lines += ["", "## Per class", "", "```", metrics["report"].rstrip(), "```", "",
               "## Confusion matrix (rows: true emotion, % of its images)", "",
               "![confusion matrix](confusion_matrix.png)", ""]

@@ -139,10 +139,12 @@ class RegionVote:
     members: tuple
 
 
-def _class_counts(models):
+def check_class_counts(models, names=None):
+    """The models' shared number of classes; a one-line FERError lists each model's (by ``names``,
+    default their own) unless all have the same number, at least 2."""
     counts = [int(m.outputs[0].shape[-1]) for m in models]
     if len(set(counts)) != 1 or counts[0] < 2:
-        listed = ", ".join(f"{m.name}: {c}" for m, c in zip(models, counts))
+        listed = ", ".join(f"{name}: {c}" for name, c in zip(names or [m.name for m in models], counts))
         raise FERError(f"region_vote needs softmax models with the same number of classes (at least 2), got {listed}")
     return counts[0]
 
@@ -166,7 +168,7 @@ def region_vote(models, faces, regions=VOTE_REGIONS, landmarks=None, batch_size=
     models, regions = list(models), check_regions(regions)
     if not models:
         raise FERError("region_vote needs at least one model")
-    num_classes = _class_counts(models)
+    num_classes = check_class_counts(models)
     faces = np.asarray(faces)
     if faces.ndim == 4 and faces.shape[-1] == 1:
         faces = faces[..., 0]

@@ -1,8 +1,10 @@
-"""The single-model notebooks 01–06 from one template: ``python notebooks/build_notebooks.py``.
+"""The template notebooks, from two templates: ``python notebooks/build_notebooks.py``.
 
-Each notebook is one variation's story (its first cell) and its default ``VARIANT``; every other
-cell is the shared template below, so a change to how a variation is trained or reported is made
-once. ``tests/test_notebooks.py`` checks that the committed notebooks are this script's output.
+A single-model notebook (01–06, 12, 13) is one variation's story (its first cell) and its default
+``VARIANT``; a family notebook (14–16) trains and compares a list of ``VARIANTS``, each with its own
+builder arguments (``MODEL_KWARGS``), and may end with cells of its own. Every other cell is shared,
+so a change to how a variation is trained or reported is made once. ``tests/test_notebooks.py``
+checks that the committed notebooks are this script's output.
 """
 
 import json
@@ -11,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-PARAMETERS = """\
+COMMON_PARAMETERS = """\
 DATA = "synthetic"           # "synthetic" (embedded demo set), a Kaggle CSV (.csv / .gz / .xz) or an image folder
 EPOCHS = None                # None: the variant's demo epochs on synthetic data, the paper's on real data
 PER_CLASS = None             # balancing target of "augment" / one-vs-rest variants (None: 8000 / 6000, demo: largest class)
@@ -22,7 +24,32 @@ TIMING_CALLS = 50            # Białek's inference protocol: mean of 50 predict 
 MIXED_PRECISION = False      # mixed_float16 on a GPU (ignored, with a note, on a CPU)
 SALIENCY_METHOD = "gradcam"  # "gradient", "gradcam" or "occlusion"
 SALIENCY_IMAGES = 16
+"""
+
+PARAMETERS = COMMON_PARAMETERS + """\
 VARIANT = "{variant}"  # {choices}"""
+
+SINGLE_MODEL_KWARGS = """
+MODEL_KWARGS = {model_kwargs}  # keyword arguments of the model's builder{hint}"""
+"""The builder-arguments parameter of a single-model notebook whose spec sets ``model_kwargs``."""
+
+MODEL_IMPORT = """
+from fer_keras.models import MODEL_FAMILIES, build_model  # noqa: E402"""
+"""Imported by the notebooks that take ``MODEL_KWARGS``: they build their models before training."""
+
+MODEL_CELLS = [  # a single-model notebook with MODEL_KWARGS: after the recipe
+    ("markdown", """\
+## The model
+
+Built with `MODEL_KWARGS` (the paper's size without them); the registry (`fer_keras.models.MODEL_FAMILIES`) records its paper and its parameter totals at the paper's size."""),
+    ("code", """\
+build_model(variant.model, **MODEL_KWARGS).summary(line_length=110)
+pd.Series(vars(MODEL_FAMILIES[variant.model]), dtype=object).drop("builder").to_frame("registry")"""),
+]
+
+FAMILY_PARAMETERS = COMMON_PARAMETERS + """\
+VARIANTS = {variants}
+MODEL_KWARGS = {model_kwargs}  # variant → keyword arguments of its model's builder{hint}"""
 
 SAMPLING_CELL = """\
 from fer_keras.variants import VARIANTS as ALL_VARIANTS
@@ -62,7 +89,7 @@ SHARED_AFTER = [  # after the variant's own cells
 `train` cleans, splits, balances the training split, fits with the callback suite and tests the best checkpoint; it returns what it wrote to `metrics.json`."""),
     ("code", """\
 metrics = train(VARIANT, data=DATA, epochs=EPOCHS, mixed_precision=MIXED_PRECISION, seed=SEED,
-                output_dir=OUTPUT_DIR, results_dir=RESULTS_DIR, per_class=PER_CLASS)
+                output_dir=OUTPUT_DIR, results_dir=RESULTS_DIR, per_class=PER_CLASS{model_kwargs})
 run_dir = Path(metrics["run_dir"])
 out_dir = Path(RESULTS_DIR) / run_dir.name"""),
     ("markdown", """\
@@ -200,21 +227,258 @@ train/test split, so copies of its test images were trained on; its figures comp
 
 """,
     },
+    "12_resemotenet": {
+        "variant": "resemotenet",
+        "choices": "its only variant",
+        "cnn_lstm_variation": False,
+        "model_kwargs": "{}",
+        "hint": ', e.g. {"width": 0.25, "base_size": 48} on a CPU',
+        "story": """\
+# 12 — ResEmoteNet (Roy et al. 2024)
+
+**The model** (Fig. 1 and the authors' code): the face resized to 64×64 in the graph, grey copied to
+RGB with ImageNet normalisation → 3 × [Conv 3×3 (64, 128, 256) → BatchNorm → ReLU → MaxPool] →
+squeeze-and-excitation on 256 channels → three residual blocks (256 → 512 → 1024 → 2048) →
+GlobalAveragePooling → Dense 1024, 512, 256 (Dropout 0.5 each) → Dense 7 softmax: 80,260,999
+parameters (80,238,599 learnable, as the authors' PyTorch model has with a 7-class head).
+
+**The recipe** (`resemotenet`): Adam 1e-3, batch 16, up to 80 epochs at a constant learning rate,
+early stopping after 15 epochs without a better val_accuracy. The paper trained with SGD (momentum
+0.9, weight decay 1e-4) and horizontal flips; the recipe table below says what differs.
+
+**Reported**: **79.79 %** on FER2013 — not reproducible on the standard splits; public re-runs report
+58–66 %.
+
+**On a CPU** the model is large: `MODEL_KWARGS = {"width": 0.25, "base_size": 48}` trains one with 1/16
+of the convolution weights at the dataset's own size.
+
+""",
+    },
+    "13_pattlite": {
+        "variant": "pattlite",
+        "choices": "its only variant",
+        "cnn_lstm_variation": False,
+        "model_kwargs": "{}",
+        "hint": ', e.g. {"weights": "imagenet"} or {"base_size": 112}',
+        "story": """\
+# 13 — PAtt-Lite (Ngwe et al. 2024)
+
+**The model**: the face resized to 224×224 RGB in [-1, 1] → MobileNetV1 truncated after block 9's
+depthwise convolution (14×14×512; frozen in the paper's first stage) → patch extraction into 4
+tokens of 256 → self-attention across the tokens → GlobalAveragePooling → Dropout 0.1 → Dense 32 →
+BatchNorm → Dense 7 softmax: 1,102,664 parameters, 280,648 trainable with the backbone frozen (the
+paper's "1.10 M"). The paper's attention mixes the images of a batch; here it runs across each
+image's patch tokens (`fer_keras/models/pattlite.py` explains why).
+
+**The recipe** (`pattlite`): the paper's first stage — backbone frozen, Adam 1e-3, batch 8, class
+weights, learning rate ×0.1 when val_accuracy stalls for 3 epochs, early stopping after 5. Its
+second stage (`unfreeze_last_layers`, Adam 1e-5), global clip-norm 3 and flip / contrast
+augmentation are not part of this variant.
+
+**Reported**: RAF-DB 95.05 %, FERPlus 95.55 %, CK+ 100 %; no FER2013 figure is recorded.
+
+**Weights**: random by default. `MODEL_KWARGS = {"weights": "imagenet"}` loads Keras' ImageNet MobileNet
+(downloaded on first use), as the paper does, or `{"weights": "path/to/file.weights.h5"}` a local
+file; `{"base_size": 112}` (at least 80) is faster on a CPU.
+
+""",
+    },
 }
 """Notebook → its default variant, the parameter comment listing its choices, whether it is a
-CNN-LSTM variation (then it lists its sampling variants and tells CNN_LSTM_STORY), and the opening
-of its story (the first cell ends with RUN_IT)."""
+CNN-LSTM variation (then it lists its sampling variants and tells CNN_LSTM_STORY), the opening of
+its story (the first cell ends with RUN_IT) and, when it has a ``MODEL_KWARGS`` parameter, that
+parameter's default and the end of its comment."""
+
+FAMILY_CELLS = [  # after the story, the parameters and the imports
+    ("markdown", """\
+## The recipes
+
+Each variant is data (`fer_keras/variants.py`): model, split, balancing, learning rate, batch size, epochs and the paper it follows."""),
+    ("code", """\
+pd.DataFrame([get_variant(name).to_dict() for name in VARIANTS]).set_index("name")[
+    ["model", "split", "sampling", "learning_rate", "batch_size", "epochs", "reference"]]"""),
+    ("markdown", """\
+## The models
+
+The registry's facts (`fer_keras.models.MODEL_FAMILIES`): the paper, the parameter totals at 48×48×1 with 7 classes and the paper's widths (total, trainable, non-trainable), the smallest input side and the preprocessing inside the graph; and `built_parameters`, the total of each model as built with its `MODEL_KWARGS` (e.g. a smaller `width` or `base_size` on a CPU), which is what is trained."""),
+    ("code", """\
+families = pd.DataFrame({name: vars(MODEL_FAMILIES[get_variant(name).model]) for name in VARIANTS}).T
+families.drop(columns="builder").assign(built_parameters=pd.Series({
+    name: build_model(get_variant(name).model, **MODEL_KWARGS.get(name, {})).count_params() for name in VARIANTS}))"""),
+    ("markdown", """\
+## Train and evaluate every variant
+
+One `train` + `evaluate_run` per name in `VARIANTS`, with the builder arguments `MODEL_KWARGS[name]`; each run gets its own `OUTPUT_DIR/<variant>-<time>/` and `RESULTS_DIR/<run>/`."""),
+    ("code", """\
+runs = {name: train(name, data=DATA, epochs=EPOCHS, mixed_precision=MIXED_PRECISION, seed=SEED,
+                    output_dir=OUTPUT_DIR, results_dir=RESULTS_DIR, per_class=PER_CLASS,
+                    model_kwargs=MODEL_KWARGS.get(name, {}))
+        for name in VARIANTS}
+evaluations = {name: evaluate_run(run["run_dir"], results_dir=RESULTS_DIR, n_calls=TIMING_CALLS)
+               for name, run in runs.items()}"""),
+    ("markdown", """\
+## Against the papers
+
+Accuracy and macro-F1 in % on each run's test split, next to the paper's figure (`paper_accuracy`; the story above says where it was measured); *s_per_1000* is the inference time by Białek's protocol on this machine."""),
+    ("code", """\
+run_names = [Path(run["run_dir"]).name for run in runs.values()]
+table = pd.DataFrame(collect(RESULTS_DIR)).set_index("run").loc[run_names]
+table[["variant", "data", "best_epoch", "epochs_run", "accuracy", "paper_accuracy", "macro_f1", "s_per_1000",
+       "device"]]"""),
+    ("markdown", "## Confusion matrices and training curves"),
+    ("code", """\
+for name, run in runs.items():
+    out_dir = Path(RESULTS_DIR) / Path(run["run_dir"]).name
+    display(Markdown(f"### {name}"))
+    display(Image(filename=out_dir / "confusion_matrix.png"))
+    display(Image(filename=out_dir / "curves.png"))"""),
+    ("markdown", """\
+## Where the best run looks
+
+Saliency maps of the run with the highest test accuracy."""),
+    ("code", """\
+best = max(evaluations, key=lambda name: evaluations[name]["test_accuracy"])
+print(f"best: {best} ({evaluations[best]['test_accuracy']:.2%})")
+pd.DataFrame(evaluations[best]["per_class"]).T"""),
+    ("code", """\
+display(Image(filename=run_saliency(runs[best]["run_dir"], n=SALIENCY_IMAGES, method=SALIENCY_METHOD,
+                                    results_dir=RESULTS_DIR, seed=SEED)))"""),
+]
+FAMILY_END = ("markdown", """\
+`python -m fer_keras.results` adds these runs to `results/README.md`, next to the papers' figures.""")
+
+REGION_VOTE_CELLS = [
+    ("markdown", """\
+## The region vote
+
+Bakiasi & Muça's ensemble: every model classifies the whole face and five regions of it — left eye, right eye, nose, mouth and the rest of the face — and the label most (model, region) pairs predict wins; a tie goes to the highest mean probability. Each part's box is cut out and resized back to 48×48, so the same models classify it; *rest* is the face with the four boxes filled with its mean grey (`fer_keras/regions.py`). It is compared with the same models' whole-face vote: the choice between the two is made on the validation split only, and the test split is reported once, for both. From a shell: `python -m fer_keras.ensemble --members RUN ... --regions whole,left_eye,right_eye,nose,mouth,rest`."""),
+    ("code", """\
+votes = compare_region_vote([run["run_dir"] for run in runs.values()], REGIONS, results_dir=RESULTS_DIR,
+                            n_calls=TIMING_CALLS)
+comparison = votes["region_vote"][0]["comparison"]
+print(f"chosen on the validation split ({comparison['n_validation']} images): {comparison['selected']}")
+pd.DataFrame(comparison["votes"]).T"""),
+    ("code", """\
+for vote, (found, out_dir) in votes.items():
+    display(Markdown(f"### {vote}: test accuracy {found['test_accuracy']:.2%}"))
+    display(Image(filename=out_dir / "confusion_matrix.png"))"""),
+]
+
+TRINH_PROTOCOL = """\
+a stratified, duplicate-aware 20 % of Training validates and PrivateTest tests (PublicTest is not
+used; split `training_holdout`); class weights; Keras augmentation during training."""
+
+FAMILIES = {
+    "14_residual_masking_network": {
+        "variants": ["resnet34", "cbam_resnet34", "rmn"],
+        "model_kwargs": "{}",
+        "hint": ', e.g. {"rmn": {"width": 0.25}} on a CPU',
+        "story": """\
+# 14 — Pham et al. (2020): ResNet34, CBAM-ResNet34 and the Residual Masking Network
+
+The three best single models of Pham et al.'s FER2013 ensemble, reused by Berindeie's (2024)
+report. **ResNet34** (He et al. 2016): BasicBlocks [3, 4, 6, 3] of widths 64, 128, 256, 512 →
+GlobalAveragePooling → Dense 7; 21,296,455 parameters. **CBAM-ResNet34** (Woo et al. 2018): a CBAM
+(channel, then spatial attention) on every block's residual branch; 21,459,283. **RMN** (Pham et
+al. 2020): ResNet34 with a masking block (a U-Net of depth 4, 3, 2, 1) after each stage, the
+stage's output scaled as x·(1 + mask), Dropout 0.4 before the head; 137,865,415 (the paper states
+142.9 M).
+
+The paper feeds 224×224 RGB through the ImageNet stem (about 24 G multiply-accumulates per image for
+RMN); here the 48×48 face goes through a small stem (3×3 convolution, 2×2 max-pool), so the four
+stages see 24, 12, 6 and 3 pixels. `MODEL_KWARGS = {"rmn": {"width": 0.25}}` scales every width (RMN:
+8,646,967 parameters) for a CPU.
+
+**The recipe**: from scratch, Adam 1e-4, batch 48, up to 50 epochs, learning rate ×0.1 after 2
+epochs without a better val_accuracy, early stopping after 8. The authors start ResNet34 from
+ImageNet weights and train with momentum 0.9 and weight decay 1e-3.
+
+**Reported** (Pham et al. 2020, at 224×224 RGB): ResNet34 **72.42 %**, RMN **74.14 %** (76.82 % in
+an ensemble of 7); their CBAM model is ResNet50-based (73.39 %).
+
+""",
+    },
+    "15_trinh_2023": {
+        "variants": ["googlenet_trinh", "resnet50v2_trinh", "patch_vit_trinh"],
+        "model_kwargs": "{}",
+        "hint": ', e.g. {"resnet50v2_trinh": {"base_size": 96}}',
+        "story": """\
+# 15 — Trinh et al. (2023): GoogLeNet, a ResNet50V2 model and a ViT
+
+**Trinh et al.'s protocol**, for all three: """ + TRINH_PROTOCOL + """
+
+**GoogLeNet** (Szegedy et al. 2015, Table 1) with a 48×48 stem; two auxiliary classifiers during
+training (loss weight 0.3 each), dropped from the saved model: 5,993,735 parameters; learning rate
+1e-3, 60 epochs. **The ResNet50V2 model** (§2.1.2): the face resized to 224×224 RGB in [-1, 1] →
+ResNet50V2 → Dropout 0.25 → BatchNorm → Flatten → Dense 64 → Dense 7: 29,996,039 parameters;
+learning rate 1e-4, 25 epochs; `MODEL_KWARGS = {"resnet50v2_trinh": {"base_size": 96}}` is faster on a
+CPU (the Flatten → Dense 64 then has fewer weights). **The ViT**: the paper fine-tunes a pretrained
+ViT-Base; here a CPU-sized patch ViT trained from scratch (4×4 patches, width 96, 4 blocks of 4
+heads): 315,463 parameters; learning rate 1e-3, 30 epochs.
+
+**Reported** on FER2013: GoogLeNet **55 %**, the ResNet50V2 model **68 %**, ViT-Base **69 %**.
+
+""",
+    },
+    "16_bakiasi_2024": {
+        "variants": ["inceptionv3_trinh", "spp_net_trinh"],
+        "model_kwargs": "{}",
+        "hint": ', e.g. {"inceptionv3_trinh": {"weights": "imagenet"}}',
+        "extra_parameters": """
+REGIONS = ["left_eye", "right_eye", "nose", "mouth", "rest", "whole"]  # the region vote's regions""",
+        "imports": """
+from fer_keras.region_ensemble import compare_region_vote  # noqa: E402""",
+        "extra_cells": REGION_VOTE_CELLS,
+        "story": """\
+# 16 — Bakiasi & Muça (2024): InceptionV3, SPP-net and the region vote
+
+**InceptionV3** (Szegedy et al. 2016): the face resized in the graph to 224×224 RGB in [-1, 1] →
+InceptionV3 base (GlobalAveragePooling, 2048) → Dropout 0.5 → Dense 7: 21,817,127 parameters;
+random weights by default, `MODEL_KWARGS = {"inceptionv3_trinh": {"weights": "imagenet"}}` for Keras'
+ImageNet ones (downloaded on first use). **SPP-net** (He et al. 2015), CPU-sized: 4 stages of Conv →
+BatchNorm → ReLU (32, 64, 128, 256 filters, max-pool between) → spatial pyramid pooling (1, 2, 4
+bins) → Dense 512 → Dropout 0.5 → Dense 7: 3,145,895 parameters (the paper's exact layers are not
+published). Both are trained under Trinh et al.'s protocol: """ + TRINH_PROTOCOL + """
+
+**The region vote**: every model classifies the whole face and five regions of it, and the label
+most (model, region) pairs predict wins — see the last section.
+
+**Reported** on AffectNet (224×224 RGB, not FER2013): InceptionV3 **80.5 %**, SPP-net **78.5 %**, the
+vote of their models **85.2 %**.
+
+""",
+    },
+}
+"""Family notebook → its default ``VARIANTS``, the default and comment of ``MODEL_KWARGS``, the opening
+of its story, and optionally more parameters, imports and closing cells."""
 
 
 def notebook(spec):
-    """The notebook (nbformat 4 JSON) of one ``NOTEBOOKS`` entry."""
+    """The notebook (nbformat 4 JSON) of one ``NOTEBOOKS`` or ``FAMILIES`` entry."""
+    if "variants" in spec:
+        variants = "[" + ", ".join(f'"{name}"' for name in spec["variants"]) + "]"
+        parameters = FAMILY_PARAMETERS.format(variants=variants, model_kwargs=spec["model_kwargs"], hint=spec["hint"])
+        imports = SHARED_BEFORE[0][1] + MODEL_IMPORT + spec.get("imports", "")
+        cells = [("markdown", spec["story"] + RUN_IT), ("parameters", parameters + spec.get("extra_parameters", "")),
+                 ("code", imports), *FAMILY_CELLS, *spec.get("extra_cells", []), FAMILY_END]
+        return _nbformat(cells)
     story = spec["story"] + (CNN_LSTM_STORY.format(variant=spec["variant"]) if spec["cnn_lstm_variation"] else "")
-    cells = [("markdown", story + RUN_IT),
-             ("parameters", PARAMETERS.format(variant=spec["variant"], choices=spec["choices"]))]
+    parameters = PARAMETERS.format(variant=spec["variant"], choices=spec["choices"])
+    if "model_kwargs" in spec:
+        parameters += SINGLE_MODEL_KWARGS.format(model_kwargs=spec["model_kwargs"], hint=spec["hint"])
+    cells = [("markdown", story + RUN_IT), ("parameters", parameters)]
     cells += SHARED_BEFORE
     if spec["cnn_lstm_variation"]:
         cells.append(("code", SAMPLING_CELL.format(variant=spec["variant"])))
-    cells += SHARED_AFTER
+    if "model_kwargs" in spec:
+        cells[2] = ("code", cells[2][1] + MODEL_IMPORT)
+        cells += MODEL_CELLS
+    model_kwargs = ", model_kwargs=MODEL_KWARGS" if "model_kwargs" in spec else ""
+    cells += [(kind, source.replace("{model_kwargs}", model_kwargs)) for kind, source in SHARED_AFTER]
+    return _nbformat(cells)
+
+
+def _nbformat(cells):
     out = []
     for index, (kind, source) in enumerate(cells):
         entry = {"cell_type": "markdown" if kind == "markdown" else "code", "id": f"cell-{index:02d}",
@@ -234,7 +498,7 @@ def render(spec):
 
 
 def main():
-    for name, spec in NOTEBOOKS.items():
+    for name, spec in {**NOTEBOOKS, **FAMILIES}.items():
         (HERE / f"{name}.ipynb").write_text(render(spec))
         print(f"wrote notebooks/{name}.ipynb")
     return 0

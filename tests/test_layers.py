@@ -20,8 +20,8 @@ STAGES = [
      "fer_keras.runs", "fer_keras.saved_models", "fer_keras.tflite", "fer_keras.distribute",
      "fer_keras.snapshots", "fer_keras.stages"},  # how to fit; run folder
     {"fer_keras.train"},  # fit
-    {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.saliency",
-     "fer_keras.results", "fer_keras.plots", "fer_keras.plots_eda", "fer_keras.eda"},  # after fit: read runs
+    {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.region_ensemble",
+     "fer_keras.saliency", "fer_keras.results", "fer_keras.plots", "fer_keras.plots_eda", "fer_keras.eda"},  # read runs
     {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video"},  # use
 ]
 ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate")}
@@ -64,8 +64,8 @@ def test_no_module_imports_a_later_stage():
 
 
 def test_after_training_nothing_imports_training_or_balancing():
-    after = {"fer_keras.evaluate", "fer_keras.ensemble", "fer_keras.saliency", "fer_keras.predict",
-             "fer_keras.tta", "fer_keras.results"}
+    after = {"fer_keras.evaluate", "fer_keras.ensemble", "fer_keras.region_ensemble", "fer_keras.saliency",
+             "fer_keras.predict", "fer_keras.tta", "fer_keras.results"}
     for name, path in modules():
         if name in after:
             found = set(imported(path)) & {"fer_keras.train", "fer_keras.pre_proc_data"}

@@ -32,19 +32,36 @@ INJECTED = {
     "09_binary_one_vs_rest": {"MODEL": "five_layer", "PER_CLASS": 6},
     "10_ensembles": {"MEMBERS": ["cnn_lstm_v5_final_none", "cnn_lstm_v5_final_class_weight"]},
     "11_leakage_audit": {},
+    # the issue-14 / issue-15 models at CPU size (a width or base size far below the paper's), one variant
+    # per family notebook
+    "12_resemotenet": {"VARIANT": "resemotenet", "MODEL_KWARGS": {"width": 0.125, "base_size": 32}},
+    "13_pattlite": {"VARIANT": "pattlite", "MODEL_KWARGS": {"base_size": 80}},
+    # (training a narrower ResNet34, width 0.125 or 0.0625, crashes TensorFlow's oneDNN kernels in fit)
+    "14_residual_masking_network": {"VARIANTS": ["resnet34"], "MODEL_KWARGS": {"resnet34": {"width": 0.25}}},
+    "15_trinh_2023": {"VARIANTS": ["patch_vit_trinh"],
+                      "MODEL_KWARGS": {"patch_vit_trinh": {"dim": 32, "depth": 1, "heads": 2}}},
+    "16_bakiasi_2024": {"VARIANTS": ["spp_net_trinh"],
+                        "MODEL_KWARGS": {"spp_net_trinh": {"widths": (8, 16), "dense_units": 32}}},
 }
 """Notebook → its own tiny settings (short lists where the default list would train for long)."""
 
+BUILD_ONLY = ("12_resemotenet", "13_pattlite", "14_residual_masking_network", "15_trinh_2023")
+"""Run up to their first training cell: their models are built with the tiny ``MODEL_KWARGS`` and
+summarised, not trained (tens of seconds each on 2 cores). The cells after it are the templates'
+(notebooks/build_notebooks.py), executed here by notebooks 01–06 and 16."""
 
-def test_notebooks_01_to_06_are_the_templates_output():
-    """The single-model notebooks are generated (notebooks/build_notebooks.py): edit the template."""
+
+def test_template_notebooks_are_the_templates_output():
+    """The single-model notebooks (01–06, 12, 13) and the family notebooks (14–16) are generated
+    (notebooks/build_notebooks.py): edit the template."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
     template = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(template)
-    assert len(template.NOTEBOOKS) == 6
-    for name, entry in template.NOTEBOOKS.items():
+    generated = {**template.NOTEBOOKS, **template.FAMILIES}
+    assert sorted(name[:2] for name in generated) == ["01", "02", "03", "04", "05", "06", "12", "13", "14", "15", "16"]
+    for name, entry in generated.items():
         assert (NOTEBOOKS / f"{name}.ipynb").read_text() == template.render(entry), (
             f"{name}.ipynb differs from notebooks/build_notebooks.py: edit the template and run it")
 
@@ -168,13 +185,33 @@ def tiny_notebook(name, data, folder):
         parameters.update(TINY, OUTPUT_DIR=str(folder / "callbacks"))
     parameters.update(INJECTED[name])
     inject(nb, parameters)
+    if name in BUILD_ONLY:
+        nb.cells = nb.cells[:next(i for i, cell in enumerate(nb.cells) if "train(" in cell.source)]
     return nb
+
+
+def built_parameters(name):
+    """The parameter totals of the models a BUILD_ONLY notebook builds with its tiny settings."""
+    from fer_keras.models import build_model
+    from fer_keras.variants import get_variant
+
+    injected = INJECTED[name]
+    if "VARIANTS" in injected:
+        return [build_model(get_variant(v).model, **injected["MODEL_KWARGS"].get(v, {})).count_params()
+                for v in injected["VARIANTS"]]
+    return [build_model(get_variant(injected["VARIANT"]).model, **injected["MODEL_KWARGS"]).count_params()]
+
+
+def output_text(nb):
+    return "\n".join(output.get("text", "") + output.get("data", {}).get("text/plain", "")
+                     for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs)
 
 
 JOBS = int(os.environ.get("FER_KERAS_NOTEBOOK_JOBS", "2"))
 """Notebooks executed at a time (each in its own kernel)."""
 
-LONGEST_FIRST = ("09_binary_one_vs_rest", "10_ensembles", "07_bialek_custom_cnns", "11_leakage_audit")
+LONGEST_FIRST = ("09_binary_one_vs_rest", "10_ensembles", "07_bialek_custom_cnns", "11_leakage_audit",
+                 "16_bakiasi_2024")
 RUN_TEST = "test_notebook_runs_on_tiny_synthetic_data"
 
 
@@ -214,7 +251,9 @@ def executed(request, tiny_csv, tmp_path_factory):
         gate = asyncio.Semaphore(max(1, JOBS))
         return dict(await asyncio.gather(*(run(name, gate) for name in names)))
 
-    return asyncio.run(run_all())
+    with pytest.MonkeyPatch.context() as patch:  # the kernels import this checkout's fer_keras, not an installed one
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
+        return asyncio.run(run_all())
 
 
 @pytest.mark.slow
@@ -225,6 +264,12 @@ def test_notebook_runs_on_tiny_synthetic_data(name, executed):
     if error is not None:
         raise error
     results = folder / "results"
+    if name in BUILD_ONLY:
+        shown = output_text(nb)
+        for total in built_parameters(name):
+            assert f"{total:,}" in shown or str(total) in shown, f"{name}: no model of {total} parameters shown"
+        assert "Total params" in shown or "built_parameters" in shown
+        return
     assert shown_images(nb) >= 3
     if name == "00_eda":
         summary = json.loads((results / "eda" / "summary.json").read_text())
@@ -236,5 +281,10 @@ def test_notebook_runs_on_tiny_synthetic_data(name, executed):
     if name in ("09_binary_one_vs_rest", "10_ensembles"):
         ensembles = [m for m in written.values() if m.get("members")]
         assert ensembles and all(m["n_test"] > 0 for m in ensembles)
+    if name == "16_bakiasi_2024":
+        votes = {m["variant"]: m for m in written.values() if m.get("comparison")}
+        assert sorted(votes) == ["region_vote", "whole_face_vote"]
+        assert votes["region_vote"]["regions"] == ["left_eye", "right_eye", "nose", "mouth", "rest", "whole"]
+        assert votes["region_vote"]["comparison"]["n_validation"] > 0 and votes["whole_face_vote"]["n_test"] > 0
     if name == "11_leakage_audit":
         assert sorted(m["leaky"] for m in written.values()) == [False, True]
