@@ -240,13 +240,16 @@ def run_test_split(run_dir, data=None):
 def split_key(config):
     """What decides a run's test split (two runs with equal keys were tested on the same images):
     the data, the cleaning, the split method and protocol; the seed where the split is random;
-    the sampling under the (leaky) thesis protocol, which resamples before splitting."""
+    the sampling under the (leaky) thesis protocol, which resamples before splitting. The protocol is
+    the run's (``prepared``: a staged run is LEAKY on the same split), so an ensemble never mixes an
+    honest run with a LEAKY one and reports the mix as honest."""
     variant = config["variant"]
     key = {"data": config["data"]["fingerprint"], "cleaning": list(variant.get("cleaning", ())),
-           "split": variant.get("split", "usage"), "protocol": variant.get("protocol", "honest")}
-    if key["split"] != "usage" or key["protocol"] != "honest":
+           "split": variant.get("split", "usage"),
+           "protocol": config.get("prepared", {}).get("protocol") or variant.get("protocol", "honest")}
+    if key["split"] != "usage" or key["protocol"] not in ("honest", "staged"):
         key["seed"] = config.get("seed", 0)
-    if key["protocol"] != "honest":
+    if key["protocol"] == "thesis":
         key["sampling"] = variant.get("sampling")
     return key
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras import EMOTIONS
 from fer_keras.ensemble import check_same_split, shared_test_split
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
@@ -88,9 +87,9 @@ def _load_members(run_dirs, configs, data):
     val = rebuild_test_split(variant_from_config(configs[0]), dataset, configs[0].get("seed", 0), part="val")
     models = [load_keras_model(Run(d).best) for d in run_dirs]
     classes = check_class_counts(models, [d.name for d in run_dirs])
-    if classes != len(EMOTIONS):
-        raise FERError(f"the runs' models have {classes} outputs; the region vote needs one per emotion "
-                       f"({len(EMOTIONS)}: {', '.join(EMOTIONS)})")
+    if classes != test.label_set.num_classes:
+        raise FERError(f"the runs' models have {classes} outputs; the region vote needs one per class of "
+                       f"{test.label_set.name} ({test.label_set.num_classes}: {', '.join(test.label_set.classes)})")
     return test, val, models
 
 
@@ -114,7 +113,8 @@ def compare_region_vote(members, regions=VOTE_REGIONS, data=None, results_dir="r
     faces = {"validation": _faces(val), "test": _faces(test)}
     labels = {vote: {part: region_vote(models, faces[part], r).labels for part in faces}
               for vote, r in vote_regions.items()}
-    fields = {vote: evaluation_fields(test.labels, found["test"], EMOTIONS) for vote, found in labels.items()}
+    classes = test.label_set.classes
+    fields = {vote: evaluation_fields(test.labels, found["test"], classes) for vote, found in labels.items()}
     rows = {vote: {"regions": list(vote_regions[vote]),
                    "validation_accuracy": float((found["validation"] == val.labels).mean()),
                    "test_accuracy": fields[vote]["test_accuracy"], "test_macro_f1": fields[vote]["test_macro_f1"]}
@@ -133,8 +133,8 @@ def compare_region_vote(members, regions=VOTE_REGIONS, data=None, results_dir="r
     written = {}
     for vote, folder in folders.items():
         metrics = dict(fields[vote])
-        metrics.update(extra_fields(test.labels, np.eye(len(EMOTIONS))[labels[vote]["test"]], None, "none",
-                                    EMOTIONS, test.in_training))
+        metrics.update(extra_fields(test.labels, np.eye(len(classes))[labels[vote]["test"]], None, "none",
+                                    classes, test.in_training))
         metrics.update(variant=vote, method="vote", regions=list(vote_regions[vote]),
                        members=[d.name for d in run_dirs], member_accuracy=member_accuracy, data=test.source,
                        protocol=test.protocol, leaky=test.leaky, reference=VOTES[vote],

@@ -50,6 +50,9 @@ def prepare(variant, data, seed, per_class=None, extra_train=None, extra_per_cla
     if variant.binary and data.label_set.name != "fer2013":
         raise FERError(f"one-vs-rest variant {variant.name} trains on FER2013's labels, not {data.label_set.name}'s; "
                        "choose a multi-class variant")
+    if extra_train is not None and data.label_set.name != "fer2013":
+        raise FERError(f"--extra-train folders name FER2013's seven emotions; {data.source} uses the "
+                       f"{data.label_set.name} label set: drop --extra-train or train on FER2013")
     if variant.binary and extra_train is not None:
         raise FERError("--extra-train adds seven-class faces: use it with a seven-class variant, not a one-vs-rest one")
     if isinstance(data, FolderIndex):
@@ -274,6 +277,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         length = cycle_epochs(recipe.cycles, first_plan, before.get("snapshots", {}).get("cycle_epochs"))
         snapshots = {"cycles": recipe.cycles, "cycle_epochs": length}
         epochs = first_plan = length * recipe.cycles
+        stage_epochs = [epochs]  # one stage (check_stages): the cycles, not the asked epochs, end the run
         print(f"snapshot ensemble: {recipe.cycles} cycles of {length} epochs, a snapshot after each")
     config = {
         "variant": variant.to_dict(), "resume_key": resume_key, "command": command_line(),

@@ -86,3 +86,16 @@ def test_ensemble_model_runs_every_member_even_with_equal_names():
     assert len(joined) == 2
     for out, m in zip(joined, members):
         np.testing.assert_allclose(out, m.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_split_key_tells_a_staged_leaky_run_from_an_honest_one_on_the_same_split():
+    """A staged run (LEAKY: it trained on PublicTest) keeps its variant's honest protocol; the key reads
+    the run's, so an ensemble refuses to mix it with an honest run and report the mix as honest."""
+    from fer_keras.evaluate import split_key
+
+    honest = {"variant": {"cleaning": [], "split": "usage", "protocol": "honest"}, "data": {"fingerprint": "f"},
+              "prepared": {"protocol": "honest", "leaky": False}}
+    staged = {**honest, "prepared": {"protocol": "staged", "leaky": True}}
+    assert split_key(honest)["protocol"] == "honest" and split_key(staged)["protocol"] == "staged"
+    assert split_key(honest) != split_key(staged)
+    assert split_key({k: v for k, v in honest.items() if k != "prepared"}) == split_key(honest)  # older runs

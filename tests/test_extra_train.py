@@ -122,3 +122,17 @@ def test_bad_extra_folders_exit_2_and_write_nothing(tmp_path, make, extra_args, 
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr[-1500:]
     assert message in result.stderr
     assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()
+
+
+def test_extra_faces_are_refused_for_data_of_another_label_set():
+    """The emotion folders name FER2013's classes; AffectNet's numbering would mislabel them."""
+    from fer_keras.data.container import make_fer_data
+    from fer_keras.errors import FERError
+    from fer_keras.labelsets import get_label_set
+    from fer_keras.train import prepare
+    from fer_keras.variants import get_variant
+
+    data = generate(n_samples=80, seed=1).data
+    affectnet = make_fer_data(data.images, data.labels, data.usage, label_set=get_label_set("affectnet"))
+    with pytest.raises(FERError, match="--extra-train folders name FER2013's seven emotions"):
+        prepare(get_variant("fernet_t"), affectnet, 0, None, object(), None)

@@ -158,3 +158,18 @@ def test_a_run_without_snapshots_is_refused_with_the_recipe_to_use(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(FERError, match="has 0 snapshot.*--recipe snapshot"):
         ensemble.evaluate_snapshots(tmp_path)
+
+
+def test_asked_epochs_that_do_not_divide_into_cycles_end_with_the_last_cycle(tmp_path):
+    """--epochs 7 with 3 cycles: cycles of 2 epochs, and the run stops after the sixth (no epochs at
+    the learning-rate floor after the last snapshot)."""
+    from fer_keras.train import train
+
+    data = write_csv(generate(n_samples=300, seed=4).data, tmp_path / "tiny.csv")
+    recipe = override(resolve_recipe("snapshot", get_variant("fernet_t")), ["warmup_epochs=0"])
+    metrics = train("fernet_t", data=str(data), epochs=7, batch_size=32, output_dir=tmp_path / "callbacks",
+                    results_dir=tmp_path / "results", recipe=recipe, verbose=0)
+    (run_dir,) = (tmp_path / "callbacks").iterdir()
+    assert len(Run(run_dir).read_history()) == metrics["epochs_run"] == 6
+    assert [p.name for p in Run(run_dir).snapshot_files()] == ["cycle_1.keras", "cycle_2.keras", "cycle_3.keras"]
+    assert json.loads((run_dir / "config.json").read_text())["stages"][0]["epochs"] == 6
