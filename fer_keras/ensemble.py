@@ -140,10 +140,16 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
 
 def combined_metrics(test, method, scored, weights=None, tta="none"):
     """The test metrics of the members' (plain, TTA) probabilities ``scored`` combined by ``method``."""
-    classes = test.label_set.classes  # FER2013's for one-vs-rest members
     predicted = combine(method, [plain for plain, _ in scored], weights)
-    metrics = evaluation_fields(test.emotions, predicted, classes)
     tta_predicted = None if tta == "none" else combine(method, [with_tta for _, with_tta in scored], weights)
+    return label_metrics(test, predicted, tta_predicted, tta)
+
+
+def label_metrics(test, predicted, tta_predicted=None, tta="none"):
+    """The test metrics of predicted class indices (plain and, with ``tta``, TTA) on ``test``, a
+    HeldOutSplit: the plain fields, the TTA ones and those without the test images copied in Training."""
+    classes = test.label_set.classes  # FER2013's for one-vs-rest members
+    metrics = evaluation_fields(test.emotions, predicted, classes)
     as_scores = np.eye(len(classes))  # one-hot rows: extra_fields reads labels back by arg-max
     metrics.update(extra_fields(test.emotions, as_scores[predicted],
                                 None if tta_predicted is None else as_scores[tta_predicted], tta, classes,

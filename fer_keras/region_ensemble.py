@@ -25,12 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras.ensemble import check_same_split, shared_test_split
+from fer_keras.ensemble import check_same_split, label_metrics, shared_test_split
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
-    evaluation_fields,
-    extra_fields,
     load_keras_model,
     model_scores,
     predicted_labels,
@@ -113,8 +111,7 @@ def compare_region_vote(members, regions=VOTE_REGIONS, data=None, results_dir="r
     faces = {"validation": _faces(val), "test": _faces(test)}
     labels = {vote: {part: region_vote(models, faces[part], r).labels for part in faces}
               for vote, r in vote_regions.items()}
-    classes = test.label_set.classes
-    fields = {vote: evaluation_fields(test.labels, found["test"], classes) for vote, found in labels.items()}
+    fields = {vote: label_metrics(test, found["test"]) for vote, found in labels.items()}
     rows = {vote: {"regions": list(vote_regions[vote]),
                    "validation_accuracy": float((found["validation"] == val.labels).mean()),
                    "test_accuracy": fields[vote]["test_accuracy"], "test_macro_f1": fields[vote]["test_macro_f1"]}
@@ -133,8 +130,6 @@ def compare_region_vote(members, regions=VOTE_REGIONS, data=None, results_dir="r
     written = {}
     for vote, folder in folders.items():
         metrics = dict(fields[vote])
-        metrics.update(extra_fields(test.labels, np.eye(len(classes))[labels[vote]["test"]], None, "none",
-                                    classes, test.in_training))
         metrics.update(variant=vote, method="vote", regions=list(vote_regions[vote]),
                        members=[d.name for d in run_dirs], member_accuracy=member_accuracy, data=test.source,
                        protocol=test.protocol, leaky=test.leaky, reference=VOTES[vote],

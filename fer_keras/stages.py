@@ -116,6 +116,11 @@ def stage_arrays(prepared, stage):
     return np.concatenate([x for x, _ in chosen]), np.concatenate([y for _, y in chosen])
 
 
+def stage_size(prepared, stage):
+    """How many images ``stage`` trains on (what ``stage_arrays`` would return, without joining them)."""
+    return sum(len({"train": prepared.x_train, "val": prepared.x_val}[name]) for name in stage.data.split("+"))
+
+
 def enter_stage(model, stage, best_path):
     """``model`` with the weights of the checkpoint ``best_path`` (matched by layer name, so a
     training model with auxiliary heads takes its inference model's weights) and ``stage``'s

@@ -33,7 +33,7 @@ from fer_keras.recipes import build_optimizer, override, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import gpu_available, training_steps_per_execution, versions
 from fer_keras.stages import (Stage, check_stages, enter_stage, leak_note, parse_stages, stage_arrays, stage_logger,
-                              stages_from_records)
+                              stage_size, stages_from_records)
 from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
 
@@ -289,7 +289,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         "prepared": {"train": len(prepared.x_train), "val": len(prepared.x_val), "test": len(prepared.x_test),
                      "sampling": prepared.sampling, "protocol": protocol, "leaky": leaky,
                      "class_weight": prepared.class_weight, "notes": list(prepared.notes) + ([leak] if leak else [])},
-        "stages": [{**stage.to_dict(), "epochs": n, "images": len(stage_arrays(prepared, stage)[0])}
+        "stages": [{**stage.to_dict(), "epochs": n, "images": stage_size(prepared, stage)}
                    for stage, n in zip(stages, stage_epochs)],
         "extra_train": prepared.extra,
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
