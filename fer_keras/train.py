@@ -373,6 +373,30 @@ def recorded_test_split(prepared, dataset):
             "ids": prepared.test_ids, "in_training": in_training}
 
 
+def record_test_split(run_dir):
+    """Write ``test_split.npz`` for a run made before runs recorded their test split, so that it can
+    join ensembles: the run's data is prepared again as its ``config.json`` says (the recorded source,
+    checked by fingerprint; the variant and seed). Honest runs only; a LEAKY run's test split was
+    drawn after resampling and cannot be made again with certainty."""
+    from fer_keras.evaluate import run_data, variant_from_config
+
+    run = Run(Path(run_dir))
+    config = run.read_config()
+    if run.test_split.is_file():
+        raise FERError(f"{run.test_split} exists already; nothing to record")
+    variant, recorded = variant_from_config(config), config.get("prepared", {})
+    if recorded.get("leaky") or variant.protocol != "honest" or config.get("extra_train"):
+        raise FERError(f"{run.path} is a LEAKY run or trained with --extra-train faces: its test split cannot be "
+                       "prepared again from its config; evaluate its model with --model FILE --data PATH instead")
+    dataset = run_data(config, run=run.name)
+    _, prepared = prepare(variant, dataset, config.get("seed", 0), config.get("per_class"))
+    if recorded.get("test") not in (None, len(prepared.x_test)):
+        raise FERError(f"preparing {run.path}'s data again gives {len(prepared.x_test)} test images, its config "
+                       f"says {recorded['test']}: the data layer changed since the run; its split is not recorded")
+    run.write_test_split(**recorded_test_split(prepared, dataset))
+    return run.test_split
+
+
 BUDGET_EPOCH_CAP = 1000
 """With ``--time-budget`` and no ``--epochs``, the budget alone decides when to stop."""
 
@@ -463,9 +487,15 @@ def main(argv=None):
     parser.add_argument("--output-dir", default="callbacks", help="run folders go here (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="metrics go here (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true", help="start a new run even if an interrupted one matches")
+    parser.add_argument("--record-split", metavar="RUN",
+                        help="instead of training: write the test_split.npz of a run folder made before runs recorded "
+                        "their test split (its data prepared again from its config.json), so it can join ensembles")
     args = parser.parse_args(argv)
     if args.list:
         list_variants()
+        return 0
+    if args.record_split:
+        print(f"wrote {record_test_split(args.record_split)}")
         return 0
     for flag in ("epochs", "batch_size", "per_class", "extra_per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:

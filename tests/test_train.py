@@ -58,6 +58,16 @@ def test_a_run_writes_checkpoint_logs_history_config_and_metrics(tmp_path, small
     probabilities = model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0)
     assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
 
+    # a run made before runs recorded their test split gets the same one recorded afterwards
+    recorded = dict(np.load(run_dir / "test_split.npz"))
+    (run_dir / "test_split.npz").unlink()
+    result = train_cli(tmp_path, small_csv, "--record-split", str(run_dir))
+    assert result.returncode == 0 and "test_split.npz" in result.stdout, result.stderr[-2000:]
+    again = dict(np.load(run_dir / "test_split.npz"))
+    assert set(again) == set(recorded) and all(np.array_equal(again[k], recorded[k]) for k in recorded)
+    result = train_cli(tmp_path, small_csv, "--record-split", str(run_dir))  # never overwritten
+    assert result.returncode == 2 and "exists already" in result.stderr and "Traceback" not in result.stderr
+
 
 def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     process = train_cli(tmp_path, small_csv, "--epochs", "6", wait=False)
