@@ -51,6 +51,55 @@ def resumable_early_stopping(run, since=0, **kwargs):
     return ResumableEarlyStopping(**kwargs)
 
 
+def resumable_plateau(run, since=0, **kwargs):
+    """Keras' ReduceLROnPlateau that, when the run resumes, restarts from the best value and the wait
+    count the interrupted run had reached: its rule is replayed over the monitor's values in
+    ``history.csv`` (the learning rate itself is restored with the optimizer by BackupAndRestore).
+    ``since``: the history row where the current stage began."""
+    import keras
+
+    class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            history = run.read_history()
+            if self.monitor not in history:
+                return
+            if self.monitor_op is None:
+                self._set_monitor_op()
+            for value in history[self.monitor].iloc[since:]:  # ReduceLROnPlateau.on_epoch_end, cooldown 0
+                if self._is_improvement(value, self.best):
+                    self.best, self.wait = value, 0
+                else:
+                    self.wait += 1
+                    if self.wait >= self.patience:
+                        self.wait = 0
+
+    return ResumablePlateau(**kwargs)
+
+
+EPOCH_DRAWS = 1 << 20
+"""Room for each epoch's random draws in a seed generator's counter (one draw per layer and step)."""
+
+
+def epoch_seeds():
+    """Sets every seed generator of the model (dropout, random layers) to ``(its seed, epoch × 2²⁰)``
+    at each epoch's start, so that a run resumed at epoch e draws the masks an uninterrupted one drew
+    there: BackupAndRestore keeps weights and optimizer, not the generators' counters."""
+    import keras
+    import numpy as np
+
+    class EpochSeeds(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.states = [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+            self.seeds = [int(keras.ops.convert_to_numpy(v.value)[0]) for v in self.states]
+
+        def on_epoch_begin(self, epoch, logs=None):
+            for state, seed in zip(self.states, self.seeds):
+                state.assign(np.array([seed, epoch * EPOCH_DRAWS], dtype=state.dtype))
+
+    return EpochSeeds()
+
+
 def main_output_logs():
     """For a model with auxiliary outputs, whose accuracy Keras logs as ``predictions_accuracy`` and
     ``val_predictions_accuracy``: copies them to ``accuracy`` and ``val_accuracy`` at each epoch's
@@ -91,9 +140,10 @@ def inference_checkpoint(filepath, **kwargs):
 
 def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=(),
                    aux_outputs=False, since=0):
-    """ReduceLROnPlateau, EarlyStopping, ModelCheckpoint (``best.keras``, the model evaluated),
+    """ReduceLROnPlateau, EarlyStopping (both resumable), ModelCheckpoint (``best.keras``, the model evaluated),
     TensorBoard (``logs/``), CSVLogger (``history.csv``, appended on resume) and BackupAndRestore
-    (``backup/``, so an interrupted run resumes from its last completed epoch).
+    (``backup/``, so an interrupted run resumes from its last completed epoch; ``epoch_seeds`` makes
+    its random draws those of an uninterrupted run).
 
     ``plateau=False`` / ``early_stopping=False`` leave those two out (a recipe with a planned
     schedule owns the learning rate and runs to its planned end); ``extra`` callbacks (the
@@ -107,11 +157,11 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
 
     run = Run(Path(run_dir))
     mode = {"loss": "min", "accuracy": "max"}
-    callbacks = [keras.callbacks.BackupAndRestore(str(run.backup)), *([main_output_logs()] if aux_outputs else []),
-                 *extra]
+    callbacks = [keras.callbacks.BackupAndRestore(str(run.backup)), epoch_seeds(),
+                 *([main_output_logs()] if aux_outputs else []), *extra]
     if plateau:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=config.lr_monitor, factor=config.lr_factor, patience=config.lr_patience,
+        callbacks.append(resumable_plateau(
+            run, since, monitor=config.lr_monitor, factor=config.lr_factor, patience=config.lr_patience,
             min_delta=config.lr_min_delta, mode=mode[config.lr_monitor.split("_")[-1]], verbose=1))
     callbacks += [
         (inference_checkpoint if aux_outputs else keras.callbacks.ModelCheckpoint)(

@@ -329,8 +329,10 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                                    extra=extra + ([stage_logger(number)] if staged else []),
                                    aux_outputs=aux_outputs, since=done)
         with placement.scope():
+            # shuffle=False: EpochBatches draws each epoch's batches from [seed, epoch]; Keras' own shuffle
+            # of a PyDataset's batch order is unseeded, so a resumed run would see another order
             model.fit(**fit_data, validation_data=validation, initial_epoch=done, epochs=done + n_epochs,
-                      callbacks=callbacks, verbose=verbose)
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
         done = len(run.read_history())
         if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
             inference_model(model).save(run.best)

@@ -100,6 +100,20 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     assert metrics["best_epoch"] == int(accuracy.idxmax()) + 1  # best.keras is the best of both sessions
     assert metrics["train_minutes_all_sessions"] * 60 > seconds_before
 
+    # nothing lost or replaced: the same command run without interruption gives the same epochs, checkpoint
+    # and test metrics (weights, optimizer, learning-rate plateau, batch order and dropout draws all resumed)
+    straight = tmp_path / "uninterrupted"
+    straight.mkdir()
+    result = train_cli(straight, small_csv, "--epochs", "6")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (straight_run,) = (straight / "callbacks").iterdir()
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+    resumed_history, straight_history = pd.read_csv(history)[columns], pd.read_csv(straight_run / "history.csv")[columns]
+    np.testing.assert_allclose(resumed_history.to_numpy(), straight_history.to_numpy(), rtol=2e-3, atol=2e-3)
+    straight_metrics = json.loads((straight / "results" / straight_run.name / "metrics.json").read_text())
+    assert straight_metrics["best_epoch"] == metrics["best_epoch"]
+    assert abs(straight_metrics["test_accuracy"] - metrics["test_accuracy"]) <= 0.005
+
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
     from fer_keras.runs import Run
@@ -132,6 +146,53 @@ def test_a_resumed_runs_early_stopping_keeps_its_wait_count(tmp_path):
     stopping = resumable_early_stopping(Run(tmp_path), monitor="val_loss", patience=5, mode="min")
     stopping.on_train_begin()
     assert stopping.best == pytest.approx(0.8) and stopping.wait == 2
+
+
+def test_a_resumed_runs_plateau_keeps_its_best_and_wait_count(tmp_path):
+    from fer_keras.callbacks import resumable_plateau
+    from fer_keras.runs import Run
+
+    # patience 2: epochs 3 and 4 do not improve on 0.8 → the rate fell after epoch 4 and the wait restarted;
+    # epoch 5 does not improve either → wait 1
+    history = pd.DataFrame({"epoch": range(6), "val_loss": [1.0, 0.9, 0.8, 0.85, 0.81, 0.9]})
+    history.to_csv(tmp_path / "history.csv", index=False)
+    plateau = resumable_plateau(Run(tmp_path), monitor="val_loss", patience=2, min_delta=1e-4, mode="min")
+    plateau.on_train_begin()
+    assert plateau.best == pytest.approx(0.8) and plateau.wait == 1
+    since = resumable_plateau(Run(tmp_path), since=4, monitor="val_loss", patience=2, mode="min")
+    since.on_train_begin()  # a stage that began at epoch 4 counts from there
+    assert since.best == pytest.approx(0.81) and since.wait == 1
+
+
+def test_epoch_seeds_give_a_resumed_run_the_dropout_masks_of_an_uninterrupted_one(tmp_path):
+    import keras
+
+    from fer_keras.callbacks import epoch_seeds
+
+    x = np.random.default_rng(0).normal(size=(256, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+
+    def new_model():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.Dropout(0.5), keras.layers.Dense(2, activation="softmax")])
+        model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+        return model
+
+    def fit(model, epochs, initial_epoch=0):
+        return model.fit(x, y, batch_size=32, shuffle=False, epochs=epochs, initial_epoch=initial_epoch, verbose=0,
+                         callbacks=[epoch_seeds()]).history["loss"]
+
+    straight = fit(new_model(), 4)
+    interrupted = new_model()
+    fit(interrupted, 2)
+    resumed = new_model()  # a new process: weights and optimizer restored, its seed generators start again
+    resumed.optimizer.build(resumed.trainable_variables)
+    resumed.set_weights(interrupted.get_weights())
+    for mine, theirs in zip(resumed.optimizer.variables, interrupted.optimizer.variables):
+        mine.assign(theirs)
+    tail = fit(resumed, 4, initial_epoch=2)
+    np.testing.assert_allclose(tail, straight[2:], rtol=1e-5)
 
 
 @pytest.mark.parametrize("args, message", [
