@@ -141,23 +141,34 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
     of them; ``predict`` in batches of 256, and one face per call) and, when ``tflite`` is given, by
     a foreign TFLite classifier (one face per ``invoke``, its native use; its input size and scaling
     are read from the file: e.g. fer's 64×64 in [-1, 1]), interleaved over three rounds in this
-    process; the best round of each, keyed by a label that names the file and the way it was fed."""
+    process; the best round of each, keyed by a label that names the file and the way it was fed.
+    TFLite files run with TFLite's default threads (as the fer package creates its interpreter) and
+    with one thread per core."""
     import cv2
 
     from fer_keras.saved_models import load_model
-    from fer_keras.tflite import _interpreter
+    from fer_keras.tflite import TFLiteModel, _interpreter
 
     faces = np.random.default_rng(seed).integers(0, 256, (n_faces, 48, 48), dtype=np.uint8)
     x = faces[..., None].astype(np.float32) / 255
     single = x[:1]
-    models = {Path(f).name: load_model(f) for f in model_files}
+    cores = os.cpu_count() or 1
+    models = {}
+    for f in model_files:
+        models[Path(f).name] = load_model(f)
+        if Path(f).suffix == ".tflite":
+            models[f"{Path(f).name}, {cores} threads"] = TFLiteModel(f, num_threads=cores)
     for model in models.values():
         model.predict(x[:256], batch_size=256, verbose=0)
         model.predict_on_batch(single)
-    interpreter = None
+    interpreters = {}
     if tflite is not None:
-        interpreter = _interpreter(tflite, None)  # as the fer package creates it
-        interpreter.allocate_tensors()
+        label = f"{Path(tflite).name} (TFLite, one face per invoke"
+        interpreters[f"{label})"] = _interpreter(tflite, None)  # as the fer package creates it
+        interpreters[f"{label}, {cores} threads)"] = _interpreter(tflite, cores)
+        interpreter = next(iter(interpreters.values()))
+        for each in interpreters.values():
+            each.allocate_tensors()
         source, sink = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         side = int(source["shape"][1])
         resized = np.stack([cv2.resize(f, (side, side)) for f in faces[:512]]).astype(np.float32)
@@ -167,7 +178,7 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
             scaled = np.round(scaled / scale + zero)
         tflite_input = scaled.astype(source["dtype"])[..., None]
 
-    def tflite_run():
+    def tflite_run(interpreter):
         for face in tflite_input:
             interpreter.set_tensor(source["index"], face[None])
             interpreter.invoke()
@@ -180,9 +191,8 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
                 rates(len(x), *timed(lambda: model.predict(x, batch_size=256, verbose=0))))
             found.setdefault(f"{name} (one face per call)", []).append(
                 rates(200, *timed(lambda: [model.predict_on_batch(single) for _ in range(200)])))
-        if interpreter is not None:
-            found.setdefault(f"{Path(tflite).name} (TFLite, one face per invoke)", []).append(
-                rates(len(tflite_input), *timed(tflite_run)))
+        for label, interpreter in interpreters.items():
+            found.setdefault(label, []).append(rates(len(tflite_input), *timed(lambda: tflite_run(interpreter))))
     return {key: max(values, key=lambda r: r["images_per_s"]) for key, values in found.items()}
 
 
