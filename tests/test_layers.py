@@ -21,7 +21,8 @@ STAGES = [
      "fer_keras.snapshots", "fer_keras.stages"},  # how to fit; run folder
     {"fer_keras.train"},  # fit
     {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.region_ensemble",
-     "fer_keras.saliency", "fer_keras.results", "fer_keras.plots", "fer_keras.plots_eda", "fer_keras.eda"},  # read runs
+     "fer_keras.saliency", "fer_keras.results", "fer_keras.diagnose", "fer_keras.plots", "fer_keras.plots_eda",
+     "fer_keras.eda"},  # read runs
     {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video"},  # use
 ]
 ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate")}
