@@ -101,15 +101,54 @@ def check_members(run_dirs, configs, method):
     return list(range(len(variants))), variants
 
 
+def select_members(val_scores, val_labels):
+    """Greedy forward selection of probability-averaged members (Caruana et al. 2004, without
+    replacement): start from the member most accurate on the validation split, add the one that
+    raises the mean's validation accuracy most, stop when none raises it. Returns the chosen indices
+    and the validation accuracy after each addition."""
+    def accuracy(indices):
+        mean = average_probabilities([val_scores[i] for i in indices])
+        return float((predicted_labels(mean) == val_labels).mean())
+
+    chosen, path, remaining = [], [], list(range(len(val_scores)))
+    while remaining:
+        best = max(remaining, key=lambda i: (accuracy(chosen + [i]), -i))  # the earlier member on a tie
+        score = accuracy(chosen + [best])
+        if path and score <= path[-1]:
+            break
+        chosen.append(best)
+        remaining.remove(best)
+        path.append(score)
+    return chosen, path
+
+
+def selected_on_validation(run_dirs, configs, variants, models, data, tta):
+    """:func:`select_members` over the runs' models on their validation split (FER2013's PublicTest),
+    scored with ``tta`` as on the test split; returns (chosen indices, the selection record)."""
+    val = rebuild_test_split(variants[0], run_data(configs[0], data, run_dirs[0].name), configs[0].get("seed", 0),
+                             part="val")
+    scores = [plain if tta == "none" else with_tta for plain, with_tta in (model_scores(m, val.x, tta) for m in models)]
+    chosen, path = select_members(scores, val.labels)
+    single = {d.name: float((predicted_labels(p) == val.labels).mean()) for d, p in zip(run_dirs, scores)}
+    return chosen, {"rule": "greedy forward selection of the mean on the validation split (Caruana et al. 2004)",
+                    "candidates": [d.name for d in run_dirs], "chosen": [run_dirs[i].name for i in chosen],
+                    "validation_accuracy_path": path, "validation_accuracy_single": single,
+                    "n_validation": len(val.x), "tta": tta}
+
+
 def evaluate_ensemble(members, method="mean", weights=None, data=None, results_dir="results", name=None,
-                      n_calls=TIMING_CALLS, tta="none"):
+                      n_calls=TIMING_CALLS, tta="none", select=False):
     """Combine the best checkpoints of the runs ``members`` by ``method`` on their shared test split;
     write ``results_dir/<name>/`` (default name ``ensemble_<method>-<time>``); return the metrics.
-    ``tta`` ("flip", "crops") also combines each member's test-time-augmented probabilities."""
+    ``tta`` ("flip", "crops") also combines each member's test-time-augmented probabilities.
+    ``select``: ``members`` are candidates, of which :func:`select_members` keeps those that raise the
+    mean's accuracy on the validation split (scored with ``tta``); only they are scored on the test split."""
     check_ensemble_method(method)
     if weights is not None and (method == "ovr" or len(weights) != len(members)):
         raise FERError("--weights apply to 'mean' and 'vote' only" if method == "ovr" else
                        f"got {len(weights)} weights for {len(members)} members; give one weight per member")
+    if select and (method != "mean" or weights is not None):
+        raise FERError("--select chooses members of a probability average: --method mean, no --weights")
     run_dirs = [Path(m) for m in members]
     configs = [read_config(d) for d in run_dirs]
     order, variants = check_members(run_dirs, configs, method)
@@ -118,6 +157,11 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
         weights = [weights[i] for i in order]
     test = shared_test_split(run_dirs, data)
     models = [load_keras_model(Run(d).best) for d in run_dirs]
+    selection = None
+    if select:
+        chosen, selection = selected_on_validation(run_dirs, configs, variants, models, data, tta)
+        run_dirs, configs, variants, models = ([seq[i] for i in chosen]
+                                               for seq in (run_dirs, configs, variants, models))
     scored = [model_scores(model, test.x, tta) for model in models]
     member_accuracy = {}
     for run_dir, variant, (output, _) in zip(run_dirs, variants, scored):
@@ -127,11 +171,13 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     metrics = combined_metrics(test, method, scored, weights, tta)
     metrics.update(variant=f"ensemble_{method}", method=method, weights=weights, members=[d.name for d in run_dirs],
                    member_accuracy=member_accuracy, data=test.source, protocol=test.protocol, leaky=test.leaky,
-                   reference=REFERENCES[method], evaluated=datetime.now().isoformat(timespec="seconds"))
+                   reference=REFERENCES[method], evaluated=datetime.now().isoformat(timespec="seconds"),
+                   **({"member_selection": selection} if selection else {}))
     if n_calls:
         print(f"timing inference of the {len(models)} members together: {n_calls} predict calls …")
         metrics["inference"] = time_inference(ensemble_model(models), test.x, n_calls=n_calls)
-    config = {"ensemble": {"method": method, "weights": weights, "members": [str(d) for d in run_dirs]},
+    config = {"ensemble": {"method": method, "weights": weights, "members": [str(d) for d in run_dirs],
+                           **({"candidates": [str(Path(m)) for m in members]} if selection else {})},
               "data": configs[0]["data"], "command": " ".join(sys.argv),
               "members": {d.name: c for d, c in zip(run_dirs, configs)}}
     out_dir = Path(results_dir) / name
@@ -240,6 +286,7 @@ def main(argv=None):
         "  python -m fer_keras.ensemble --method mean \\\n"
         "      --members callbacks/vgg16_original-* callbacks/resnet50_original-*\n"
         "  python -m fer_keras.ensemble --members RUN_A RUN_B RUN_C --method vote --weights 2 1 1\n"
+        "  python -m fer_keras.ensemble --members RUN_A RUN_B RUN_C --select --tta crops  # chosen on PublicTest\n"
         "  python -m fer_keras.ensemble --members callbacks/binary_*_five_layer-* --method ovr\n"
         "  python -m fer_keras.ensemble --snapshots callbacks/fernet_t-20261121-2359   # a --recipe snapshot run\n"
         "  python -m fer_keras.ensemble --members RUN_A RUN_B --regions whole,left_eye,right_eye,nose,mouth,rest",
@@ -259,6 +306,10 @@ def main(argv=None):
                         "whole-face vote, chosen between on the validation split (PublicTest), both reported on the "
                         "test split; writes results/<name>/ and results/<name>-whole_face/")
     parser.add_argument("--weights", nargs="+", type=float, help="one weight per member (mean and vote)")
+    parser.add_argument("--select", action="store_true",
+                        help="with --members and --method mean: the members are candidates; keep those that raise "
+                        "the mean's accuracy on the validation split (PublicTest; greedy forward selection, scored "
+                        "with --tta), and test only them")
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; overrides the members' recorded source")
     parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>, or "
                         "region_vote-<time>)")
@@ -270,6 +321,8 @@ def main(argv=None):
         raise FERError("--snapshots averages probabilities: --method mean, no --weights, no --regions")
     if args.last is not None and not args.snapshots:
         raise FERError("--last goes with --snapshots")
+    if args.select and (args.snapshots or args.regions):
+        raise FERError("--select chooses among --members for a probability average; not with --snapshots or --regions")
     if args.regions is not None:
         return _region_vote_main(args, timing_calls, tta)
     import_keras_quietly()
@@ -288,7 +341,11 @@ def main(argv=None):
         print_summary(metrics, out_dir)
         return 0
     metrics, out_dir = evaluate_ensemble(args.members, args.method or "mean", args.weights, args.data,
-                                         args.results_dir, args.name, timing_calls, tta)
+                                         args.results_dir, args.name, timing_calls, tta, args.select)
+    if "member_selection" in metrics:
+        selection = metrics["member_selection"]
+        for member, accuracy in zip(selection["chosen"], selection["validation_accuracy_path"]):
+            print(f"  validation: + {member}: mean's accuracy {accuracy:.4f}")
     for member, accuracy in metrics["member_accuracy"].items():
         print(f"  member {member}: accuracy {accuracy:.4f}")
     print_summary(metrics, out_dir)

@@ -379,6 +379,11 @@ def report_markdown(metrics, title, files):
               f"{metrics['selection']['chosen_on_validation']}); the last snapshot alone "
               f"{metrics['single_snapshot_accuracy']:.2%}, all {len(metrics['member_accuracy'])} averaged "
               f"{metrics['all_snapshots_accuracy']:.2%}; inference cost {metrics['inference_cost_ratio']}×"),
+             ("members chosen", metrics.get("member_selection") and
+              f"{len(metrics['members'])} of {len(metrics['member_selection']['candidates'])} candidates, by "
+              f"greedy forward selection on the validation split (n = {metrics['member_selection']['n_validation']}"
+              f", TTA {metrics['member_selection']['tta']}): accuracy "
+              + " → ".join(f"{a:.2%}" for a in metrics["member_selection"]["validation_accuracy_path"])),
              ("regions", ", ".join(metrics.get("regions") or ())),
              ("paper", paper_figure(metrics.get("variant"))), ("evaluated", metrics.get("evaluated"))]
     lines += [f"- **{name}**: {value}" for name, value in facts if value]

@@ -348,6 +348,40 @@ def test_ensemble_of_two_runs_is_evaluated_and_tabulated(trained):
     assert voted["test_accuracy"] == pytest.approx(trained["main"]["test_accuracy"])  # the heavier member decides
 
 
+def test_greedy_selection_adds_members_while_the_validation_accuracy_rises():
+    from fer_keras.ensemble import select_members
+
+    labels = np.array([0, 1, 2, 0])
+    good = np.eye(3)[[0, 1, 2, 1]]  # 3 of 4 right
+    good[3] = [0.0, 0.6, 0.4]
+    fixes_last = np.eye(3)[[1, 2, 0, 0]] * 0.9 + np.eye(3)[[0, 1, 2, 0]] * 0.1  # wrong, but tips row 3 to class 0
+    bad = np.eye(3)[[2, 2, 1, 2]]
+    chosen, path = select_members([bad, good, fixes_last], labels)
+    assert chosen == [1, 2] and path == [0.75, 1.0]  # the bad member would lower it: left out
+    assert select_members([good, good.copy()], labels) == ([0], [0.75])  # no rise, no second member
+
+
+def test_ensemble_select_tests_only_the_members_chosen_on_validation(trained):
+    from fer_keras.ensemble import evaluate_ensemble
+    from fer_keras.evaluate import load_keras_model, rebuild_test_split, run_data, variant_from_config
+
+    members = [run_dir(trained), run_dir(trained, "other")]
+    metrics, out = evaluate_ensemble(members, "mean", results_dir=trained["results"], name="ens_select", n_calls=0,
+                                     select=True)
+    assert "by greedy forward selection on the validation split" in (out / "report.md").read_text()
+    selection = metrics["member_selection"]
+    config = read_config(members[0])
+    val = rebuild_test_split(variant_from_config(config), run_data(config), part="val")
+    single = {m.name: float((load_keras_model(m / "best.keras").predict(val.x, verbose=0).argmax(1) == val.labels
+                             ).mean()) for m in members}
+    assert selection["validation_accuracy_single"] == pytest.approx(single)
+    assert selection["chosen"][0] == max(single, key=lambda name: (single[name], -list(single).index(name)))
+    assert set(metrics["member_accuracy"]) == set(selection["chosen"]) == set(metrics["members"])
+    assert selection["validation_accuracy_path"] == sorted(set(selection["validation_accuracy_path"]))  # rising
+    with pytest.raises(FERError, match="--select chooses members of a probability average"):
+        evaluate_ensemble(members, "vote", select=True)
+
+
 def test_ensemble_refuses_members_tested_on_different_splits(trained, tmp_path):
     from fer_keras.ensemble import evaluate_ensemble, main
 
