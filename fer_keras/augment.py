@@ -98,20 +98,29 @@ def crop_flip(x, rng, padding=4, erase_probability=0.0):
 
 
 def keras_layers_augmenter(layers):
-    """The batch function that runs Keras preprocessing ``layers`` in training mode, to NumPy."""
+    """The batch function ``(x, rng) → augmented x`` that runs Keras preprocessing ``layers`` in training
+    mode, to NumPy; their seed generators restart from ``rng`` for every batch, so a batch's
+    augmentation depends on ``rng`` alone (a resumed run repeats an uninterrupted one's)."""
     import keras
 
-    return lambda x: keras.ops.convert_to_numpy(layers(x, training=True))
+    states = [v for v in layers.variables if v.path.endswith("seed_generator_state")]
+
+    def augment(x, rng):
+        for state in states:
+            state.assign(np.array([rng.integers(2 ** 31), 0]).astype(state.dtype))
+        return keras.ops.convert_to_numpy(layers(x, training=True))
+
+    return augment
 
 
 def augmenter(policy, seed=0, padding=4, erase_probability=0.5):
-    """The batch function ``x → augmented x`` of an augmentation policy (see ``fer_keras.recipes``):
-    "bialek" runs the Keras layers of :func:`augmentation_layers`; "crop_flip" and
-    "crop_flip_erase" are :func:`crop_flip` in NumPy; "none" returns ``None``."""
+    """The batch function ``(x, rng) → augmented x`` of an augmentation policy (see ``fer_keras.recipes``),
+    drawing from the NumPy generator ``rng`` only (``EpochBatches`` gives every batch its own, from
+    ``[seed, epoch, batch]``): "bialek" runs the Keras layers of :func:`augmentation_layers`;
+    "crop_flip" and "crop_flip_erase" are :func:`crop_flip` in NumPy; "none" returns ``None``."""
     if policy in (None, "none"):
         return None
     if policy == "bialek":
         return keras_layers_augmenter(augmentation_layers(seed))
-    rng = np.random.default_rng(seed)
     erase = erase_probability if policy == "crop_flip_erase" else 0.0
-    return lambda x: crop_flip(x, rng, padding, erase)
+    return lambda x, rng: crop_flip(x, rng, padding, erase)

@@ -17,7 +17,8 @@ def per_output(y, outputs=None):
 class EpochBatches(keras.utils.PyDataset):
     """Batches of (x, y[, sample_weight]) reshuffled every epoch from the seed ``[seed, epoch]``, so
     a resumed run (:meth:`start_at`) sees the same order as an uninterrupted one; ``augment`` is a
-    batch function ``x → augmented x`` (see ``fer_keras.augment.augmenter``) or ``None``; ``outputs``
+    batch function ``(x, rng) → augmented x`` (see ``fer_keras.augment.augmenter``; ``rng`` is seeded
+    from ``[seed, epoch, batch]``, so the augmentation repeats too) or ``None``; ``outputs``
     names the outputs of a multi-output model, each given ``y`` (see ``per_output``). Any backend.
 
     ``x`` is an array or a lazy one (``fer_keras.data.stream.FolderImages``: ``x[rows]`` selects,
@@ -55,7 +56,8 @@ class EpochBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size]).astype(np.int64)
         x = self.decoded(rows.tobytes())
-        x = x if self.augment is None else self.augment(x)
+        # each batch's augmentation draws from [seed, epoch, batch]: the same in a resumed run
+        x = x if self.augment is None else self.augment(x, np.random.default_rng([self.seed, self.epoch, index]))
         y = per_output(self.y[rows], self.outputs)
         if self.sample_weight is None:
             return x, y

@@ -112,8 +112,8 @@ def torch_twin_worker(batch_size, steps):
         for start in range(0, len(x), batch_size):
             batch = tx[start:start + batch_size]
             if augment is not None:
-                batch = torch.from_numpy(augment(x[start:start + batch_size])).permute(0, 3, 1, 2).contiguous(
-                    memory_format=torch.channels_last)
+                augmented = augment(x[start:start + batch_size], np.random.default_rng([0, start]))  # as EpochBatches
+                batch = torch.from_numpy(augmented).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(batch), ty[start:start + batch_size]).backward()
             optimizer.step()

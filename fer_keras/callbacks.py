@@ -58,6 +58,9 @@ def resumable_plateau(run, since=0, **kwargs):
     ``since``: the history row where the current stage began."""
     import keras
 
+    if kwargs.get("cooldown") or kwargs.get("min_lr"):
+        raise ValueError("resumable_plateau replays ReduceLROnPlateau without cooldown or min_lr")
+
     class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
         def on_train_begin(self, logs=None):
             super().on_train_begin(logs)
@@ -77,12 +80,13 @@ def resumable_plateau(run, since=0, **kwargs):
     return ResumablePlateau(**kwargs)
 
 
-EPOCH_DRAWS = 1 << 20
-"""Room for each epoch's random draws in a seed generator's counter (one draw per layer and step)."""
+EPOCH_DRAWS = 1 << 16
+"""Room for each epoch's random draws in a seed generator's counter (one draw per layer and step);
+the counter wraps at 2³¹, the range of torch's int32 seeds."""
 
 
 def epoch_seeds():
-    """Sets every seed generator of the model (dropout, random layers) to ``(its seed, epoch × 2²⁰)``
+    """Sets every seed generator of the model (dropout, random layers) to ``(its seed, epoch × 2¹⁶)``
     at each epoch's start, so that a run resumed at epoch e draws the masks an uninterrupted one drew
     there: BackupAndRestore keeps weights and optimizer, not the generators' counters."""
     import keras
@@ -95,7 +99,7 @@ def epoch_seeds():
 
         def on_epoch_begin(self, epoch, logs=None):
             for state, seed in zip(self.states, self.seeds):
-                state.assign(np.array([seed, epoch * EPOCH_DRAWS], dtype=state.dtype))
+                state.assign(np.array([seed, epoch * EPOCH_DRAWS % 2 ** 31]).astype(state.dtype))
 
     return EpochSeeds()
 

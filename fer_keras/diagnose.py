@@ -1,6 +1,7 @@
 """Why does a trained model predict one class? ``python -m fer_keras.diagnose RUN [RUN ...]``.
 
-For each run folder, on a sample of its validation split (FER2013's PublicTest; never the test split):
+For each run folder, on a sample of its validation split (FER2013's PublicTest under the usage split,
+a held-out part of Training otherwise; never the test split):
 
 * **top-class share**: the share of faces given the most predicted class (a collapsed model: ≥ 0.9);
 * **live units** of each hidden ReLU ``Dense`` layer, active (> 0) on at least one face: a head whose
@@ -26,7 +27,7 @@ from fer_keras.data.eda import clean
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
 from fer_keras.evaluate import load_keras_model, rebuild_test_split, run_data, variant_from_config
-from fer_keras.runs import Run, write_json
+from fer_keras.runs import Run, check_output_dir, write_json
 
 COLLAPSED_SHARE = 0.9
 """A model that gives one class to at least this share of the faces is called collapsed."""
@@ -50,15 +51,17 @@ def recalibrate_batchnorm(model, x, batch_size=256):
     that the moving value becomes the running mean of the batch statistics. Returns the layer count.
     Dropout is active during these passes, as it was when the statistics were first gathered."""
     layers = batchnorm_layers(model)
-    momenta = [layer.momentum for layer in layers]
+    saved = [(layer.momentum, layer.trainable) for layer in layers]
     try:
+        for layer in layers:
+            layer.trainable = True  # Keras updates the statistics of trainable layers only (a frozen base's too)
         for index, start in enumerate(range(0, len(x), batch_size)):
             for layer in layers:
                 layer.momentum = index / (index + 1)  # 0 for the first batch: its statistics replace the old
             model(x[start:start + batch_size], training=True)
     finally:
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
+        for layer, (momentum, trainable) in zip(layers, saved):
+            layer.momentum, layer.trainable = momentum, trainable
     return len(layers)
 
 
@@ -89,6 +92,8 @@ def diagnose_run(run_dir, n_faces=2048, n_train=4096, seed=0, data=None):
     variant = variant_from_config(config)
     if variant.binary:
         raise FERError(f"{run.path} is a one-vs-rest run; diagnose multi-class runs")
+    if variant.protocol != "honest" or config.get("data", {}).get("streamed"):
+        raise FERError(f"{run.path} is a LEAKY or streamed run, whose validation split cannot be made again here")
     dataset = run_data(config, data, run.name)
     run_seed = config.get("seed", 0)
     val = rebuild_test_split(variant, dataset, run_seed, part="val")
@@ -144,12 +149,15 @@ def main(argv=None):
         raise FERError(f"--faces must be a positive integer, got {args.faces}")
     for run_dir in args.runs:
         Run(Path(run_dir)).read_config()  # a wrong folder fails before the Keras import
+    if args.json:
+        check_output_dir(Path(args.json).parent, "--json")
     import_keras_quietly()
     found = []
     for run_dir in args.runs:
         found.append(diagnose_run(run_dir, n_faces=args.faces, data=args.data))
         print(describe(found[-1]), flush=True)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         write_json(Path(args.json), found)
         print(f"wrote {args.json}")
     return 0

@@ -122,11 +122,22 @@ def select_members(val_scores, val_labels):
     return chosen, path
 
 
-def selected_on_validation(run_dirs, configs, variants, models, data, tta):
-    """:func:`select_members` over the runs' models on their validation split (FER2013's PublicTest),
-    scored with ``tta`` as on the test split; returns (chosen indices, the selection record)."""
-    val = rebuild_test_split(variants[0], run_data(configs[0], data, run_dirs[0].name), configs[0].get("seed", 0),
-                             part="val")
+def selected_on_validation(run_dirs, configs, variants, models, data, tta, test):
+    """:func:`select_members` over the runs' models on their validation split (FER2013's PublicTest
+    under the usage split), scored with ``tta`` as on the test split; returns (chosen indices, the
+    selection record). Refused for LEAKY runs (a staged run trained on that split) and for runs whose
+    validation splits differ (a seeded hold-out of Training: one run's validation images are
+    another's training images)."""
+    if test.leaky:
+        raise FERError(f"--select chooses on the validation split, which these {test.protocol} (LEAKY) runs trained "
+                       "on or drew after resampling; select among honest runs")
+    dataset = run_data(configs[0], data, run_dirs[0].name)
+    seeds = sorted({c.get("seed", 0) for c in configs})
+    vals = [rebuild_test_split(variants[0], dataset, seed, part="val") for seed in seeds]
+    if any(not np.array_equal(v.x, vals[0].x) for v in vals[1:]):
+        raise FERError(f"the candidates' validation splits differ (seeds {', '.join(map(str, seeds))} hold out other "
+                       "training images): --select needs candidates validated on the same images")
+    val = vals[0]
     scores = [plain if tta == "none" else with_tta for plain, with_tta in (model_scores(m, val.x, tta) for m in models)]
     chosen, path = select_members(scores, val.labels)
     single = {d.name: float((predicted_labels(p) == val.labels).mean()) for d, p in zip(run_dirs, scores)}
@@ -159,7 +170,9 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     models = [load_keras_model(Run(d).best) for d in run_dirs]
     selection = None
     if select:
-        chosen, selection = selected_on_validation(run_dirs, configs, variants, models, data, tta)
+        chosen, selection = selected_on_validation(run_dirs, configs, variants, models, data, tta, test)
+        if len(chosen) == 1:
+            print(f"--select kept one member, {run_dirs[chosen[0]].name}: no other raised the validation accuracy")
         run_dirs, configs, variants, models = ([seq[i] for i in chosen]
                                                for seq in (run_dirs, configs, variants, models))
     scored = [model_scores(model, test.x, tta) for model in models]
@@ -308,8 +321,8 @@ def main(argv=None):
     parser.add_argument("--weights", nargs="+", type=float, help="one weight per member (mean and vote)")
     parser.add_argument("--select", action="store_true",
                         help="with --members and --method mean: the members are candidates; keep those that raise "
-                        "the mean's accuracy on the validation split (PublicTest; greedy forward selection, scored "
-                        "with --tta), and test only them")
+                        "the mean's accuracy on the validation split (FER2013's PublicTest; greedy forward selection, "
+                        "scored with --tta), and test only them")
     parser.add_argument("--data", help="CSV, image folder or 'synthetic'; overrides the members' recorded source")
     parser.add_argument("--name", help="results folder name (default: ensemble_<method>-<time>, or "
                         "region_vote-<time>)")

@@ -329,8 +329,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                                    extra=extra + ([stage_logger(number)] if staged else []),
                                    aux_outputs=aux_outputs, since=done)
         with placement.scope():
-            # shuffle=False: EpochBatches draws each epoch's batches from [seed, epoch]; Keras' own shuffle
-            # of a PyDataset's batch order is unseeded, so a resumed run would see another order
+            # shuffle=False: EpochBatches draws each epoch's batches from [seed, epoch]; Keras' own shuffle of a
+            # PyDataset's batch order draws from Python's random, whose position a resumed run does not restore
             model.fit(**fit_data, validation_data=validation, initial_epoch=done, epochs=done + n_epochs,
                       callbacks=callbacks, verbose=verbose, shuffle=False)
         done = len(run.read_history())
@@ -375,25 +375,33 @@ def recorded_test_split(prepared, dataset):
             "ids": prepared.test_ids, "in_training": in_training}
 
 
-def record_test_split(run_dir):
+def record_test_split(run_dir, data=None):
     """Write ``test_split.npz`` for a run made before runs recorded their test split, so that it can
-    join ensembles: the run's data is prepared again as its ``config.json`` says (the recorded source,
-    checked by fingerprint; the variant and seed). Honest runs only; a LEAKY run's test split was
-    drawn after resampling and cannot be made again with certainty."""
+    join ensembles: the run's data is split again as its ``config.json`` says (its variant's cleaning
+    and split, its seed) from ``data`` or the recorded source, checked by fingerprint. Honest,
+    in-memory runs only: a LEAKY run's test split was drawn after resampling."""
+    import os
+
     from fer_keras.evaluate import run_data, variant_from_config
 
     run = Run(Path(run_dir))
     config = run.read_config()
     if run.test_split.is_file():
         raise FERError(f"{run.test_split} exists already; nothing to record")
+    if not os.access(run.path, os.W_OK):
+        raise FERError(f"{run.path} is read-only: cannot write its {run.test_split.name}")
     variant, recorded = variant_from_config(config), config.get("prepared", {})
-    if recorded.get("leaky") or variant.protocol != "honest" or config.get("extra_train"):
-        raise FERError(f"{run.path} is a LEAKY run or trained with --extra-train faces: its test split cannot be "
-                       "prepared again from its config; evaluate its model with --model FILE --data PATH instead")
-    dataset = run_data(config, run=run.name)
-    _, prepared = prepare(variant, dataset, config.get("seed", 0), config.get("per_class"))
+    if recorded.get("leaky") or variant.protocol != "honest":
+        raise FERError(f"{run.path} is a LEAKY run: its test split was drawn after resampling and cannot be made "
+                       "again; evaluate its model with --model FILE --data PATH instead")
+    if config["data"].get("streamed"):
+        raise FERError(f"{run.path} streamed its data and recorded its test split when it trained")
+    dataset = run_data(config, data, run.name)
+    # balancing touches the training split only: skip it (the test split is the same, in a fraction of the time)
+    light = variant if variant.binary else replace(variant, sampling="none")
+    _, prepared = prepare(light, dataset, config.get("seed", 0))
     if recorded.get("test") not in (None, len(prepared.x_test)):
-        raise FERError(f"preparing {run.path}'s data again gives {len(prepared.x_test)} test images, its config "
+        raise FERError(f"splitting {run.path}'s data again gives {len(prepared.x_test)} test images, its config "
                        f"says {recorded['test']}: the data layer changed since the run; its split is not recorded")
     run.write_test_split(**recorded_test_split(prepared, dataset))
     return run.test_split
@@ -497,7 +505,8 @@ def main(argv=None):
         list_variants()
         return 0
     if args.record_split:
-        print(f"wrote {record_test_split(args.record_split)}")
+        import_keras_quietly()
+        print(f"wrote {record_test_split(args.record_split, None if args.data == SYNTHETIC else args.data)}")
         return 0
     for flag in ("epochs", "batch_size", "per_class", "extra_per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:

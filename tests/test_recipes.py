@@ -220,5 +220,25 @@ def test_batches_follow_a_per_epoch_seeded_order_that_a_resumed_run_repeats():
     resumed = EpochBatches(x, y, batch_size=4, seed=5)
     resumed.start_at(2)
     assert epoch_rows(resumed) == orders[2]
-    doubled = EpochBatches(x, y, batch_size=4, seed=5, augment=lambda batch: batch * 2)
+    doubled = EpochBatches(x, y, batch_size=4, seed=5, augment=lambda batch, rng: batch * 2)
     assert epoch_rows(doubled) == [2 * v for v in orders[0]]
+
+
+@pytest.mark.parametrize("policy", ["crop_flip_erase", "bialek"])
+def test_a_resumed_run_augments_each_batch_as_an_uninterrupted_one_did(policy):
+    from fer_keras.augment import augmenter
+    from fer_keras.batches import EpochBatches
+
+    x = np.random.default_rng(0).random((24, 48, 48, 1), dtype=np.float32)
+    y = np.eye(24, dtype=np.float32)
+    uninterrupted = EpochBatches(x, y, batch_size=8, seed=3, augment=augmenter(policy, seed=3))
+    uninterrupted[0]  # batches drawn before the interruption (and the budget check's) move no shared generator
+    uninterrupted.on_epoch_end()
+    seen = [uninterrupted[i][0] for i in range(3)]
+    resumed = EpochBatches(x, y, batch_size=8, seed=3, augment=augmenter(policy, seed=3))  # a new process
+    resumed.start_at(1)
+    for i in (2, 0, 1):  # any fetch order (Keras fetches batches in threads)
+        np.testing.assert_array_equal(resumed[i][0], seen[i])
+    plain = EpochBatches(x, y, batch_size=8, seed=3)
+    plain.start_at(1)
+    assert not np.array_equal(seen[0], plain[0][0]) and np.array_equal(resumed[0][1], plain[0][1])  # augmented

@@ -69,8 +69,12 @@ def test_a_run_writes_checkpoint_logs_history_config_and_metrics(tmp_path, small
     assert result.returncode == 2 and "exists already" in result.stderr and "Traceback" not in result.stderr
 
 
+KILLED = ("--epochs", "6", "--recipe", "modern")
+
+
 def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
-    process = train_cli(tmp_path, small_csv, "--epochs", "6", wait=False)
+    # the modern recipe: crop + flip augmentation and a planned cosine, on top of what every run resumes
+    process = train_cli(tmp_path, small_csv, *KILLED, wait=False)
     history = None
     deadline = time.time() + 400
     while time.time() < deadline and process.poll() is None:
@@ -87,7 +91,7 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     created = json.loads((history.parent / "config.json").read_text())["created"]
     seconds_before = pd.read_csv(history)["epoch_seconds"].sum()
 
-    result = train_cli(tmp_path, small_csv, "--epochs", "6")
+    result = train_cli(tmp_path, small_csv, *KILLED)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"resuming the interrupted run in {history.parent.relative_to(tmp_path)}" in result.stdout
     assert len(list((tmp_path / "callbacks").iterdir())) == 1
@@ -104,7 +108,7 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
     # and test metrics (weights, optimizer, learning-rate plateau, batch order and dropout draws all resumed)
     straight = tmp_path / "uninterrupted"
     straight.mkdir()
-    result = train_cli(straight, small_csv, "--epochs", "6")
+    result = train_cli(straight, small_csv, *KILLED)
     assert result.returncode == 0, result.stderr[-2000:]
     (straight_run,) = (straight / "callbacks").iterdir()
     columns = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
@@ -153,16 +157,18 @@ def test_a_resumed_runs_plateau_keeps_its_best_and_wait_count(tmp_path):
     from fer_keras.callbacks import resumable_plateau
     from fer_keras.runs import Run
 
-    # patience 2: epochs 3 and 4 do not improve on 0.8 → the rate fell after epoch 4 and the wait restarted;
-    # epoch 5 does not improve either → wait 1
-    history = pd.DataFrame({"epoch": range(6), "val_loss": [1.0, 0.9, 0.8, 0.85, 0.81, 0.9]})
+    # patience 2, min_delta 1e-4: epochs 3 and 4 do not improve on 0.8 (0.79995 is within min_delta) → the rate
+    # fell after epoch 4 and the wait restarted; epoch 5 does not improve either → wait 1
+    history = pd.DataFrame({"epoch": range(6), "val_loss": [1.0, 0.9, 0.8, 0.85, 0.79995, 0.9]})
     history.to_csv(tmp_path / "history.csv", index=False)
     plateau = resumable_plateau(Run(tmp_path), monitor="val_loss", patience=2, min_delta=1e-4, mode="min")
     plateau.on_train_begin()
     assert plateau.best == pytest.approx(0.8) and plateau.wait == 1
     since = resumable_plateau(Run(tmp_path), since=4, monitor="val_loss", patience=2, mode="min")
     since.on_train_begin()  # a stage that began at epoch 4 counts from there
-    assert since.best == pytest.approx(0.81) and since.wait == 1
+    assert since.best == pytest.approx(0.79995) and since.wait == 1
+    with pytest.raises(ValueError, match="without cooldown or min_lr"):
+        resumable_plateau(Run(tmp_path), monitor="val_loss", cooldown=1)
 
 
 def test_epoch_seeds_give_a_resumed_run_the_dropout_masks_of_an_uninterrupted_one(tmp_path):
