@@ -257,10 +257,13 @@ def split_key(config):
 # --------------------------------------------------------------------------- writing results
 
 
-def write_results(out_dir, metrics, title, config=None, history_csv=None):
-    """Write ``metrics`` into ``out_dir/metrics.json`` (merged into what is there), the confusion
-    matrix, the training curves (when ``history_csv`` exists), ``config.json`` (``config``: a dict,
-    or a path to copy) and ``report.md``. Returns the merged metrics."""
+def write_results(out_dir, metrics, title, config=None, history_csv=None, merge=False):
+    """Write ``metrics`` to ``out_dir/metrics.json``, the confusion matrix, the training curves (when
+    ``history_csv`` exists), ``config.json`` (``config``: a dict, or a path to copy) and ``report.md``.
+    ``merge``: keep the fields already there that ``metrics`` does not replace — a training run's
+    folder, re-evaluated (its training time, an earlier TTA or timing of the same model); otherwise
+    the folder's metrics are this evaluation's alone, so a name reused for other members or another
+    model keeps nothing stale. Returns the written metrics."""
     import pandas as pd
 
     from fer_keras.plots import plot_confusion_matrix, plot_training_curves
@@ -269,7 +272,7 @@ def write_results(out_dir, metrics, title, config=None, history_csv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / METRICS
     try:
-        merged = json.loads(path.read_text()) if path.exists() else {}
+        merged = json.loads(path.read_text()) if merge and path.exists() else {}
     except json.JSONDecodeError:
         raise FERError(f"{path} is damaged (not JSON); delete it and evaluate again") from None
     merged.update(metrics)
@@ -458,7 +461,7 @@ def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS
                    best_epoch=best, epochs_run=ran, evaluated=datetime.now().isoformat(timespec="seconds"),
                    **(extra or {}), **_timing(model, test.x, n_calls))
     return write_results(Path(results_dir) / run.name, metrics, run.name, config=run.config,
-                         history_csv=run.history)
+                         history_csv=run.history, merge=True)
 
 
 def results_name(model_path, data):

@@ -380,6 +380,9 @@ def test_ensemble_select_tests_only_the_members_chosen_on_validation(trained):
     assert selection["validation_accuracy_path"] == sorted(set(selection["validation_accuracy_path"]))  # rising
     with pytest.raises(FERError, match="--select chooses members of a probability average"):
         evaluate_ensemble(members, "vote", select=True)
+    again, _ = evaluate_ensemble(members, "mean", results_dir=trained["results"], name="ens_select", n_calls=0)
+    written = json.loads((out / "metrics.json").read_text())  # the name reused: nothing of the selection is left
+    assert "member_selection" not in written and written["members"] == again["members"] == [m.name for m in members]
 
 
 def test_ensemble_refuses_members_tested_on_different_splits(trained, tmp_path):
