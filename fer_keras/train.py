@@ -23,7 +23,7 @@ from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import hashes_in, image_hashes
-from fer_keras.data.io import folder_layout
+from fer_keras.data.io import atomic_write, folder_layout
 from fer_keras.data.stream import STREAM_SAMPLINGS, FolderIndex, index_folder
 from fer_keras.distribute import parse_devices, placement as data_parallel_placement
 from fer_keras.errors import FERError
@@ -335,7 +335,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                       callbacks=callbacks, verbose=verbose, shuffle=False)
         done = len(run.read_history())
         if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
-            inference_model(model).save(run.best)
+            atomic_write(run.best, lambda tmp, last=inference_model(model): last.save(tmp))
     train_minutes = (time.perf_counter() - train_start) / 60
     train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
     epoch_seconds = run.read_history().get("epoch_seconds")

@@ -340,7 +340,8 @@ def write_folder(data, root):
     for row, (image, label, usage) in enumerate(zip(data.images, data.labels, data.usage)):
         folder = root / WRITTEN_SPLIT_FOLDERS[usage] / classes[label]
         folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{row:0{width}d}.png"), image)
+        png = cv2.imencode(".png", image)[1].tobytes()
+        atomic_write(folder / f"{row:0{width}d}.png", lambda tmp: Path(tmp).write_bytes(png))  # whole files only
     return root
 
 
