@@ -31,6 +31,9 @@ from fer_keras.runs import Run, check_output_dir, write_json
 
 COLLAPSED_SHARE = 0.9
 """A model that gives one class to at least this share of the faces is called collapsed."""
+BATCHNORM_GAIN, BATCHNORM_SPREAD = 0.05, 0.2
+"""Re-estimated BatchNorm statistics that add this much validation accuracy, or take this much off
+the top class's share, point to statistics that lag the weights."""
 
 
 def batchnorm_layers(model):
@@ -124,7 +127,9 @@ def describe(found):
     causes = []
     if any(live == 0 for live, _ in found["live_units"].values()):
         causes.append("a dead ReLU layer: every face gets its bias alone")
-    if found["batchnorm_layers"] and found["accuracy_recalibrated"] - found["accuracy"] >= 0.05:
+    if found["batchnorm_layers"] and (found["accuracy_recalibrated"] - found["accuracy"] >= BATCHNORM_GAIN
+                                      or found["top_class_share"] - found["top_class_share_recalibrated"]
+                                      >= BATCHNORM_SPREAD):
         causes.append("BatchNorm's moving statistics lag the weights (train longer, or at a lower learning rate)")
     if found["collapsed"] and not causes:
         causes.append("no dead layer and no BatchNorm lag: the model has not left the class prior yet")
