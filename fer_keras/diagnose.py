@@ -17,6 +17,7 @@ Backend-agnostic (``keras`` layers and calls only); the model file is never chan
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,9 @@ def recalibrate_batchnorm(model, x, batch_size=256):
         for index, start in enumerate(range(0, len(x), batch_size)):
             for layer in layers:
                 layer.momentum = index / (index + 1)  # 0 for the first batch: its statistics replace the old
-            model(x[start:start + batch_size], training=True)
+            with warnings.catch_warnings():  # "the structure of inputs doesn't match": a named input, fed a tensor
+                warnings.simplefilter("ignore", UserWarning)
+                model(x[start:start + batch_size], training=True)
     finally:
         for layer, (momentum, trainable) in zip(layers, saved):
             layer.momentum, layer.trainable = momentum, trainable
@@ -78,7 +81,9 @@ def live_units(model, x):
         return {}
     outputs = keras.Model(model.inputs, [layer.output for layer in hidden]).predict(x, batch_size=256, verbose=0)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return {layer.name: (int((out > 0).any(axis=0).sum()), int(layer.units)) for layer, out in zip(hidden, outputs)}
+    # a Dense layer on a sequence (tokens × units) counts a unit live if it fires on any face and token
+    return {layer.name: (int((out.reshape(-1, out.shape[-1]) > 0).any(axis=0).sum()), int(layer.units))
+            for layer, out in zip(hidden, outputs)}
 
 
 def prediction_summary(model, x, labels):

@@ -40,6 +40,10 @@ def test_a_dead_relu_layer_has_no_live_units():
     model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(dead))
     found = live_units(model, x)
     assert found["dead"] == (0, 4) and 0 < found["alive"][0] <= 8 and set(found) == {"alive", "dead"}
+    tokens = keras.layers.Reshape((48, 48))(inputs)  # a Dense layer on a sequence: units, not token × unit pairs
+    sequence = keras.Model(inputs, keras.layers.Dense(5, activation="relu", name="per_token")(tokens))
+    live, total = live_units(sequence, x)["per_token"]
+    assert total == 5 and 0 < live <= 5
 
 
 @pytest.fixture(scope="module")
