@@ -142,8 +142,9 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
     a foreign TFLite classifier (one face per ``invoke``, its native use; its input size and scaling
     are read from the file: e.g. fer's 64×64 in [-1, 1]), interleaved over three rounds in this
     process; the best round of each, keyed by a label that names the file and the way it was fed.
-    TFLite files run with TFLite's default threads (as the fer package creates its interpreter) and
-    with one thread per core."""
+    fer_keras' TFLite files run with one thread per core (``TFLiteModel``'s default) and with one;
+    the foreign file with TFLite's default threads (as the fer package creates its interpreter) and
+    with one per core."""
     import cv2
 
     from fer_keras.saved_models import load_model
@@ -155,9 +156,11 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
     cores = os.cpu_count() or 1
     models = {}
     for f in model_files:
-        models[Path(f).name] = load_model(f)
-        if Path(f).suffix == ".tflite":
-            models[f"{Path(f).name}, {cores} threads"] = TFLiteModel(f, num_threads=cores)
+        if Path(f).suffix == ".tflite":  # fer_keras' default: one thread per core; and TFLite's default, one
+            models[f"{Path(f).name}, {cores} thread{'s' * (cores > 1)}"] = load_model(f)
+            models[f"{Path(f).name}, 1 thread"] = TFLiteModel(f, num_threads=1)
+        else:
+            models[Path(f).name] = load_model(f)
     for model in models.values():
         model.predict(x[:256], batch_size=256, verbose=0)
         model.predict_on_batch(single)
@@ -165,7 +168,7 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
     if tflite is not None:
         label = f"{Path(tflite).name} (TFLite, one face per invoke"
         interpreters[f"{label})"] = _interpreter(tflite, None)  # as the fer package creates it
-        interpreters[f"{label}, {cores} threads)"] = _interpreter(tflite, cores)
+        interpreters[f"{label}, {cores} thread{'s' * (cores > 1)})"] = _interpreter(tflite, cores)
         interpreter = next(iter(interpreters.values()))
         for each in interpreters.values():
             each.allocate_tensors()
