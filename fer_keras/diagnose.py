@@ -27,7 +27,7 @@ from fer_keras.data.container import to_model_input
 from fer_keras.data.eda import clean
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
-from fer_keras.evaluate import load_keras_model, rebuild_test_split, run_data, variant_from_config
+from fer_keras.evaluate import load_keras_model, run_data, variant_from_config
 from fer_keras.runs import Run, check_output_dir, write_json
 
 COLLAPSED_SHARE = 0.9
@@ -104,11 +104,11 @@ def diagnose_run(run_dir, n_faces=2048, n_train=4096, seed=0, data=None):
         raise FERError(f"{run.path} is a LEAKY or streamed run, whose validation split cannot be made again here")
     dataset = run_data(config, data, run.name)
     run_seed = config.get("seed", 0)
-    val = rebuild_test_split(variant, dataset, run_seed, part="val")
-    train_images = split(clean(dataset, variant.cleaning), variant.split, seed=run_seed).train.images
+    parts = split(clean(dataset, variant.cleaning), variant.split, seed=run_seed)  # as training split it
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(val.x), min(n_faces, len(val.x)), replace=False)
-    x, labels = val.x[pick], val.labels[pick]
+    pick = rng.choice(len(parts.val), min(n_faces, len(parts.val)), replace=False)
+    x, labels = to_model_input(parts.val.images[pick]), parts.val.labels[pick]
+    train_images = parts.train.images
     model = load_keras_model(run.best)
     stored, share = prediction_summary(model, x, labels)
     found = {"run": run.name, "faces": len(x), "accuracy": stored, "top_class_share": share,

@@ -112,8 +112,9 @@ def select_members(val_scores, val_labels):
 
     chosen, path, remaining = [], [], list(range(len(val_scores)))
     while remaining:
-        best = max(remaining, key=lambda i: (accuracy(chosen + [i]), -i))  # the earlier member on a tie
-        score = accuracy(chosen + [best])
+        scores = {i: accuracy(chosen + [i]) for i in remaining}
+        best = max(remaining, key=lambda i: (scores[i], -i))  # the earlier member on a tie
+        score = scores[best]
         if path and score <= path[-1]:
             break
         chosen.append(best)
