@@ -413,6 +413,22 @@ def test_negative_timing_calls_is_a_user_error(module, args, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: --timing-calls must be 0 or more, got -1"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--snapshots", "any", "--select"], "--select chooses among --members for a probability average"),
+    (["--members", "a", "b", "--method", "vote", "--select"], "--select chooses members of a probability average"),
+])
+def test_ensemble_select_in_the_wrong_place_is_one_line_and_exit_2(trained, args, message, tmp_path, capsys):
+    from fer_keras.ensemble import main
+
+    if args[0] == "--members":  # two real runs, so the refusal is --select's, not a missing folder's
+        args = ["--members", str(run_dir(trained)), str(run_dir(trained, "other")), *args[3:]]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--results-dir", str(tmp_path / "out")])
+    error = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(error.splitlines()) == 1 and message in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_saliency_cli_writes_a_grid(trained, tmp_path):
     from fer_keras.saliency import main
 
