@@ -21,20 +21,17 @@ import numpy as np
 
 from fer_keras import IMAGE_SIZE
 from fer_keras.cli import import_keras_quietly, user_errors_exit
-from fer_keras.errors import FERDataError, FERError
+from fer_keras.errors import FERError
 
 CASCADE = "haarcascade_frontalface_default.xml"
 
 
 def read_image(path):
-    """An image file as a BGR uint8 array (EXIF rotation applied); FERDataError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise FERDataError(f"{path}: no such file")
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FERDataError(f"{path}: not a readable image (corrupt or unsupported format)")
-    return image
+    """An image file as a BGR uint8 array (EXIF rotation applied); FERDataError if unreadable, empty,
+    truncated or over the size limits (``fer_keras.data.decode``)."""
+    from fer_keras.data.decode import decode_image
+
+    return decode_image(path)
 
 
 def to_grey(image):

@@ -32,6 +32,7 @@ import numpy as np
 from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.data.container import to_model_input
+from fer_keras.data.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
 from fer_keras.faces import DETECTORS, crop_face, make_detector, read_image, to_grey
 from fer_keras.labelsets import LABEL_SETS, get_label_set
 from fer_keras.saved_models import check_model, label_set_of, load_model
@@ -100,10 +101,7 @@ def check_box(box, shape):
 
 
 def _decode(raw, name):
-    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FERDataError(f"{name}: not a readable image (corrupt or unsupported format)")
-    return image
+    return decode_image(raw, name)
 
 
 def open_video(source):
@@ -268,9 +266,21 @@ class EmotionRecognizer:
 
 def expand_inputs(inputs, warn):
     """``(kind, source)`` per input: image / video files, folder contents (non-recursive, sorted)
-    and webcam indices; missing paths and empty folders are warned about and yield ``("skip", …)``."""
+    webcam indices and base64 data URIs (``("data", uri)``); missing paths and empty folders are
+    warned about and yield ``("skip", …)``."""
     for arg in inputs:
+        if arg.startswith("data:"):
+            yield "data", arg
+            continue
         path = Path(arg)
+        try:
+            path.stat()
+        except OSError as err:  # missing, or a name the system refuses (too long, …)
+            if not re.fullmatch(r"\d+", arg):
+                reason = "no such file or folder" if isinstance(err, FileNotFoundError) else err.strerror or err
+                warn(f"skipping {_short(arg)}: {reason}")
+                yield "skip", arg
+                continue
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file()
                            and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
@@ -284,8 +294,14 @@ def expand_inputs(inputs, warn):
         elif re.fullmatch(r"\d+", arg):
             yield "webcam", int(arg)
         else:
-            warn(f"skipping {arg}: no such file or folder")
+            warn(f"skipping {_short(arg)}: no such file or folder")
             yield "skip", arg
+
+
+def _short(text, limit=80):
+    """An input named in a message: one line, at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def draw_faces(image, faces):
@@ -426,16 +442,21 @@ class _StopOnInterrupt:
 
 def _frames(sources, args, stats, warn, interrupt):
     """``((input_number, kind, source, fps), frame_index), image`` for each image and analysed
-    video frame of the readable inputs; unreadable ones are warned about and counted as skipped."""
+    video frame of the readable inputs (a data URI is named ``data-uri-<input number>``); unreadable
+    ones are warned about, counted as skipped and listed in ``stats["skipped_inputs"]``."""
     for number, (kind, source) in enumerate(sources):
         if interrupt.stop:
             return
         if kind == "skip":
             stats["skipped"] += 1
+            stats.setdefault("skipped_inputs", []).append(_short(source))
             continue
         try:
             if kind == "image":
                 yield ((number, kind, source, None), None), read_image(source)
+                continue
+            if kind == "data":
+                yield ((number, "image", f"data-uri-{number + 1}", None), None), to_image(source)
                 continue
             capture = open_video(source)
             item = (number, kind, source, video_fps(capture) / args.every)
@@ -446,6 +467,8 @@ def _frames(sources, args, stats, warn, interrupt):
         except FERDataError as err:
             warn(f"skipping {err}")
             stats["skipped"] += 1
+            name = f"data-uri-{number + 1}" if kind == "data" else _short(source)
+            stats.setdefault("skipped_inputs", []).append(name)
 
 
 def parse_args(argv):
@@ -456,8 +479,12 @@ def parse_args(argv):
         "or JSON "
         "(one record per face); messages and a summary go to stderr.",
         epilog="INPUT is an image file, a folder (its images and videos, not recursive), a video "
-        f"({', '.join(VIDEO_SUFFIXES)}) or a webcam index such as 0. Unreadable inputs are skipped "
-        "with a warning; exit status 2 when no input could be read. Ctrl-C stops reading and "
+        f"({', '.join(VIDEO_SUFFIXES)}), a webcam index such as 0, or a base64 data URI "
+        "(data:image/png;base64,...). Images are checked before decoding (at most "
+        f"{MAX_IMAGE_BYTES // 2**20} MiB and {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels; "
+        "empty, truncated and unsupported files are refused). Unreadable inputs are skipped with a warning and "
+        "listed at the end; exit status 0 when at least one input was read, 2 when none could be. Ctrl-C stops "
+        "reading and "
         "finishes what was read. Example: python -m fer_keras.predict --model best.keras "
         "photos/ clip.mp4 --format json --annotate annotated/ > faces.json",
     )
@@ -574,6 +601,8 @@ def main(argv=None):
           f"{stats['no_face']} input(s) without a face, {stats['skipped']} skipped; {rate} "
           f"({elapsed:.2f} s, after {loaded - start:.2f} s loading the model)"
           + ("; stopped by Ctrl-C" if interrupt.stop else ""), file=sys.stderr)
+    if stats["skipped"]:
+        print(f"skipped {stats['skipped']} input(s): {', '.join(stats.get('skipped_inputs', []))}", file=sys.stderr)
     if not read:
         print("error: no input could be read", file=sys.stderr)
         return EXIT_USER_ERROR

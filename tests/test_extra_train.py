@@ -54,7 +54,7 @@ def test_extra_faces_join_only_the_training_split_and_test_copies_are_refused(da
     plain = pre_proc_data(dataset)
     prepared = pre_proc_data(dataset, extra_train=extra)
     assert prepared.extra == {
-        "source": str(face_folder), "detector": "haar", "images": 9, "test_copies": 1, "no_face": 1,
+        "source": str(face_folder), "detector": "haar", "images": 9, "unreadable": 0, "test_copies": 1, "no_face": 1,
         "over_per_class": 0, "per_class": None, "added": 7,
         "added_per_class": {e: PLANTED.get(e, 0) for e in EMOTIONS}}
     assert len(prepared.x_train) == len(plain.x_train) + 7

@@ -126,7 +126,7 @@ def test_folder_without_splits(tmp_path):
 
 
 @pytest.mark.parametrize("layout, message", [
-    ({"train/happy/a.png": b"not an image"}, "unreadable or corrupt image"),
+    ({"train/happy/a.png": b"not an image"}, "not a readable image"),
     ({"train/joyful/a.png": np.zeros((48, 48), np.uint8)},
      "joyful: unknown class folder for label set fer2013; expected one of 0 angry"),
     ({"holdout/happy/a.png": np.zeros((48, 48), np.uint8)}, "unknown split folder"),
@@ -196,7 +196,7 @@ def test_info_cli_prints_the_count_table(tmp_path, small):
 @pytest.mark.parametrize("make_input, message", [
     (lambda d: write_rows(d / "bad.csv", [f"3,{pixel_string(5)},Training"]), "line 2: expected 2304 pixels"),
     (lambda d: d / "missing.csv", "no such file or folder"),
-    (lambda d: make_tree(d / "imgs", {"train/happy/x.png": b"\x89PNG broken"}), "unreadable or corrupt image"),
+    (lambda d: make_tree(d / "imgs", {"train/happy/x.png": b"\x89PNG broken"}), "not a readable image"),
     (lambda d: corrupt_gzip(d / "corrupt.csv.gz"), "cannot be read as a CSV (Error -3 while decompressing"),
     (lambda d: corrupt_gzip(d / "truncated.csv.gz", truncate=True), "cannot be read as a CSV (Compressed file ended"),
 ])

@@ -17,6 +17,7 @@ import numpy as np
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.data.container import FERData
+from fer_keras.data.decode import decode_batch, skipped_note
 from fer_keras.data.hashing import occurs_in
 from fer_keras.data.io import IMAGE_EXTENSIONS
 from fer_keras.errors import FERDataError
@@ -42,6 +43,8 @@ class ExtraFaces:
     paths: np.ndarray
     source: str
     detector: str
+    unreadable: tuple = ()
+    """One message per photo that could not be read (skipped; see ``fer_keras.data.decode``)."""
 
     def fingerprint(self):
         """A short content hash (two runs given the same faces share it)."""
@@ -71,19 +74,21 @@ def extra_files(root):
 def read_extra_faces(root, detect=True, detector="haar", min_face=30, margin=0.1):
     """Read the folder ``root`` (see :func:`extra_files`) into :class:`ExtraFaces`: each photo's
     face found by ``detector`` ("haar" or "mtcnn", predict's) and cropped with ``margin``, or, with
-    ``detect=False``, the whole photo taken as the face. An unreadable image is a FERDataError."""
+    ``detect=False``, the whole photo taken as the face. An unreadable photo is skipped and listed in
+    ``unreadable``; a FERDataError when none is readable."""
     from fer_keras.faces import crop_face, make_detector, read_image, to_grey
 
     files = extra_files(root)
+    greys, bad = decode_batch([path for path, _ in files], lambda path: to_grey(read_image(path)))
+    if len(bad) == len(files):
+        raise FERDataError(f"{Path(root).expanduser()}: none of its {len(files)} photo(s) could be read ({bad[0][1]})")
+    unreadable = {i for i, _ in bad}
+    files = [f for i, f in enumerate(files) if i not in unreadable]
     finder = make_detector(detector, min_face) if detect else None
     n = len(files)
     images, faces = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     found = np.zeros(n, bool)
-    for i, (path, _) in enumerate(files):
-        try:
-            grey = to_grey(read_image(path))
-        except FERDataError as err:
-            raise FERDataError(f"{err}; replace or delete it") from None
+    for i, grey in enumerate(greys):
         images[i] = grey if grey.shape == images.shape[1:] else cv2.resize(grey, (IMAGE_SIZE, IMAGE_SIZE),
                                                                            interpolation=cv2.INTER_AREA)
         boxes = finder.detect(grey) if finder else []
@@ -94,7 +99,7 @@ def read_extra_faces(root, detect=True, detector="haar", min_face=30, margin=0.1
     root = Path(root).expanduser()
     return ExtraFaces(images, faces, found, np.array([label for _, label in files], dtype=np.int64),
                       np.array([str(path.relative_to(root)) for path, _ in files], dtype=object), str(root),
-                      detector if detect else "none (already-cropped faces)")
+                      detector if detect else "none (already-cropped faces)", tuple(message for _, message in bad))
 
 
 def add_extra_faces(train, extra, held_out, per_class=None, seed=0):
@@ -111,11 +116,13 @@ def add_extra_faces(train, extra, held_out, per_class=None, seed=0):
                                          for k in range(len(EMOTIONS))]).astype(np.int64))
     added = np.bincount(extra.labels[usable], minlength=len(EMOTIONS))
     counts = {"source": extra.source, "detector": extra.detector, "images": len(extra.labels),
+              "unreadable": len(extra.unreadable),
               "test_copies": int(copies.sum()), "no_face": int((~extra.found & ~copies).sum()),
               "over_per_class": int((extra.found & ~copies).sum() - len(usable)), "per_class": per_class,
               "added": int(len(usable)), "added_per_class": dict(zip(EMOTIONS, added.tolist()))}
     note = (f"extra training faces from {extra.source}: {counts['added']} added, {counts['test_copies']} exact copies "
-            f"of validation/test images refused, {counts['no_face']} without a face skipped")
+            f"of validation/test images refused, {counts['no_face']} without a face skipped"
+            + (f"; {skipped_note(list(extra.unreadable))}" if extra.unreadable else ""))
     ids = np.array([f"extra {path}" for path in extra.paths[usable]], dtype=object)
     merged = FERData(np.concatenate([train.images, extra.faces[usable]]),
                      np.concatenate([train.labels, extra.labels[usable]]),

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.data.container import SPLITS, FERData
+from fer_keras.data.decode import decode_batch, decode_image, skipped_note
 from fer_keras.errors import FERDataError
 from fer_keras.labelsets import FER2013, LABEL_SETS, get_label_set
 
@@ -272,32 +273,42 @@ def folder_layout(root, label_set=FER2013):
 
 
 def _read_image(path):
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise FERDataError(f"{path}: unreadable or corrupt image; delete or replace it")
+    image = decode_image(path, grey=True)
     if image.shape == (IMAGE_SIZE, IMAGE_SIZE):
         return image, False
     return cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA), True
 
 
 def decode_images(paths, pool=None):
-    """Decode ``paths`` into uint8 N×48×48 (see ``_read_image``); returns (images, converted count).
-    ``pool``: a ``ThreadPoolExecutor`` to decode in parallel (the order is kept)."""
-    results = list((pool.map if pool else map)(_read_image, paths))
+    """Decode ``paths`` into uint8 N×48×48 (``fer_keras.data.decode``, then 48×48 grey); returns
+    (images of the readable ones, converted count, [(position, message)] of the unreadable ones,
+    skipped). ``pool``: a ``ThreadPoolExecutor`` to decode in parallel (the order is kept)."""
+    results, bad = decode_batch(paths, _read_image, pool)
     images = np.stack([image for image, _ in results]) if results else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    return images, sum(flag for _, flag in results)
+    return images, sum(flag for _, flag in results), bad
 
 
 def image_chunks(root, files, chunk=1024):
     """Decode ``files`` (a list of (image path under ``root``, split, label), e.g. ``folder_files(root)``)
-    in order, ``chunk`` at a time: yields (uint8 images, converted count) per chunk, so a reader holds
-    one chunk of pixels at a time; a progress bar from 2,000 images on."""
+    in order, ``chunk`` at a time: yields (uint8 images, converted count, [(position in ``files``,
+    message)] of unreadable files, skipped) per chunk, so a reader holds one chunk of pixels at a
+    time; a progress bar from 2,000 images on."""
     with (ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
           tqdm(total=len(files), desc=f"reading {root.name}", unit="img", disable=len(files) < 2000) as bar):
         for start in range(0, len(files), chunk):
-            images, converted = decode_images([f for f, _, _ in files[start:start + chunk]], pool)
-            bar.update(len(images))
-            yield images, converted
+            images, converted, bad = decode_images([f for f, _, _ in files[start:start + chunk]], pool)
+            bar.update(len(images) + len(bad))
+            yield images, converted, [(start + i, message) for i, message in bad]
+
+
+def readable_files(root, files, bad):
+    """``files`` without the unreadable ones (``bad``: [(position, message)]), and the notes saying
+    which were skipped; a FERDataError when none could be read."""
+    if len(bad) == len(files):
+        raise FERDataError(f"{root}: none of its {len(files)} image(s) could be read ({bad[0][1]})")
+    skipped = {i for i, _ in bad}
+    kept = [f for i, f in enumerate(files) if i not in skipped]
+    return kept, ((skipped_note([message for _, message in bad]),) if bad else ())
 
 
 def converted_note(converted, total):
@@ -306,18 +317,20 @@ def converted_note(converted, total):
 
 def read_images(root, files, label_set=FER2013):
     """A FERData of ``files``, a list of (image path under ``root``, split, label), read in threads
-    (``image_chunks``) and converted to 48×48 grey."""
+    (``image_chunks``) and converted to 48×48 grey; unreadable images are skipped, and listed in the
+    notes (a FERDataError if none is readable)."""
     chunks = list(image_chunks(root, files))
-    images = (np.concatenate([images for images, _ in chunks]) if chunks
+    images = (np.concatenate([images for images, _, _ in chunks]) if chunks
               else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8))
-    converted = sum(n for _, n in chunks)
+    converted = sum(n for _, n, _ in chunks)
+    files, skipped = readable_files(root, files, [b for _, _, bad in chunks for b in bad])
     return FERData(
         images=images,
         labels=np.array([label for _, _, label in files], dtype=np.int64),
         usage=np.array([split for _, split, _ in files], dtype=object),
         source_ids=np.array([str(f.relative_to(root)) for f, _, _ in files], dtype=object),
         source=str(root),
-        notes=converted_note(converted, len(files)),
+        notes=skipped + converted_note(converted, len(files)),
         label_set=label_set,
     )
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from fer_keras.data.container import RowTable, to_model_input
 from fer_keras.data.hashing import Fingerprint, image_hashes
-from fer_keras.data.io import converted_note, decode_images, existing_path, folder_files, image_chunks
+from fer_keras.data.io import converted_note, decode_images, existing_path, folder_files, image_chunks, readable_files
+from fer_keras.errors import FERDataError
 from fer_keras.labelsets import FER2013, LabelSet, get_label_set
 
 STREAM_SAMPLINGS = ("none", "ros", "class_weight")
@@ -68,22 +69,23 @@ class FolderIndex(RowTable):
 
 def index_folder(root, chunk=INDEX_CHUNK, label_set=FER2013):
     """Read the image folder ``root`` once, ``chunk`` images at a time, into a :class:`FolderIndex`
-    whose class folders name ``label_set``'s classes (a LabelSet or its name). Bad layouts and
-    unreadable images raise ``FERDataError`` naming the folder or file."""
+    whose class folders name ``label_set``'s classes (a LabelSet or its name). Bad layouts raise
+    ``FERDataError`` naming the folder; unreadable images are skipped and listed in the notes."""
     root, label_set = existing_path(root), get_label_set(label_set)
     files = folder_files(root, label_set)
-    fingerprint, digests, means, converted = Fingerprint(), [], [], 0
-    for images, n in image_chunks(root, files, chunk):
+    fingerprint, digests, means, converted, bad = Fingerprint(), [], [], 0, []
+    for images, n, unreadable in image_chunks(root, files, chunk):
         fingerprint.update(images)
         digests.append(image_hashes(images))
         means.append(images.mean(axis=(1, 2)))
-        converted += n
+        converted, bad = converted + n, bad + unreadable
+    files, skipped = readable_files(root, files, bad)
     labels = np.array([label for _, _, label in files], dtype=np.int64)
     return FolderIndex(root, labels, usage=np.array([split for _, split, _ in files], dtype=object),
                        source_ids=np.array([str(f.relative_to(root)) for f, _, _ in files], dtype=object),
                        digests=np.concatenate(digests), means=np.concatenate(means),
                        fingerprint=fingerprint.hexdigest(labels, label_set), source=str(root),
-                       notes=converted_note(converted, len(files)), label_set=label_set)
+                       notes=skipped + converted_note(converted, len(files)), label_set=label_set)
 
 
 class FolderImages:
@@ -102,7 +104,10 @@ class FolderImages:
 
     def decode(self):
         """The images as uint8 N×48×48."""
-        return decode_images([self.root / name for name in self.files])[0]
+        images, _, bad = decode_images([self.root / name for name in self.files])
+        if bad:
+            raise FERDataError(f"{bad[0][1]} (it was readable when the folder was indexed; it changed during the run)")
+        return images
 
     def __array__(self, dtype=None, copy=None):
         x = to_model_input(self.decode())
