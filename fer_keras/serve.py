@@ -435,6 +435,7 @@ def main(argv=None):
     settings = {"detector": args.detector, "fast": args.fast}
     limits = Limits(int(args.max_upload_mb * 2**20), args.max_images, args.max_pixels)
     app = create_app(recognizer, limits, model_info(recognizer, name, card, settings))
+    sock.listen(2048)  # connections queue from now on: the line below is true when printed
     host, port = sock.getsockname()[:2]
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     print(f"serving {name} on {url} (API docs: {url}docs; loaded in {time.perf_counter() - start:.1f} s); "
