@@ -84,11 +84,10 @@ def main(folder):
         if reference is None:
             reference = boxes
         overlaps = [iou(a, b) for a, b in zip(boxes, reference) if a is not None and b is not None]
-        table[name] = {"found": float(np.mean(found)), "n_photos": len(greys),
-                       "false_faces": sum(false.values()), "false_faces_by_image": {k: v for k, v in false.items() if v},
-                       "n_face_free_images": len(negatives),
-                       "box_side_median": float(np.median(sides)), "box_side_p10_p90": [float(np.percentile(sides, 10)),
-                                                                                        float(np.percentile(sides, 90))],
+        table[name] = {"found": float(np.mean(found)), "n_photos": len(greys), "false_faces": sum(false.values()),
+                       "false_faces_by_image": {k: v for k, v in false.items() if v},
+                       "n_face_free_images": len(negatives), "box_side_median": float(np.median(sides)),
+                       "box_side_p10_p90": [float(np.percentile(sides, 10)), float(np.percentile(sides, 90))],
                        "iou_with_haar_median": float(np.median(overlaps)), "ms_per_photo": ms}
         print(f"{name}: found {table[name]['found']:.1%}, false faces {table[name]['false_faces']} on "
               f"{len(negatives)} images, box {table[name]['box_side_median']:.2f} of the photo, IoU with Haar "
