@@ -269,6 +269,10 @@ def main(argv=None):
     for name in ("batch_size", "steps", "rounds"):
         if getattr(args, name) < 1:
             raise FERError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.out:
+        from fer_keras.runs import check_output_dir
+
+        check_output_dir(args.out, "--out")
     if args.worker:
         _, backend, jit, per_execution = SETTINGS[args.worker]
         result = (torch_twin_worker(args.batch_size, args.steps) if backend is None

@@ -28,7 +28,7 @@ from fer_keras.data.eda import clean
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
 from fer_keras.evaluate import load_keras_model, run_data, variant_from_config
-from fer_keras.runs import Run, check_output_dir, write_json
+from fer_keras.runs import Run, check_output_file, write_json
 
 COLLAPSED_SHARE = 0.9
 """A model that gives one class to at least this share of the faces is called collapsed."""
@@ -160,7 +160,7 @@ def main(argv=None):
     for run_dir in args.runs:
         Run(Path(run_dir)).read_config()  # a wrong folder fails before the Keras import
     if args.json:
-        check_output_dir(Path(args.json).parent, "--json")
+        check_output_file(args.json, "--json")
     import_keras_quietly()
     found = []
     for run_dir in args.runs:

@@ -50,7 +50,7 @@ from fer_keras.models.ensemble import (
     ensemble_model,
 )
 from fer_keras.regions import VOTE_REGIONS
-from fer_keras.runs import Run
+from fer_keras.runs import Run, check_output_dir
 
 REFERENCES = {"mean": "Białek et al. 2023 §4.5", "vote": "Bakiasi 2024", "ovr": "Białek et al. 2023 §3.5, §4.4",
               "snapshot": "Huang et al. 2017, Snapshot Ensembles"}
@@ -331,6 +331,7 @@ def main(argv=None):
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
     timing_calls, tta = evaluation_options_of(args)
+    check_output_dir(args.results_dir, "--results-dir")
     if args.snapshots and (args.method not in (None, "mean") or args.weights or args.regions):
         raise FERError("--snapshots averages probabilities: --method mean, no --weights, no --regions")
     if args.last is not None and not args.snapshots:

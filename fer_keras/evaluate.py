@@ -33,7 +33,8 @@ from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
 from fer_keras.labelsets import FER2013, add_label_options, get_label_set, label_options_of, score_shared
-from fer_keras.runs import BEST, CONFIG, HISTORY, METRICS, Run, write_json, write_text
+from fer_keras.runs import (BEST, CONFIG, HISTORY, METRICS, Run, check_output_dir, read_history_csv, write_json,
+                            write_text)
 from fer_keras.saved_models import check_model, label_set_of, load_model
 
 TIMING_IMAGES = 1000
@@ -150,10 +151,14 @@ def variant_from_config(config):
     if unknown:
         raise FERError(f"the run's config.json records variant fields this version of fer_keras does not know "
                        f"({', '.join(unknown)}); evaluate it with the fer_keras version that trained it")
-    fields["cleaning"] = tuple(fields.get("cleaning", ()))
-    if isinstance(fields.get("callbacks"), dict):
-        fields["callbacks"] = CallbackConfig(**fields["callbacks"])
-    return Variant(**fields)
+    try:
+        fields["cleaning"] = tuple(fields.get("cleaning", ()))
+        if isinstance(fields.get("callbacks"), dict):
+            fields["callbacks"] = CallbackConfig(**fields["callbacks"])
+        return Variant(**fields)
+    except TypeError as err:  # a missing or mistyped field
+        raise FERError(f"the run's config.json records a variant this version of fer_keras cannot rebuild ({err}); "
+                       "evaluate it with the fer_keras version that trained it, or train it again") from None
 
 
 def read_config(run_dir):
@@ -226,6 +231,7 @@ def run_test_split(run_dir, data=None):
     if data is not None:
         run_data(config, data, run.name)
     recorded = run.read_test_split()
+    run.read_history()  # a damaged history.csv is named now, before any work
     variant = variant_from_config(config)
     prepared = config.get("prepared", {})
     label_set = get_label_set(config["data"].get("label_set", "fer2013"))
@@ -264,11 +270,10 @@ def write_results(out_dir, metrics, title, config=None, history_csv=None, merge=
     folder, re-evaluated (its training time, an earlier TTA or timing of the same model); otherwise
     the folder's metrics are this evaluation's alone, so a name reused for other members or another
     model keeps nothing stale. Returns the written metrics."""
-    import pandas as pd
-
     from fer_keras.plots import plot_confusion_matrix, plot_training_curves
 
-    out_dir = Path(out_dir)
+    history = read_history_csv(history_csv) if history_csv is not None and Path(history_csv).exists() else None
+    out_dir = Path(out_dir)  # a damaged history is named above, before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / METRICS
     try:
@@ -280,8 +285,8 @@ def write_results(out_dir, metrics, title, config=None, history_csv=None, merge=
     plot_confusion_matrix(metrics["confusion_matrix"], metrics["class_names"], out_dir / "confusion_matrix.png",
                           title=f"{title} — test accuracy {metrics['test_accuracy']:.1%} (n={metrics['n_test']:,})")
     files.append("confusion_matrix.png")
-    if history_csv is not None and Path(history_csv).exists():
-        plot_training_curves(pd.read_csv(history_csv), out_dir / "curves.png", merged.get("best_epoch"), title=title)
+    if history is not None:
+        plot_training_curves(history, out_dir / "curves.png", merged.get("best_epoch"), title=title)
         files.append("curves.png")
     if isinstance(config, (str, Path)):
         write_text(out_dir / CONFIG, Path(config).read_text())
@@ -608,6 +613,7 @@ def main(argv=None):
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
     timing_calls, tta = evaluation_options_of(args)
+    check_output_dir(args.results_dir, "--results-dir")
     labels, ferplus_mode = label_options_of(args)
     if args.model_labels:
         get_label_set(args.model_labels)

@@ -103,14 +103,22 @@ class Run:
         raise FERError(f"cannot create a run folder next to {stem}")
 
     def read_config(self):
-        """The run's ``config.json`` as a dict; a clear error if this is not a run folder."""
+        """The run's ``config.json`` as a dict, checked for the fields its readers need (``variant``
+        with a ``name``, ``data`` with ``source`` and ``fingerprint``; ``seed`` an integer and
+        ``prepared`` an object when present); one FERError line naming the file otherwise."""
         if not self.config.is_file():
             raise FERError(f"{self.path} is not a training run: no {CONFIG} in it "
                            "(runs live in callbacks/<variant>-<time>/)")
         try:
-            return json.loads(self.config.read_text())
-        except json.JSONDecodeError as err:
-            raise FERError(f"{self.config} is not valid JSON ({err})") from None
+            config = json.loads(self.config.read_bytes().decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+            raise FERError(f"{self.config} is not valid JSON ({_one_line(err)}); {DAMAGED}") from None
+        except OSError as err:
+            raise FERError(f"{self.config} cannot be read ({err.strerror or err})") from None
+        problem = config_problem(config)
+        if problem:
+            raise FERError(f"{self.config} {problem}; {DAMAGED}")
+        return config
 
     def write_test_split(self, images, labels, emotions, ids, in_training):
         """Record the test split (uint8 N×48×48 images, model labels, seven-class emotions, source
@@ -128,18 +136,20 @@ class Run:
         if not self.test_split.is_file():
             raise FERError(f"{self.path} has no {TEST_SPLIT}: it was made before runs recorded their test split; "
                            "evaluate its model with --model FILE --data PATH --variant NAME instead")
-        with np.load(self.test_split, allow_pickle=False) as found:
-            return {key: found[key] for key in found.files}
+        try:
+            with np.load(self.test_split, allow_pickle=False) as found:
+                arrays = {key: found[key] for key in found.files}
+        except Exception as err:  # noqa: BLE001 — a damaged .npz raises zip, zlib, pickle and format errors
+            raise FERError(f"{self.test_split} cannot be read ({_one_line(err)}); {DAMAGED}") from None
+        problem = split_problem(arrays)
+        if problem:
+            raise FERError(f"{self.test_split} {problem}; {DAMAGED}")
+        return arrays
 
     def read_history(self):
         """``history.csv`` as a DataFrame; empty for a new run (CSVLogger may have opened it
         without a row yet)."""
-        import pandas as pd
-
-        try:
-            return pd.read_csv(self.history)
-        except (FileNotFoundError, pd.errors.EmptyDataError):
-            return pd.DataFrame()
+        return read_history_csv(self.history)
 
     def best_row(self, monitor, since=0):
         """(row index, value) of the best ``monitor`` value so far (lowest for a loss, highest
@@ -158,6 +168,69 @@ class Run:
             return None, None
         best = self.best_row(monitor)
         return (None if best is None else int(history.loc[best[0], "epoch"]) + 1), len(history)
+
+
+DAMAGED = ("the run folder is damaged: train it again, or evaluate its model with "
+           "--model best.keras --data PATH --variant NAME")
+TEST_SPLIT_ARRAYS = {"images": "u", "labels": "iu", "emotions": "iu", "ids": "U", "in_training": "b"}
+"""The arrays of ``test_split.npz`` and their NumPy dtype kinds."""
+
+
+def config_problem(config):
+    """What makes ``config`` (a parsed ``config.json``) unusable by the run's readers, or None."""
+    if not isinstance(config, dict):
+        return f"holds a JSON {type(config).__name__}, not an object"
+    variant, data = config.get("variant"), config.get("data")
+    if not isinstance(variant, dict) or not isinstance(variant.get("name"), str):
+        return "has no 'variant' object with a 'name'"
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("source", "fingerprint")):
+        return "has no 'data' object with a 'source' and a 'fingerprint'"
+    if "seed" in config and (not isinstance(config["seed"], int) or isinstance(config["seed"], bool)):
+        return f"records the seed {config['seed']!r}, not an integer"
+    if not isinstance(config.get("prepared", {}), dict):
+        return "has a 'prepared' entry that is not an object"
+    return None
+
+
+def split_problem(arrays):
+    """What makes the arrays of a ``test_split.npz`` unusable, or None: the five arrays of
+    :data:`TEST_SPLIT_ARRAYS`, one-dimensional but for the N×48×48 uint8 images, all N long."""
+    missing = [key for key in TEST_SPLIT_ARRAYS if key not in arrays]
+    if missing:
+        return f"lacks the array(s) {', '.join(missing)}"
+    images = arrays["images"]
+    if images.dtype != "uint8" or images.ndim != 3 or images.shape[1:] != (48, 48) or not len(images):
+        return f"holds {images.dtype} images of shape {images.shape}, not N×48×48 uint8"
+    for key, kinds in TEST_SPLIT_ARRAYS.items():
+        value = arrays[key]
+        if key != "images" and (value.dtype.kind not in kinds or value.shape != (len(images),)):
+            return f"holds {key} of {value.dtype} shape {value.shape}, not {len(images)} values"
+    return None
+
+
+def read_history_csv(path):
+    """A ``history.csv`` as a DataFrame (empty when missing or without rows); one FERError line
+    naming the file when it is not a readable CSV of numbers with an ``epoch`` column."""
+    import pandas as pd
+
+    try:
+        history = pd.read_csv(path, encoding="utf-8")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as err:
+        raise FERError(f"{path} is not a readable training history ({_one_line(err)}); delete it to plot "
+                       "no curves, or train the run again") from None
+    numeric = history.apply(pd.to_numeric, errors="coerce")
+    if "epoch" not in history or numeric.isna().to_numpy().sum() > history.isna().to_numpy().sum():
+        raise FERError(f"{path} is not a training history (it needs an 'epoch' column and numbers only); "
+                       "delete it to plot no curves, or train the run again")
+    return numeric
+
+
+def _one_line(err):
+    """An exception's message as one short line."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 160 else text[:160] + "…"
 
 
 def find_resumable(output_dir, resume_key):
@@ -184,6 +257,19 @@ def check_output_dir(path, option="--output-dir"):
         raise FERError(f"{option} {path} lies inside the file {existing}; give a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise FERError(f"{option} {path} cannot be written ({existing} is read-only); give a writable folder")
+    return path
+
+
+def check_output_file(path, option):
+    """Refuse, before any work, an output file that is a folder or whose folder cannot be made or
+    written (see :func:`check_output_dir`); creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise FERError(f"{option} {path} is a folder; give a file name (e.g. {path / 'out.json'})")
+    existing = next(p for p in path.parents if p.exists())
+    if not existing.is_dir():
+        raise FERError(f"{option} {path} lies inside the file {existing}; give a file in a folder")
+    check_output_dir(path.parent, option)
     return path
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
-from fer_keras.runs import Run
+from fer_keras.runs import Run, check_output_dir
 
 SALIENCY_METHODS = ("gradient", "gradcam", "occlusion")
 _NOT_FEATURE_MAPS = ("Pooling", "Dropout", "InputLayer")
@@ -281,6 +281,7 @@ def main(argv=None):
         raise FERError(f"--n must be a positive integer, got {args.n}")
     if args.layer and args.method != "gradcam":
         raise FERError("--layer applies to --method gradcam only")
+    check_output_dir(args.results_dir, "--results-dir")
     path = run_saliency(args.run, args.n, args.method, args.data, args.results_dir, args.target, args.layer, args.seed)
     print(f"wrote {path}")
     return 0

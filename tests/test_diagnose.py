@@ -92,7 +92,7 @@ def test_recalibration_recovers_a_model_whose_batchnorm_statistics_are_stale(tra
 def test_bad_faces_or_a_json_path_inside_a_file_is_one_line_exit_2(trained_run, tmp_path):
     (tmp_path / "a_file").write_text("not a folder")
     for args, message in ((["--faces", "0"], "--faces must be a positive integer, got 0"),
-                          (["--json", str(tmp_path / "a_file" / "d.json")], "a_file is a file, not a folder")):
+                          (["--json", str(tmp_path / "a_file" / "d.json")], "d.json lies inside the file")):
         done = subprocess.run([sys.executable, "-m", "fer_keras.diagnose", str(trained_run), *args],
                               capture_output=True, text=True, timeout=300, cwd=tmp_path,
                               env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -1,0 +1,143 @@
+"""Run folders are validated where they are read (``fer_keras.runs``): a damaged ``config.json``,
+``test_split.npz`` or ``history.csv`` is one line naming the file, exit status 2, nothing written —
+in evaluate, ensemble, saliency and diagnose. Output targets of the wrong kind are refused before
+any work (``--results-dir`` a file, ``bench --out`` a file, ``diagnose --json`` a folder)."""
+
+import importlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from fer_keras.errors import FERError
+from fer_keras.runs import Run, read_history_csv
+from fer_keras.variants import get_variant
+
+
+def make_run(folder):
+    """A run folder with a valid config, test split and history (no model: every damage below is
+    found before the model is loaded)."""
+    folder.mkdir(parents=True)
+    config = {"variant": get_variant("baseline_cnn").to_dict(), "seed": 0,
+              "data": {"source": "synthetic(n=100, seed=0)", "fingerprint": "0123456789abcdef"}}
+    (folder / "config.json").write_text(json.dumps(config))
+    n = 5
+    np.savez_compressed(folder / "test_split.npz", images=np.zeros((n, 48, 48), np.uint8), labels=np.arange(n),
+                        emotions=np.arange(n), ids=np.array([f"line {i}" for i in range(n)]),
+                        in_training=np.zeros(n, bool))
+    (folder / "history.csv").write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.2,1.9,0.21,1.8\n")
+    return folder
+
+
+def pickled_split(path):
+    np.savez(path, images=np.array([object()], dtype=object))
+
+
+def split_with(path, **changes):
+    with np.load(path) as found:
+        arrays = {key: found[key] for key in found.files}
+    arrays.update(changes)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+
+
+DAMAGE = {
+    "config-empty-object": ("config.json", lambda p: p.write_text("{}"), "has no 'variant' object"),
+    "config-list": ("config.json", lambda p: p.write_text("[1, 2]"), "holds a JSON list, not an object"),
+    "config-not-utf8": ("config.json", lambda p: p.write_bytes(b"\xff\xfe{\x00"), "is not valid JSON"),
+    "config-not-json": ("config.json", lambda p: p.write_text("{variant"), "is not valid JSON"),
+    "config-deep": ("config.json", lambda p: p.write_text("[" * 100_000), "is not valid JSON"),
+    "config-no-fingerprint": ("config.json", lambda p: p.write_text(json.dumps(
+        {"variant": {"name": "x"}, "data": {"source": "s"}})), "has no 'data' object with a 'source' and a"),
+    "config-seed": ("config.json", lambda p: p.write_text(json.dumps(
+        {**json.loads(p.read_text()), "seed": "one"})), "records the seed 'one', not an integer"),
+    "config-variant-fields": ("config.json", lambda p: p.write_text(json.dumps(
+        {**json.loads(p.read_text()), "variant": {"name": "x"}})), "records a variant this version"),
+    "split-pickled": ("test_split.npz", pickled_split, "cannot be read (Object arrays cannot be loaded"),
+    "split-truncated": ("test_split.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), "cannot be read"),
+    "split-text": ("test_split.npz", lambda p: p.write_text("hello"), "cannot be read"),
+    "split-float-images": ("test_split.npz", lambda p: split_with(p, images=np.zeros((5, 48, 48))),
+                           "holds float64 images of shape (5, 48, 48), not N×48×48 uint8"),
+    "split-short-labels": ("test_split.npz", lambda p: split_with(p, labels=np.arange(3)),
+                           "holds labels of int64 shape (3,), not 5 values"),
+    "split-missing": ("test_split.npz", lambda p: split_with(p, emotions=None), "lacks the array(s) emotions"),
+    "history-not-utf8": ("history.csv", lambda p: p.write_bytes(b"epoch,loss\n0,\xff\xfe\n"),
+                         "is not a readable training history"),
+    "history-text": ("history.csv", lambda p: p.write_text("epoch,loss\n0,abc\n"), "is not a training history"),
+    "history-no-epoch": ("history.csv", lambda p: p.write_text("a,b\n1,2\n"), "is not a training history"),
+}
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("runs") / "baseline_cnn-20260101-000000")
+
+
+def damaged_run(good_run, tmp_path, case):
+    name, damage, _ = DAMAGE[case]
+    run = tmp_path / "callbacks" / good_run.name
+    shutil.copytree(good_run, run)
+    damage(run / name)
+    return run, run / name
+
+
+def cli_fails(capsys, module, args):
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"fer_keras.{module}").main([str(a) for a in args])
+    error = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(error.splitlines()) == 1 and "Traceback" not in error, error
+    return error
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_a_damaged_run_folder_is_one_line_naming_the_file(good_run, tmp_path, capsys, case):
+    run, damaged = damaged_run(good_run, tmp_path, case)
+    message = DAMAGE[case][2]
+    out = tmp_path / "out"
+    commands = [("evaluate", ["--run", run, "--results-dir", out, "--timing-calls", "0"]),
+                ("saliency", ["--run", run, "--results-dir", out, "--method", "occlusion"])]
+    if case.startswith("config") and case != "config-variant-fields":  # ensemble refuses that as another split
+        other = make_run(tmp_path / "callbacks" / "other-20260101-000000")
+        commands += [("ensemble", ["--members", other, run, "--results-dir", out]), ("diagnose", [run])]
+    for module, args in commands:
+        error = cli_fails(capsys, module, args)
+        assert message in error, (module, error)
+        assert str(damaged) in error or "the run's config.json" in error, (module, error)
+    assert not out.exists()
+
+
+def test_a_valid_run_folder_reads_back(good_run):
+    run = Run(good_run)
+    assert run.read_config()["variant"]["name"] == "baseline_cnn"
+    assert set(run.read_test_split()) == {"images", "labels", "emotions", "ids", "in_training"}
+    assert run.best_epoch("val_accuracy") == (1, 1)
+    assert read_history_csv(good_run / "missing.csv").empty
+
+
+def test_a_header_only_history_is_an_empty_history(tmp_path):
+    (tmp_path / "history.csv").write_text("epoch,loss\n")
+    assert read_history_csv(tmp_path / "history.csv").empty
+    with pytest.raises(FERError, match="history.csv is not a readable training history"):
+        (tmp_path / "history.csv").write_bytes(b"\x00\xff" * 50)
+        read_history_csv(tmp_path / "history.csv")
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("evaluate", ["--run", "RUN", "--results-dir", "FILE"], "--results-dir FILE is a file, not a folder"),
+    ("ensemble", ["--members", "RUN", "RUN", "--results-dir", "FILE"], "--results-dir FILE is a file, not a folder"),
+    ("saliency", ["--run", "RUN", "--results-dir", "FILE"], "--results-dir FILE is a file, not a folder"),
+    ("saliency", ["--run", "RUN", "--results-dir", "FILE/inside"], "lies inside the file FILE"),
+    ("bench", ["--out", "FILE"], "--out FILE is a file, not a folder"),
+    ("diagnose", ["RUN", "--json", "DIR"], "--json DIR is a folder; give a file name"),
+    ("diagnose", ["RUN", "--json", "FILE/d.json"], "lies inside the file FILE"),
+])
+def test_an_output_of_the_wrong_kind_is_refused_before_any_work(good_run, tmp_path, capsys, module, args, message):
+    (tmp_path / "FILE").write_text("keep me")
+    (tmp_path / "DIR").mkdir()
+    names = {"RUN": str(good_run), "FILE": str(tmp_path / "FILE"), "DIR": str(tmp_path / "DIR")}
+    for key, value in names.items():
+        message = message.replace(key, value) if key != "RUN" else message
+    args = [a.replace("FILE", names["FILE"]) if "FILE" in a else names.get(a, a) for a in args]
+    error = cli_fails(capsys, module, args)
+    assert message in error, error
+    assert (tmp_path / "FILE").read_text() == "keep me" and not list((tmp_path / "DIR").iterdir())
