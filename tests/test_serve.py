@@ -528,3 +528,16 @@ def test_the_page_boxes_the_face_in_webcam_frames(browser, live_server):
     assert browser.find_element(By.ID, "webcam").text == "Stop the webcam"
     browser.find_element(By.ID, "webcam").click()
     assert browser.find_element(By.ID, "webcam").text == "Use the webcam"
+
+
+def test_the_load_test_counts_requests_and_errors(live_server, photos):
+    from fer_keras.serve_load import rss_mb, run_load
+
+    port = int(live_server.rsplit(":", 1)[1])
+    load = run_load("127.0.0.1", port, photos["jpeg"], clients=3, requests=7)
+    assert load["requests"] == 7 and load["errors"] == 0
+    assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"] <= load["max_ms"]
+    coffee = run_load("127.0.0.1", port, photos["coffee"], clients=2, requests=2)  # no face: counted as errors
+    assert coffee["errors"] == 2
+    current, peak = rss_mb(os.getpid())
+    assert 0 < current <= peak
