@@ -23,7 +23,8 @@ STAGES = [
     {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.region_ensemble",
      "fer_keras.saliency", "fer_keras.results", "fer_keras.diagnose", "fer_keras.plots", "fer_keras.plots_eda",
      "fer_keras.eda"},  # read runs
-    {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video"},  # use
+    {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video", "fer_keras.serve",
+     "fer_keras.serve_load"},  # use
 ]
 ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate")}
 """Training ends by evaluating its run through the one evaluator (one writer of metrics)."""
