@@ -17,7 +17,6 @@ Backend-agnostic (``keras`` layers and calls only); the model file is never chan
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,69 +27,12 @@ from fer_keras.data.eda import clean
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
 from fer_keras.evaluate import load_keras_model, run_data, variant_from_config
+from fer_keras.health import (BATCHNORM_GAIN, BATCHNORM_SPREAD, live_units, prediction_summary,
+                              recalibrate_batchnorm)
 from fer_keras.runs import Run, check_output_file, write_json
 
 COLLAPSED_SHARE = 0.9
 """A model that gives one class to at least this share of the faces is called collapsed."""
-BATCHNORM_GAIN, BATCHNORM_SPREAD = 0.05, 0.2
-"""Re-estimated BatchNorm statistics that add this much validation accuracy, or take this much off
-the top class's share, point to statistics that lag the weights."""
-
-
-def batchnorm_layers(model):
-    """Every ``BatchNormalization`` layer of ``model``, nested models (a transfer base) included."""
-    import keras
-
-    found = []
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            found.append(layer)
-        found += batchnorm_layers(layer)
-    return found
-
-
-def recalibrate_batchnorm(model, x, batch_size=256):
-    """Replace every BatchNorm layer's moving mean and variance by their average over the batches of
-    ``x`` (the model's weights unchanged): each batch is run in training mode with the momentum set so
-    that the moving value becomes the running mean of the batch statistics. Returns the layer count.
-    Dropout is active during these passes, as it was when the statistics were first gathered."""
-    layers = batchnorm_layers(model)
-    saved = [(layer.momentum, layer.trainable) for layer in layers]
-    try:
-        for layer in layers:
-            layer.trainable = True  # Keras updates the statistics of trainable layers only (a frozen base's too)
-        for index, start in enumerate(range(0, len(x), batch_size)):
-            for layer in layers:
-                layer.momentum = index / (index + 1)  # 0 for the first batch: its statistics replace the old
-            with warnings.catch_warnings():  # "the structure of inputs doesn't match": a named input, fed a tensor
-                warnings.simplefilter("ignore", UserWarning)
-                model(x[start:start + batch_size], training=True)
-    finally:
-        for layer, (momentum, trainable) in zip(layers, saved):
-            layer.momentum, layer.trainable = momentum, trainable
-    return len(layers)
-
-
-def live_units(model, x):
-    """``{layer name: (units active on at least one face of x, units)}`` for each hidden ReLU Dense layer."""
-    import keras
-
-    hidden = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)
-              and getattr(layer.activation, "__name__", "") == "relu"]
-    if not hidden:
-        return {}
-    outputs = keras.Model(model.inputs, [layer.output for layer in hidden]).predict(x, batch_size=256, verbose=0)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    # a Dense layer on a sequence (tokens × units) counts a unit live if it fires on any face and token
-    return {layer.name: (int((out.reshape(-1, out.shape[-1]) > 0).any(axis=0).sum()), int(layer.units))
-            for layer, out in zip(hidden, outputs)}
-
-
-def prediction_summary(model, x, labels):
-    """(accuracy, top-class share) of ``model`` on faces ``x`` with model labels ``labels``."""
-    scores = model.predict(x, batch_size=256, verbose=0)
-    predicted = np.asarray(scores).argmax(axis=1)
-    return float((predicted == labels).mean()), float(np.bincount(predicted).max() / len(predicted))
 
 
 def diagnose_run(run_dir, n_faces=2048, n_train=4096, seed=0, data=None):

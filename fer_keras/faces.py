@@ -180,13 +180,13 @@ class BlazeFaceDetector:
     "full" (small faces too, 192×192). min_face: smallest face side in pixels to keep."""
 
     def __init__(self, min_face=30, model="short", threshold=None, num_threads=1):
-        from fer_keras.tflite import _interpreter
+        from fer_keras.runtime import tflite_interpreter
 
         if model not in BLAZEFACE_MODELS:
             raise FERError(f"unknown BlazeFace model {model!r}; expected one of {', '.join(BLAZEFACE_MODELS)}")
         _, self.side, strides, default_threshold = BLAZEFACE_MODELS[model]
         self.threshold = float(default_threshold if threshold is None else threshold)
-        self.interpreter = _interpreter(blazeface_model_path(model), num_threads)
+        self.interpreter = tflite_interpreter(blazeface_model_path(model), num_threads)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))

@@ -27,6 +27,7 @@ epoch time, and the schedule anneals to that plan. This module imports no Keras 
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
+from fer_keras.constraints import CONSTRAINTS, check, check_fields
 from fer_keras.errors import FERError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -54,6 +55,9 @@ class Recipe:
                       horizontal flip) or "crop_flip_erase" (plus random erasing with probability
                       ``erase_probability``).
     early_stopping:   keep the variant's EarlyStopping (a scheduled run should reach its planned end).
+    distill_weight:   with ``--teacher``: the share of the teachers' softened probabilities in each training
+                      target, the rest being the label (``fer_keras.distill``).
+    distill_temperature: the teachers' probabilities are softened as p^(1/T), renormalised (Hinton et al. 2015).
     """
 
     name: str
@@ -71,8 +75,11 @@ class Recipe:
     crop_padding: int = 4
     erase_probability: float = 0.5
     early_stopping: bool = True
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
 
     def __post_init__(self):
+        check_fields(self, f"recipe {self.name!r}")  # finite, whole where declared, bounded (fer_keras.constraints)
         for attribute, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
             if getattr(self, attribute) not in allowed:
                 raise FERError(f"recipe {self.name!r}: unknown {attribute} {getattr(self, attribute)!r}; "
@@ -83,7 +90,7 @@ class Recipe:
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise FERError(f"recipe {self.name!r}: learning_rate must be positive, got {self.learning_rate}")
         ranges = {"label_smoothing": (0, 1, False), "momentum": (0, 1, False), "erase_probability": (0, 1, True),
-                  "final_lr_ratio": (0, 1, True)}
+                  "final_lr_ratio": (0, 1, True), "distill_weight": (0, 1, True)}
         for attribute, (low, high, closed) in ranges.items():
             value = getattr(self, attribute)
             if not (low <= value <= high if closed else low <= value < high):
@@ -92,6 +99,9 @@ class Recipe:
         for attribute in ("weight_decay", "warmup_epochs", "crop_padding"):
             if getattr(self, attribute) < 0:
                 raise FERError(f"recipe {self.name!r}: {attribute} must be 0 or more, got {getattr(self, attribute)}")
+        if not self.distill_temperature > 0 or self.distill_temperature == float("inf"):
+            raise FERError(f"recipe {self.name!r}: distill_temperature must be a positive number, "
+                           f"got {self.distill_temperature}")
         if self.cycles < 1:
             raise FERError(f"recipe {self.name!r}: cycles must be at least 1, got {self.cycles}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -159,8 +169,13 @@ def override(recipe, assignments):
                 value = {"float": float, "int": int, "str": str}[kind](text)
         except ValueError:
             raise FERError(f"--set {assignment!r}: {key} takes a {kind} value, got {text!r}") from None
-        changes[key] = value
+        changes[key] = check(key, value, f"--set {key}") if key in CONSTRAINTS else value
     return replace(recipe, **changes) if changes else recipe
+
+
+def preset_recipe(preset):
+    """The recipe of a family's CPU size (``models.presets.CpuPreset``): its base recipe with its fields."""
+    return replace(RECIPES[preset.base_recipe], name=f"{preset.base_recipe}+cpu", **preset.recipe)
 
 
 def resolve_recipe(recipe, variant):

@@ -78,6 +78,10 @@ class Run:
     def snapshots(self):
         return self.path / SNAPSHOTS
 
+    def teacher_probabilities(self, key):
+        """This run's cached probabilities as a distillation teacher on the training faces hashed ``key``."""
+        return self.path / f"teacher_probabilities-{key}.npy"
+
     def snapshot(self, cycle):
         """The snapshot saved at the end of learning-rate cycle ``cycle`` (1-based)."""
         return self.snapshots / f"cycle_{cycle}.keras"

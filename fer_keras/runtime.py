@@ -41,6 +41,50 @@ def gpu_available():
     return False
 
 
+BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+"""CPU features that run bfloat16 matrix products natively (Intel AMX, AVX512-BF16)."""
+
+
+def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU computes in bfloat16 natively (Linux: read from ``cpuinfo``'s flags)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
+
+
+def mixed_precision_policy(mixed):
+    """``--mixed-precision``'s Keras policy here: ``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a CPU
+    with native bfloat16 (1.2–1.5× less CPU per training image for FERNet, ``results/zoo_cpu``),
+    ``float32`` otherwise; and a note saying which, or ``None``."""
+    if not mixed:
+        return "float32", None
+    if gpu_available():
+        return "mixed_float16", None
+    if cpu_has_bfloat16():
+        return "mixed_bfloat16", "mixed precision: bfloat16 on this CPU (it has native bfloat16); outputs stay float32"
+    return "float32", "mixed precision: no GPU and no native bfloat16 on this CPU — float32 is faster here; using it"
+
+
+def tflite_interpreter(path, num_threads):
+    """LiteRT's interpreter (``ai_edge_litert``) when installed, else TensorFlow's own."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        from fer_keras.cli import import_keras_quietly
+
+        import_keras_quietly()
+        import tensorflow as tf
+        import warnings
+
+        with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": still TF 2.21's own
+            warnings.simplefilter("ignore")
+            return tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
+    return Interpreter(model_path=str(path), num_threads=num_threads)
+
+
 def versions():
     """Python, fer_keras, Keras, NumPy, the backend, and whichever of TensorFlow / JAX / torch are loaded."""
     import keras

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,22 +23,9 @@ import numpy as np
 from fer_keras import IMAGE_SIZE
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
+from fer_keras.runtime import tflite_interpreter
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-
-
-def _interpreter(path, num_threads):
-    """LiteRT's interpreter (``ai_edge_litert``) when installed, else TensorFlow's own."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import_keras_quietly()
-        import tensorflow as tf
-
-        with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": still TF 2.21's own
-            warnings.simplefilter("ignore")
-            return tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
-    return Interpreter(model_path=str(path), num_threads=num_threads)
 
 
 class TFLiteModel:
@@ -53,7 +39,7 @@ class TFLiteModel:
         if not path.is_file():
             raise FERError(f"model file not found: {path}")
         try:
-            self.interpreter = _interpreter(path, num_threads)
+            self.interpreter = tflite_interpreter(path, num_threads)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise FERError(f"could not load model {path}: not a TFLite model ({str(err).splitlines()[0]})") from None

@@ -26,15 +26,18 @@ from fer_keras.data.hashing import hashes_in, image_hashes
 from fer_keras.data.io import atomic_write, folder_layout
 from fer_keras.data.stream import STREAM_SAMPLINGS, FolderIndex, index_folder
 from fer_keras.distribute import parse_devices, placement as data_parallel_placement
+from fer_keras import distill
 from fer_keras.errors import FERError
+from fer_keras.health import PRECISE_BN_MODES, check_precise_bn, check_trained_run
 from fer_keras.labelsets import add_label_options, get_label_set, label_options_of
 from fer_keras.data.extra import ExtraFaces, read_extra_faces
-from fer_keras.recipes import build_optimizer, override, resolve_recipe
+from fer_keras.models.presets import CPU_PRESETS, SIZES
+from fer_keras.recipes import build_optimizer, override, preset_recipe, resolve_recipe
 from fer_keras.runs import Run, check_output_dir, find_resumable, write_json
-from fer_keras.runtime import gpu_available, training_steps_per_execution, versions
+from fer_keras.runtime import mixed_precision_policy, training_steps_per_execution, versions
 from fer_keras.stages import (Stage, check_stages, enter_stage, leak_note, parse_stages, stage_arrays, stage_logger,
                               stage_size, stages_from_records)
-from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
+from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, at_size, get_variant
 
 
 def prepare(variant, data, seed, per_class=None, extra_train=None, extra_per_class=None):
@@ -116,13 +119,12 @@ def demo_per_class(data):
 
 
 def set_precision(mixed):
-    """``mixed_float16`` on a GPU when asked; float32 otherwise (with the reason printed)."""
+    """Set and return ``--mixed-precision``'s policy (``runtime.mixed_precision_policy``), saying which."""
     import keras
 
-    if mixed and not gpu_available():
-        print("mixed precision: no GPU visible to the backend — float16 would be slower on CPU; using float32")
-        mixed = False
-    policy = "mixed_float16" if mixed else "float32"
+    policy, note = mixed_precision_policy(mixed)
+    if note:
+        print(note)
     keras.mixed_precision.set_global_policy(policy)
     return policy
 
@@ -131,7 +133,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
           model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False, labels=None,
           ferplus_mode="majority", stages=None, extra_train=None, extra_per_class=None, stream=False,
-          stream_cache=STREAM_CACHE_BATCHES):
+          stream_cache=STREAM_CACHE_BATCHES, size="paper", precise_bn="auto", teachers=()):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
     ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
@@ -163,7 +165,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
     from fer_keras.snapshots import SnapshotCheckpoint, cycle_epochs
 
-    variant = get_variant(variant_name)
+    variant, preset, deviations = at_size(get_variant(variant_name), size)
+    if preset is not None:
+        model_kwargs = {**preset.model, **(model_kwargs or {})}
+        recipe = preset_recipe(preset) if recipe is None else recipe
+    check_precise_bn(precise_bn)
     check_output_dir(output_dir, "--output-dir")
     check_output_dir(results_dir, "--results-dir")
     recipe = resolve_recipe(recipe, variant)
@@ -206,6 +212,11 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     protocol, leaky = ("staged", True) if leak else (prepared.protocol, prepared.leaky)
     if leak:
         print(f"WARNING: {leak}; numbers from this run compare only with other LEAKY runs")
+    teacher = None
+    if teachers:
+        teacher = distill.teacher_targets(teachers, prepared, dataset, recipe, variant.split)
+        prepared = replace(prepared, y_train=teacher.targets)
+        print(f"distillation: {len(teachers)} teacher(s) {teacher.describe()}")
     if prepared.extra:
         print(f"extra training faces: {prepared.extra['added']} added of {prepared.extra['images']} "
               f"({prepared.extra['test_copies']} exact copies of validation/test images refused, "
@@ -218,6 +229,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                           if recipe != resolve_recipe("paper", variant) or time_budget else [])
         + ([[s.to_dict() for s in stages], extra_train and extra_train.fingerprint(), extra_per_class]
            if staged or extra_train else [])
+        + ([size, precise_bn] if size != "paper" or precise_bn != "auto" else [])
+        + ([teacher.record()] if teacher else [])
     ).encode()).hexdigest()[:16]
 
     # GoogLeNet trains with auxiliary classifiers: the same labels on each output; best.keras drops them
@@ -296,6 +309,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         "steps_per_execution": steps_per_execution, "distribution": placement.to_dict(),
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
         "time_budget_minutes": time_budget, "snapshots": snapshots,
+        "size": size, "deviations": deviations, "precise_bn": precise_bn,
+        "teacher": teacher.record() if teacher else None,
         "versions": versions(), "created": created, "resumed": resumed,
     }
     write_json(run.config, config)
@@ -338,13 +353,16 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
             atomic_write(run.best, lambda tmp, last=inference_model(model): last.save(tmp))
     train_minutes = (time.perf_counter() - train_start) / 60
     train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
+    health = ({} if stream else
+              check_trained_run(run, prepared, precise_bn, seed, binary=variant.binary))
     epoch_seconds = run.read_history().get("epoch_seconds")
     training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
                 "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
                 "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
                 "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
                 "stages": ",".join(f"{s.data}:{n}" for s, n in zip(stages, stage_epochs)) if staged else None,
-                **({"snapshots_written": len(run.snapshot_files())} if snapshots else {})}
+                **({"snapshots_written": len(run.snapshot_files())} if snapshots else {}),
+                "size": size, "deviations": deviations, "teacher": teacher.record() if teacher else None, **health}
     if snapshots and training["snapshots_written"] < recipe.cycles:
         print(f"WARNING: the run ended after {training['snapshots_written']} of {recipe.cycles} snapshot cycles "
               "(the time budget found the epochs slower than first planned); the partial cycle is not a snapshot")
@@ -353,6 +371,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     minutes, seconds = divmod(int(metrics["seconds"]), 60)
     print(f"\n{variant.name}: test accuracy {metrics['test_accuracy']:.3f} (macro-F1 {metrics['test_macro_f1']:.3f})"
           f"{' [LEAKY protocol]' if leaky else ''} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
+    if health.get("learning_check"):
+        print(f"{variant.name}: {health['learning_check']}")
     print(f"wrote {run.path}/ (best.keras, history.csv, logs/, config.json, test_split.npz) and "
           f"{results_dir}/{run.name}/ (metrics.json, report.md, figures)")
     return metrics
@@ -415,6 +435,11 @@ def list_variants():
     width = max(map(len, VARIANTS))
     for name, variant in VARIANTS.items():
         print(f"{name:<{width}}  {variant.description}  [{variant.reference}]")
+    print("\nCPU sizes (--size cpu; a deviation from the paper, recorded in config.json):")
+    width = max(map(len, CPU_PRESETS))
+    for family, preset in CPU_PRESETS.items():
+        cost = f"  ~{preset.epoch_cpu_min:g} CPU-min/epoch" if preset.epoch_cpu_min else ""
+        print(f"{family:<{width}}  {preset.describe()}{cost}")
 
 
 @user_errors_exit
@@ -447,7 +472,20 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="override the variant's epochs")
     parser.add_argument("--batch-size", type=int, help="override the variant's batch size")
     parser.add_argument("--mixed-precision", action="store_true",
-                        help="mixed_float16 on a GPU (outputs stay float32); ignored with a note on CPU")
+                        help="mixed_float16 on a GPU, mixed_bfloat16 on a CPU with native bfloat16 (AMX / "
+                        "AVX512-BF16: 1.2-1.5x less CPU per image); float32 with a note elsewhere. Outputs stay "
+                        "float32")
+    parser.add_argument("--size", choices=SIZES, default="paper",
+                        help="'paper' (default): the paper's model and recipe; 'cpu': the family's CPU size — thinner, "
+                        "smaller input, its own recipe, about 3 CPU-minutes or less per FER2013 epoch (see --list); "
+                        "recorded as a deviation from the paper")
+    parser.add_argument("--precise-bn", choices=PRECISE_BN_MODES, default="auto",
+                        help="after the last epoch, re-estimate BatchNorm's statistics on training faces: 'auto' "
+                        "(default) keeps them if validation accuracy rises, 'on' always, 'off' never")
+    parser.add_argument("--teacher", nargs="+", metavar="RUN", default=[],
+                        help="distil from these honest run folders of the same data and split: each training target "
+                        "mixes the label with the teachers' softened mean probabilities (--set distill_weight=0.5 "
+                        "--set distill_temperature=2); their outputs are cached in their folders")
     parser.add_argument("--recipe", metavar="NAME",
                         help="training recipe: 'paper' (the variant's published one), 'modern' (AdamW, "
                         "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU), "
@@ -532,8 +570,14 @@ def main(argv=None):
         if folder_labels.name not in NON_FOLDER_LABEL_SETS:
             folder_layout(data_path, folder_labels)
     extra_train = read_extra_faces(args.extra_train, detect=not args.extra_cropped) if args.extra_train else None
+    for teacher in args.teacher:
+        Run(Path(teacher)).read_config()  # a missing teacher fails before the slow imports
+    sized, preset, _ = at_size(variant, args.size)
+    if variant.binary and args.teacher:
+        raise FERError("--teacher distils multi-class probabilities: use it with a multi-class variant")
     model_sets = [item for item in args.overrides if item.startswith("model.")]
-    recipe = override(resolve_recipe(args.recipe, variant), [i for i in args.overrides if i not in model_sets])
+    base_recipe = args.recipe if args.recipe or preset is None else preset_recipe(preset)
+    recipe = override(resolve_recipe(base_recipe, sized), [i for i in args.overrides if i not in model_sets])
     import_keras_quietly()  # the builders' signatures need their modules, which import Keras
     from fer_keras.models.registry import model_overrides
 
@@ -542,7 +586,8 @@ def main(argv=None):
           args.output_dir, args.results_dir, args.fresh, per_class=args.per_class, model_kwargs=model_kwargs,
           recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker,
           labels=labels, ferplus_mode=ferplus_mode, stages=stages, extra_train=extra_train,
-          extra_per_class=args.extra_per_class, stream=args.stream, stream_cache=args.stream_cache)
+          extra_per_class=args.extra_per_class, stream=args.stream, stream_cache=args.stream_cache,
+          size=args.size, precise_bn=args.precise_bn, teachers=tuple(args.teacher))
     return 0
 
 

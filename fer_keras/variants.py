@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from fer_keras import EMOTIONS
 from fer_keras.callbacks import CallbackConfig
 from fer_keras.errors import FERError
+from fer_keras.models.presets import CPU_PRESETS, SIZES
 from fer_keras.stages import Stage, stages_from_records
 
 # cleaning step names: keys of fer_keras.data.eda.CLEANING_STEPS
@@ -255,3 +256,28 @@ def get_variant(name):
     close = difflib.get_close_matches(name, VARIANTS, n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise FERError(f"unknown variant {name!r}; {hint}run `python -m fer_keras.train --list` to see all {len(VARIANTS)}")
+
+
+OVERSAMPLINGS = ("ros", "smote", "augment")
+"""Balancing that adds copies to the training split: at the CPU size an epoch goes to real faces instead."""
+
+
+def at_size(variant, size):
+    """``(variant, preset, deviations)``: ``variant`` as trained at ``size`` ("paper": unchanged; "cpu": its
+    family's ``models.presets.CpuPreset``, validated on PublicTest — a Training hold-out split becomes the
+    Usage split — with no over-sampling and the preset recipe's augmentation instead of the variant's),
+    the preset (``None`` for "paper") and what differs from the paper, in words."""
+    if size not in SIZES:
+        raise FERError(f"unknown --size {size!r}; expected one of {', '.join(SIZES)}")
+    if size == "paper":
+        return variant, None, []
+    preset = CPU_PRESETS[variant.model]
+    deviations = [f"CPU size: {preset.describe()}"]
+    changes = {"augment_in_training": False, "recipe": preset.base_recipe}
+    if variant.split == "training_holdout":
+        changes["split"] = "usage"
+        deviations.append("validated on PublicTest (the paper holds out 20 % of Training)")
+    if variant.sampling in OVERSAMPLINGS and not variant.binary:
+        changes["sampling"] = "none"
+        deviations.append(f"no {variant.sampling} over-sampling")
+    return replace(variant, **changes), preset, deviations

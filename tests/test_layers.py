@@ -18,16 +18,17 @@ STAGES = [
     {"fer_keras.models"},  # build
     {"fer_keras.recipes", "fer_keras.schedules", "fer_keras.callbacks", "fer_keras.batches", "fer_keras.variants",
      "fer_keras.runs", "fer_keras.saved_models", "fer_keras.tflite", "fer_keras.distribute",
-     "fer_keras.snapshots", "fer_keras.stages"},  # how to fit; run folder
+     "fer_keras.snapshots", "fer_keras.stages", "fer_keras.health", "fer_keras.distill"},  # how to fit; run folder
     {"fer_keras.train"},  # fit
     {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.region_ensemble",
      "fer_keras.saliency", "fer_keras.results", "fer_keras.diagnose", "fer_keras.plots", "fer_keras.plots_eda",
      "fer_keras.eda"},  # read runs
-    {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video", "fer_keras.serve",
-     "fer_keras.serve_load"},  # use
+    {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video",
+     "fer_keras.photos", "fer_keras.detector_compare", "fer_keras.serve", "fer_keras.serve_load"},  # use
 ]
-ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate")}
-"""Training ends by evaluating its run through the one evaluator (one writer of metrics)."""
+ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate"), ("fer_keras.evaluate", "fer_keras.photos")}
+"""Training ends by evaluating its run through the one evaluator (one writer of metrics); the evaluator's
+``--photos`` hands over to the photo evaluation, which runs the recognizer end to end."""
 
 
 def stage_of(module):

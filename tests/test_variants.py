@@ -84,7 +84,11 @@ def test_unknown_variant_suggests_close_names():
 def test_train_cli_lists_variants_and_rejects_unknown_ones():
     listed = subprocess.run([sys.executable, "-m", "fer_keras.train", "--list"], capture_output=True, text=True,
                             cwd=REPO, timeout=120)
-    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == len(VARIANTS)
+    variants, _, presets = listed.stdout.partition("\nCPU sizes")
+    assert listed.returncode == 0 and len(variants.splitlines()) == len(VARIANTS)
+    from fer_keras.models.presets import CPU_PRESETS
+
+    assert len(presets.splitlines()) == 1 + len(CPU_PRESETS) and "rmn" in presets and "width=0.125" in presets
     bad = subprocess.run([sys.executable, "-m", "fer_keras.train", "--variant", "nope"], capture_output=True,
                          text=True, cwd=REPO, timeout=120)
     assert bad.returncode == 2 and "unknown variant 'nope'" in bad.stderr

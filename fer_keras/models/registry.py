@@ -9,7 +9,7 @@ import keras
 
 from fer_keras.errors import FERError
 from fer_keras.models.attention import build_attention_vit
-from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
+from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT, scale_width
 from fer_keras.models.cnn import build_baseline_cnn, build_five_layer_cnn, build_six_layer_cnn
 from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
 from fer_keras.models.fernet import fernet_preset
@@ -63,11 +63,11 @@ MODEL_FAMILIES = {
     "attention_vit": ModelFamily(build_attention_vit, "Ismail 2022 thesis §8.6 (text; states 197,799)",
                                  (324_567, 324_567, 0)),
     "resnet50v2_trinh": ModelFamily(build_resnet50v2_trinh, "Trinh et al. 2023, §2.1.2",
-                                    (29_996_039, 29_946_503, 49_536), preprocessing="tf"),
+                                    (29_996_231, 29_946_567, 49_664), preprocessing="tf"),
     "patch_vit": ModelFamily(build_patch_vit, "Dosovitskiy et al. 2021; Trinh et al. 2023 (CPU-sized, from scratch)",
                              (315_463, 315_463, 0), min_input=16),
     "spp_net": ModelFamily(build_spp_net, "He et al. 2015; Bakiasi & Muça 2024 (member of the vote)",
-                           (3_145_895, 3_144_935, 960)),
+                           (3_147_431, 3_145_447, 1_984)),
     "inceptionv3_transfer": ModelFamily(build_inceptionv3_transfer,
                                         "Szegedy et al. 2016; Bakiasi & Muça 2024 (member of the vote)",
                                         (21_817_127, 21_782_695, 34_432), preprocessing="tf"),
@@ -95,10 +95,20 @@ MODEL_BUILDERS = {name: family.builder for name, family in MODEL_FAMILIES.items(
 """Model name → builder (a view of ``MODEL_FAMILIES``)."""
 
 
+def takes_width(name):
+    """Whether family ``name``'s builder has a ``width`` argument of its own."""
+    import inspect
+
+    return "width" in inspect.signature(MODEL_BUILDERS[name]).parameters
+
+
 def build_model(name, /, **kwargs):
     """Build the registered model ``name`` (uncompiled); ``kwargs`` go to its builder.
 
     ``name`` is positional-only, so ``build_model("cnn_lstm", name="run3")`` renames the model.
+    ``width`` (a multiplier of every convolution's filters and hidden Dense layer's units) goes to the
+    builder when it has that argument, and is applied by ``blocks.scale_width`` to any other family
+    (random weights only): every family has a thinner, CPU-sized form (``models.presets``).
     """
     try:
         builder = MODEL_BUILDERS[name]
@@ -110,7 +120,13 @@ def build_model(name, /, **kwargs):
             isinstance(side, int) for side in shape[:2]) and min(shape[:2]) < family.min_input:
         raise FERError(f"input_shape {tuple(shape)} is too small for {name}: each side must be at least "
                        f"{family.min_input} pixels")
-    return builder(**kwargs)
+    width = kwargs.pop("width", 1.0) if not takes_width(name) else 1.0
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 4:
+        raise FERError(f"width must be a number in (0, 4], got {width!r}")
+    if width != 1.0 and kwargs.get("weights") is not None:
+        raise FERError(f"width={width} rebuilds {name} with random weights: it does not combine with weights=")
+    model = builder(**kwargs)
+    return model if width == 1.0 else scale_width(model, width)
 
 
 def model_overrides(name, assignments):
@@ -122,7 +138,8 @@ def model_overrides(name, assignments):
     import ast
     import inspect
 
-    parameters = inspect.signature(MODEL_BUILDERS[name]).parameters
+    parameters = dict(inspect.signature(MODEL_BUILDERS[name]).parameters)
+    parameters.setdefault("width", inspect.Parameter("width", inspect.Parameter.KEYWORD_ONLY, default=1.0))
     settable = [p for p in parameters if p not in ("input_shape", "num_classes", "binary", "auxiliary", "name")]
     kwargs = {}
     for assignment in assignments:

@@ -11,16 +11,17 @@ out for validation, and reports 68 % on FER2013.
 import keras
 from keras import layers
 
-from fer_keras.models.blocks import classifier_head, image_input
+from fer_keras.models.blocks import classifier_head, dense_bn_relu, image_input
 from fer_keras.models.transfer import BASE_IMAGE_SIZE, pretrained_base
 
 
 def build_resnet50v2_trinh(input_shape=(48, 48, 1), num_classes=7, binary=False, weights=None, freeze_base=False,
-                           dropout=0.25, dense_units=64, base_size=BASE_IMAGE_SIZE, name="resnet50v2_trinh"):
+                           dropout=0.25, dense_units=64, base_size=BASE_IMAGE_SIZE, head_norm=True,
+                           name="resnet50v2_trinh"):
     """ResNet50V2 base → Dropout → BatchNorm → Flatten → Dense ``dense_units`` ReLU → Dense softmax.
 
-    At 48×48×1, base size 224, 7 classes: 29,996,039 parameters, 49,536 of them non-trainable (the
-    Flatten → Dense 64 layer holds 6,422,592, as in the paper).
+    At 48×48×1, base size 224, 7 classes: 29,996,231 parameters, 49,664 of them non-trainable
+    (29,996,039 and 49,536 with ``head_norm=False``, whose Flatten → Dense 64 holds the paper's 6,422,592).
 
     Args:
         input_shape: H×W×1 of the input image (values in [0, 1]).
@@ -33,6 +34,9 @@ def build_resnet50v2_trinh(input_shape=(48, 48, 1), num_classes=7, binary=False,
         dense_units: width of the hidden Dense layer (the paper's 64).
         base_size: side of the image the base sees (224 in the paper; the Dense layer's size follows
             the base's 7×7 map at 224 — smaller sizes shrink it).
+        head_norm: the hidden layer as Dense → BatchNorm → ReLU (``blocks.dense_bn_relu``), which cannot
+            die (+192 parameters: a bias-free Dense and 4 × 64 BatchNorm ones); ``False`` gives the paper's
+            Dense ReLU, all of whose 64 units died in a from-scratch run under the modern recipe (issue 21).
         name: the model's name.
     """
     inputs = image_input(input_shape)
@@ -41,6 +45,7 @@ def build_resnet50v2_trinh(input_shape=(48, 48, 1), num_classes=7, binary=False,
     x = layers.Dropout(dropout, name="head_drop")(x)
     x = layers.BatchNormalization(name="head_bn")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
+    x = (dense_bn_relu(x, dense_units, name="fc1") if head_norm
+         else layers.Dense(dense_units, activation="relu", name="fc1")(x))
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
