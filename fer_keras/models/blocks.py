@@ -67,7 +67,8 @@ def scaled_filters(filters, width):
 
 def scale_width(model, width):
     """``model`` rebuilt with every Conv2D's ``filters`` and every hidden Dense's ``units`` scaled by
-    ``width`` (:func:`scaled_filters`), new random weights: the same topology, thinner — how a family
+    ``width`` (:func:`scaled_filters`) — and a Reshape of a feature map into (-1, channels) tokens
+    with it —, new random weights: the same topology, thinner — how a family
     whose builder has no width argument (the keras.applications bases, GoogLeNet) gets a CPU size.
     The output layers (``MAIN_OUTPUT`` and ``AUX_OUTPUTS``) keep their width."""
     keep = {MAIN_OUTPUT, *AUX_OUTPUTS}
@@ -79,6 +80,9 @@ def scale_width(model, width):
         for key in ("filters", "units"):
             if key in config and layer.name not in keep:
                 config[key] = scaled_filters(config[key], width)
+        if isinstance(layer, keras.layers.Reshape) and config["target_shape"][0] == -1:  # map → (tokens, channels)
+            config["target_shape"] = (-1, *config["target_shape"][1:-1],
+                                      scaled_filters(config["target_shape"][-1], width))
         return layer.__class__.from_config(config)
 
     return keras.models.clone_model(model, clone_function=thinner)

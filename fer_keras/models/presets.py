@@ -63,8 +63,9 @@ CPU_PRESETS = {
     "attention_vit": CpuPreset(recipe=VIT_RECIPE, why="already small (0.32 M parameters)"),
     "patch_vit": CpuPreset({"patch_size": 6}, VIT_RECIPE, why="64 tokens of 6×6 instead of 144 of 4×4"),
     "resemotenet": CpuPreset({**QUARTER, "base_size": 48}, SHORT_WARMUP, why="80 M → 5 M parameters"),
-    "pattlite": CpuPreset({"base_size": 48, "freeze_base": False}, SHORT_WARMUP,
-                          why="from scratch (no ImageNet MobileNet here): the backbone trains"),
+    "pattlite": CpuPreset({"width": 0.5, "base_size": 112, "freeze_base": False}, SHORT_WARMUP,
+                          why="from scratch (no ImageNet MobileNet here): the backbone trains; 112 px keeps its "
+                          "2×2 patch tokens"),
     "resnet34": CpuPreset(QUARTER, SHORT_WARMUP, why="21.3 M → 1.3 M parameters"),
     "cbam_resnet34": CpuPreset(QUARTER, SHORT_WARMUP, why="21.5 M → 1.4 M parameters"),
     "rmn": CpuPreset({"width": 0.125}, SHORT_WARMUP, why="138 M → 2.2 M parameters"),
