@@ -22,6 +22,7 @@ import numpy as np
 
 from fer_keras import EMOTIONS
 from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.constraints import check
 from fer_keras.errors import FERError
 from fer_keras.evaluate import (
     TIMING_CALLS,
@@ -156,6 +157,10 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
     ``select``: ``members`` are candidates, of which :func:`select_members` keeps those that raise the
     mean's accuracy on the validation split (scored with ``tta``); only they are scored on the test split."""
     check_ensemble_method(method)
+    if weights is not None:
+        weights = [check("ensemble_weight", w, "--weights") for w in weights]
+        if not sum(weights) > 0:
+            raise FERError(f"--weights must not all be 0, got {' '.join(f'{w:g}' for w in weights)}")
     if weights is not None and (method == "ovr" or len(weights) != len(members)):
         raise FERError("--weights apply to 'mean' and 'vote' only" if method == "ovr" else
                        f"got {len(weights)} weights for {len(members)} members; give one weight per member")

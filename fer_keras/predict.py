@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
+from fer_keras.constraints import check_options
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.data.container import to_model_input
 from fer_keras.data.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
@@ -522,15 +523,10 @@ def parse_args(argv):
                         help="read at most N frames of each video or webcam "
                         "(default: all; a webcam runs until Ctrl-C)")
     args = parser.parse_args(argv)
+    check_options(args, ("scale_factor", "min_face", "min_neighbors", "batch_size", "every", "max_frames"))
     check_tta(args.tta)
     if args.fast and args.model:
         parser.error("--fast chooses the packaged model's int8 copy: drop --model, or drop --fast")
-    if args.scale_factor <= 1:
-        parser.error(f"--scale-factor must be above 1, got {args.scale_factor}")
-    for name in ("min_face", "min_neighbors", "batch_size", "every", "max_frames"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     return args
 
 

@@ -79,7 +79,6 @@ class Recipe:
     distill_temperature: float = 2.0
 
     def __post_init__(self):
-        check_fields(self, f"recipe {self.name!r}")  # finite, whole where declared, bounded (fer_keras.constraints)
         for attribute, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
             if getattr(self, attribute) not in allowed:
                 raise FERError(f"recipe {self.name!r}: unknown {attribute} {getattr(self, attribute)!r}; "
@@ -106,6 +105,7 @@ class Recipe:
             raise FERError(f"recipe {self.name!r}: cycles must be at least 1, got {self.cycles}")
         if self.batch_size is not None and self.batch_size < 1:
             raise FERError(f"recipe {self.name!r}: batch_size must be at least 1, got {self.batch_size}")
+        check_fields(self, f"recipe {self.name!r}")  # and finite, whole where declared, bounded (fer_keras.constraints)
 
     @property
     def scheduled(self):
