@@ -13,6 +13,7 @@ Images are compared by ``content_hashes()``, so an index of files on disk splits
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,10 +94,13 @@ def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_du
     _, first_row = np.unique(groups, return_index=True)  # one representative row per group
     group_labels = data.labels[first_row]
     stratify = group_labels if np.bincount(group_labels)[np.unique(group_labels)].min() >= 3 else None
+    _check_splittable(data, group_labels, test_fraction, "test", stratify is not None)
     rest, test = train_test_split(np.arange(len(first_row)), test_size=test_fraction, random_state=seed,
                                   stratify=stratify)
     val = np.array([], dtype=int)
     if val_fraction:
+        _check_splittable(data, group_labels[rest], val_fraction / (1 - test_fraction), "validation",
+                          stratify is not None)
         rest, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
                                      stratify=None if stratify is None else group_labels[rest])
     parts = []
@@ -104,6 +108,25 @@ def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_du
         mask = np.isin(groups, np.unique(groups[first_row[chosen]]))
         parts.append(data.subset(mask, note=f"stratified split (seed={seed})"))
     return Splits(*parts)
+
+
+def _check_splittable(data, labels, fraction, part, stratified):
+    """A FERDataError naming the class counts and the smallest viable data when ``fraction`` of the
+    distinct images ``labels`` (one per duplicate group) cannot be drawn as a ``part`` split: each
+    side needs an image per class when stratified (scikit-learn's rule), one image otherwise."""
+    n, counts = len(labels), np.bincount(labels)
+    classes = int((counts > 0).sum()) if stratified else 1
+    held = math.ceil(fraction * n)
+    if held >= classes and n - held >= classes:
+        return
+    names = getattr(getattr(data, "label_set", None), "classes", None)
+    listed = ", ".join(f"{names[k] if names and k < len(names) else k} {c}" for k, c in enumerate(counts) if c)
+    need = math.ceil(classes / min(fraction, 1 - fraction))
+    raise FERDataError(
+        f"{data.source or 'data'}: {n} distinct image(s) ({listed}) are too few for a "
+        f"{'stratified ' if stratified else ''}{fraction:.0%} {part} split; it needs at least {need} distinct images"
+        f"{f' with 3 or more of each of the {classes} classes' if stratified else ''} — add images, or give the "
+        "CSV a Usage column (Training, PublicTest, PrivateTest) to choose the splits yourself")
 
 
 def dedupe_across_splits(splits):
