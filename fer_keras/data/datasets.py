@@ -20,6 +20,17 @@ from fer_keras.labelsets import FERPLUS, FERPLUS_MODES, RAFDB
 
 FERPLUS_FILE = "fer2013new.csv"
 FERPLUS_NOT_EMOTIONS = ("unknown", "NF")
+JOIN_MIN_LABEL_AGREEMENT = 0.40
+"""A row-aligned label file must agree with its base file's labels (on the classes both label) on at
+least this share of rows. FER+ re-labels some FER2013 faces, so a correct join agrees well below
+100 % — FER2013's own labels are about 65 % right by human judgement (Goodfellow et al. 2013) — but
+a join whose rows are in another order agrees at chance, Σ_c p_FER+(c)·p_FER2013(c) ≈ 18-20 % on
+the real files (issue 25 measured 18 % on a re-ordered fer2013.csv)."""
+JOIN_MIN_USAGE_AGREEMENT = 0.99
+"""... and with its ``Usage`` column on at least this share: a correct FER+ join agrees on 100 %."""
+JOIN_MIN_COMPARED = 50
+"""Fewer rows with a label in both files than this: too few to judge the labels, only Usage is checked
+(at 50 rows a correct join's ~65 % and chance's ~20 % are each over 3 standard deviations from 40 %)."""
 FER2013_NAMES = ("fer2013.csv", "fer2013.csv.gz", "fer2013.csv.xz", "fer2013.csv.bz2", "fer2013.zip")
 RAFDB_PARTITION = "list_patition_label.txt"
 RAFDB_SPLITS = {"train": "Training", "test": "PrivateTest"}
@@ -45,15 +56,17 @@ def load_ferplus(ferplus_csv, fer2013_csv=None, mode="majority", cache=True):
     if ferplus_csv.is_dir():
         ferplus_csv = existing_path(ferplus_csv / FERPLUS_FILE)
     fer2013 = load_csv(_beside(ferplus_csv) if fer2013_csv is None else fer2013_csv, cache=cache)
-    votes, face = _read_votes(ferplus_csv)
+    votes, face, usage = _read_votes(ferplus_csv)
     if len(votes) != len(fer2013):
         raise FERDataError(f"{ferplus_csv}: {len(votes)} rows but {fer2013.source} has {len(fer2013)}; FER+ labels "
                            f"fer2013.csv row by row, so give the {FERPLUS_FILE} made for that very file")
     votes = np.where(votes > 1, votes, 0)  # one tagger's vote is an outlier (FER+ code, _process_data)
     emotion_votes, other_votes = votes[:, :FERPLUS.num_classes], votes[:, FERPLUS.num_classes:]
+    winner = votes.argmax(axis=1)
+    majority = face & (votes.max(axis=1) * 2 > votes.sum(axis=1)) & (winner < FERPLUS.num_classes)
+    joined = verify_join(ferplus_csv, FERPLUS, np.where(majority, winner, -1), usage, fer2013)
     if mode == "majority":
-        winner = votes.argmax(axis=1)
-        keep = face & (votes.max(axis=1) * 2 > votes.sum(axis=1)) & (winner < FERPLUS.num_classes)
+        keep = majority
         probabilities, labels = None, winner[keep]
         rule = "a strict majority of the votes"
     else:
@@ -62,9 +75,71 @@ def load_ferplus(ferplus_csv, fer2013_csv=None, mode="majority", cache=True):
         labels = probabilities.argmax(axis=1)
         rule = "emotion votes that unknown / NF do not out-vote"
     note = (f"FER+ {mode} labels from {ferplus_csv.name} joined to {fer2013.source}: kept {int(keep.sum())} of "
-            f"{len(keep)} rows ({int((~face).sum())} without a face; {int((face & ~keep).sum())} without {rule})")
+            f"{len(keep)} rows ({int((~face).sum())} without a face; {int((face & ~keep).sum())} without {rule}); "
+            f"{_agreement_note(joined)}")
     return replace(fer2013.subset(keep, note=note), labels=labels.astype(np.int64), label_set=FERPLUS,
                    probabilities=probabilities, source=str(ferplus_csv))
+
+
+def join_agreement(label_set, labels, usage, base):
+    """How well a row-aligned label file lines up with its ``base`` FERData, row by row.
+
+    ``labels``: the file's label per row in ``label_set`` (-1: none, e.g. no majority); ``usage``: its
+    Usage column ("" where absent). Returns a dict: ``labels`` (share of the rows labelled in both,
+    on the classes both sets label, whose canonical emotions agree; None if no row compares),
+    ``compared`` (that row count), ``chance`` (the agreement of the same two label distributions
+    joined at random), ``usage`` (share of rows with a Usage in both that agree; None if none) and
+    ``usage_compared``."""
+    labels, usage = np.asarray(labels), np.asarray(usage, dtype=object)
+    base_set = base.label_set
+    shared = np.array([c in base_set.canonical for c in label_set.canonical] + [False])  # index -1: no label
+    to_base = np.array([base_set.canonical.index(c) if c in base_set.canonical else -1
+                        for c in label_set.canonical] + [-1])
+    compared = shared[labels]
+    mine, theirs = to_base[labels[compared]], np.asarray(base.labels)[compared]
+    counts = len(mine)
+    agreement = float(np.mean(mine == theirs)) if counts else None
+    chance = None
+    if counts:
+        k = base_set.num_classes
+        chance = float(np.bincount(mine, minlength=k) @ np.bincount(theirs, minlength=k)) / counts ** 2
+    usage = np.array([str(u).strip() for u in usage], dtype=object)
+    base_usage = np.array([str(u).strip() for u in base.usage], dtype=object)
+    both = (usage != "") & (base_usage != "")
+    usage_agreement = float(np.mean(usage[both] == base_usage[both])) if both.any() else None
+    return {"labels": agreement, "compared": counts, "chance": chance, "usage": usage_agreement,
+            "usage_compared": int(both.sum())}
+
+
+def verify_join(label_file, label_set, labels, usage, base):
+    """Refuse a row-aligned label file whose rows do not line up with ``base``'s: its labels must
+    agree with the base's on at least ``JOIN_MIN_LABEL_AGREEMENT`` of the rows both label (checked
+    from ``JOIN_MIN_COMPARED`` such rows) and its Usage on ``JOIN_MIN_USAGE_AGREEMENT``. One
+    FERDataError line naming both files; the agreement dict of :func:`join_agreement` otherwise."""
+    found = join_agreement(label_set, labels, usage, base)
+    problems = []
+    if found["labels"] is not None and found["compared"] >= JOIN_MIN_COMPARED \
+            and found["labels"] < JOIN_MIN_LABEL_AGREEMENT:
+        problems.append(f"its {label_set.name} labels agree with {base.label_set.name}'s on {found['labels']:.0%} "
+                        f"of {found['compared']:,} rows (chance: {found['chance']:.0%}; a correct join agrees on "
+                        f"at least {JOIN_MIN_LABEL_AGREEMENT:.0%})")
+    if found["usage"] is not None and found["usage"] < JOIN_MIN_USAGE_AGREEMENT:
+        problems.append(f"its Usage agrees on {found['usage']:.0%} of {found['usage_compared']:,} rows (a correct "
+                        f"join agrees on {JOIN_MIN_USAGE_AGREEMENT:.0%} or more)")
+    if problems:
+        raise FERDataError(f"{label_file} and {base.source}: the rows do not line up — {' and '.join(problems)}; "
+                           f"{Path(str(label_file)).name} labels {Path(str(base.source)).name} row by row, so give "
+                           "the base file in its original row order (Kaggle's fer2013.csv as downloaded, not a "
+                           "re-ordered or filtered copy)")
+    return found
+
+
+def _agreement_note(found):
+    labels = (f"majority labels agree with FER2013's on {found['labels']:.0%} of {found['compared']:,} rows "
+              f"(chance {found['chance']:.0%})" if found["compared"] >= JOIN_MIN_COMPARED else
+              f"labels not checked ({found['compared']} rows to compare, fewer than {JOIN_MIN_COMPARED})")
+    usage = "Usage not checked" if found["usage"] is None else f"Usage agrees on {found['usage']:.0%}"
+    return f"rows line up: {labels}, {usage}"
 
 
 def _beside(ferplus_csv):
@@ -76,7 +151,8 @@ def _beside(ferplus_csv):
 
 
 def _read_votes(path):
-    """(N×10 float vote counts in FER+'s column order, N-bool "has a face") from ``fer2013new.csv``."""
+    """(N×10 float vote counts in FER+'s column order, N-bool "has a face", N Usage strings — "" without
+    the column) from ``fer2013new.csv``."""
     columns = list(FERPLUS.classes) + list(FERPLUS_NOT_EMOTIONS)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -91,7 +167,8 @@ def _read_votes(path):
         row = int(np.flatnonzero(votes.isna().any(axis=1).to_numpy())[0])
         raise FERDataError(f"{path}: line {row + 2}: vote counts must be numbers, got "
                            f"{','.join(frame.loc[row, columns])}")
-    return votes.to_numpy(dtype=np.float64), (frame["Image name"].str.strip() != "").to_numpy()
+    usage = frame["Usage"].to_numpy(dtype=object) if "Usage" in frame.columns else np.full(len(frame), "", object)
+    return votes.to_numpy(dtype=np.float64), (frame["Image name"].str.strip() != "").to_numpy(), usage
 
 
 # --------------------------------------------------------------------------- RAF-DB
