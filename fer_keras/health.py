@@ -20,7 +20,9 @@ import numpy as np
 COLLAPSED_SHARE = 0.8
 """A model that gives one class to at least this share of the validation faces did not learn."""
 COLLAPSED_MACRO_RECALL = 1.5
-"""… nor one whose macro recall is at most this many classes' worth (1.5 / K)."""
+"""… nor one whose macro recall is at most this many classes' worth (1.5 / K) …"""
+PRIOR_ACCURACY_MARGIN = 0.05
+"""… nor one whose accuracy is within 5 points of always answering the most common class."""
 BATCHNORM_GAIN, BATCHNORM_SPREAD = 0.05, 0.2
 """Re-estimated BatchNorm statistics that add this much validation accuracy, or take this much off
 the top class's share, point to statistics that lag the weights."""
@@ -93,20 +95,35 @@ def prediction_summary(model, x, labels):
     return float((predicted == labels).mean()), float(np.bincount(predicted).max() / len(predicted))
 
 
+def confusion_summary(confusion):
+    """Top-class share of the predictions, macro recall, accuracy and the most common class's share of a
+    confusion matrix (rows: true classes, columns: predicted)."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    total, true_counts = confusion.sum(), confusion.sum(axis=1)
+    present = true_counts > 0
+    return {"top_class_share": float(confusion.sum(axis=0).max() / total),
+            "macro_recall": float((np.diag(confusion)[present] / true_counts[present]).mean()),
+            "accuracy": float(np.trace(confusion) / total), "majority_share": float(true_counts.max() / total),
+            "classes": int(confusion.shape[0])}
+
+
 def collapse_summary(scores, labels):
-    """Top-class share, macro recall and mean log-loss of validation ``scores`` (N × K probabilities)."""
+    """:func:`confusion_summary` of validation ``scores`` (N × K probabilities) and their mean log-loss."""
     scores = np.asarray(scores, dtype=np.float64)
-    predicted, classes = scores.argmax(axis=1), scores.shape[1]
-    recalls = [float((predicted[labels == k] == k).mean()) for k in range(classes) if (labels == k).any()]
+    classes = scores.shape[1]
+    confusion = np.zeros((classes, classes))
+    np.add.at(confusion, (labels, scores.argmax(axis=1)), 1)
     loss = float(-np.log(np.clip(scores[np.arange(len(labels)), labels], 1e-7, 1)).mean())
-    return {"top_class_share": float(np.bincount(predicted, minlength=classes).max() / len(predicted)),
-            "macro_recall": float(np.mean(recalls)), "loss": loss, "classes": classes}
+    return {**confusion_summary(confusion), "loss": loss}
 
 
 def learned(summary):
-    """Whether validation ``summary`` (:func:`collapse_summary`) shows a model that left the class prior."""
+    """Whether ``summary`` (:func:`confusion_summary` / :func:`collapse_summary`) shows a model that left the
+    class prior: fewer than 80 % of its answers one class, macro recall above 1.5 / K and accuracy more
+    than 5 points above the most common class's share."""
     return not (summary["top_class_share"] >= COLLAPSED_SHARE
-                or summary["macro_recall"] <= COLLAPSED_MACRO_RECALL / summary["classes"])
+                or summary["macro_recall"] <= COLLAPSED_MACRO_RECALL / summary["classes"]
+                or summary["accuracy"] <= summary["majority_share"] + PRIOR_ACCURACY_MARGIN)
 
 
 def likely_causes(summary, units=None, batchnorm=None):
@@ -131,8 +148,9 @@ def learning_check(summary, units=None, batchnorm=None):
     """``None`` for a model that learned, else the one line that says it did not, and why."""
     if learned(summary):
         return None
-    return (f"DID NOT LEARN: top class {summary['top_class_share']:.0%} of validation predictions, macro recall "
-            f"{summary['macro_recall']:.2f} (prior {1 / summary['classes']:.2f}) — likely cause: "
+    return (f"DID NOT LEARN: validation accuracy {summary['accuracy']:.1%} (most common class "
+            f"{summary['majority_share']:.1%}), top class {summary['top_class_share']:.0%} of the predictions, macro "
+            f"recall {summary['macro_recall']:.2f} (prior {1 / summary['classes']:.2f}) — likely cause: "
             + "; ".join(likely_causes(summary, units, batchnorm)))
 
 

@@ -89,7 +89,7 @@ class Recipe:
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise FERError(f"recipe {self.name!r}: learning_rate must be positive, got {self.learning_rate}")
         ranges = {"label_smoothing": (0, 1, False), "momentum": (0, 1, False), "erase_probability": (0, 1, True),
-                  "final_lr_ratio": (0, 1, True), "distill_weight": (0, 1, True)}
+                  "final_lr_ratio": (0, 1, True)}
         for attribute, (low, high, closed) in ranges.items():
             value = getattr(self, attribute)
             if not (low <= value <= high if closed else low <= value < high):
@@ -98,9 +98,6 @@ class Recipe:
         for attribute in ("weight_decay", "warmup_epochs", "crop_padding"):
             if getattr(self, attribute) < 0:
                 raise FERError(f"recipe {self.name!r}: {attribute} must be 0 or more, got {getattr(self, attribute)}")
-        if not self.distill_temperature > 0 or self.distill_temperature == float("inf"):
-            raise FERError(f"recipe {self.name!r}: distill_temperature must be a positive number, "
-                           f"got {self.distill_temperature}")
         if self.cycles < 1:
             raise FERError(f"recipe {self.name!r}: cycles must be at least 1, got {self.cycles}")
         if self.batch_size is not None and self.batch_size < 1:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.constraints import check, check_options
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import hashes_in, image_hashes
@@ -181,8 +182,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     if extra_train is not None and not isinstance(extra_train, ExtraFaces):
         extra_train = read_extra_faces(extra_train)
     placement = data_parallel_placement(devices, multi_worker)  # wrong device counts fail before any output
-    if time_budget is not None and not time_budget > 0:
-        raise FERError(f"--time-budget must be a positive number of minutes, got {time_budget}")
+    check("time_budget", time_budget, "--time-budget")
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)  # bars on a terminal only
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
@@ -549,8 +549,7 @@ def main(argv=None):
     for flag in ("epochs", "batch_size", "per_class", "extra_per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise FERError(f"--time-budget must be a positive number of minutes, got {args.time_budget:g}")
+    check_options(args, ("time_budget",))  # finite, positive, at most a year
     if args.stream_cache < 0:
         raise FERError(f"--stream-cache must be 0 or a positive number of batches, got {args.stream_cache}")
     # wrong names, values and folders fail here, before the slow imports

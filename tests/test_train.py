@@ -255,7 +255,11 @@ def test_a_budgeted_modern_run_records_its_recipe_and_plan(tmp_path, small_csv):
 
 @pytest.mark.parametrize("extra, message", [
     (["--recipe", "fast"], "error: unknown recipe 'fast'; expected one of paper, modern"),
-    (["--time-budget", "-1"], "error: --time-budget must be a positive number of minutes, got -1"),
+    (["--time-budget", "-1"], "error: --time-budget must be a finite number in (0, 525600], got -1"),
+    (["--time-budget", "inf"], "error: --time-budget must be a finite number in (0, 525600], got inf"),
+    (["--size", "gpu"], "error: argument --size: invalid choice: 'gpu'"),
+    (["--precise-bn", "maybe"], "error: argument --precise-bn: invalid choice: 'maybe'"),
+    (["--teacher", "no/such/run"], "error: no/such/run is not a training run"),
     (["--set", "optimizer=rmsprop"], "error: recipe 'paper': unknown optimizer 'rmsprop'; expected one of adam, "
                                      "adamw, sgd"),
     (["--set", "schedule=step"], "error: recipe 'paper': unknown schedule 'step'; expected one of plateau, constant, "

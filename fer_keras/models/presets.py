@@ -19,6 +19,7 @@ class CpuPreset:
                   the builder's own ``width`` where it has one, else ``blocks.scale_width``; ``base_size``
                   is a transfer model's input side).
     recipe:       fields of ``fer_keras.recipes.Recipe`` set on top of ``base_recipe``.
+    parameters:   the CPU-size model's parameter total at 48×48×1, 7 classes (tested against the builder).
     epoch_cpu_min: one epoch of FER2013 Training (28.6k faces, batch 64) in CPU-minutes on one core of
                   this project's machine, with bfloat16 (measured, ``results/zoo_cpu/cost.md``).
     why:          how the size and recipe were chosen.
@@ -27,6 +28,7 @@ class CpuPreset:
     model: dict = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
     base_recipe: str = "modern"
+    parameters: int | None = None
     epoch_cpu_min: float | None = None
     why: str = ""
 
@@ -40,35 +42,41 @@ class CpuPreset:
 QUARTER = {"width": 0.25}
 SHORT_WARMUP = {"warmup_epochs": 1.0}
 VIT_RECIPE = {"learning_rate": 1e-3, "warmup_epochs": 2.0, "weight_decay": 0.05, "label_smoothing": 0.1}
+FROM_SCRATCH = "from scratch (no pretrained weights ship here)"
+
+
+def _preset(parameters, model=None, recipe=None, base_recipe="modern", why=""):
+    return CpuPreset(model=model or {}, recipe=SHORT_WARMUP if recipe is None else recipe, base_recipe=base_recipe,
+                     parameters=parameters, why=why)
+
 
 CPU_PRESETS = {
-    "baseline_cnn": CpuPreset(why="already CPU-sized"),
-    "fernet_t": CpuPreset(base_recipe="modern_sgd", why="this project's CPU family"),
-    "fernet_s": CpuPreset(base_recipe="modern_sgd", why="this project's CPU family"),
-    "fernet_m": CpuPreset(base_recipe="modern_sgd", why="this project's CPU family"),
-    "five_layer_cnn": CpuPreset(QUARTER, SHORT_WARMUP, why="16.3 M → 1.0 M parameters"),
-    "six_layer_cnn": CpuPreset(QUARTER, SHORT_WARMUP, why="34.5 M → 2.2 M parameters"),
-    "vgg16_transfer": CpuPreset({**QUARTER, "base_size": 48, "freeze_base": False}, SHORT_WARMUP,
-                                why="from scratch (no VGGFace weights here): the whole model trains"),
-    "resnet50_transfer": CpuPreset({**QUARTER, "base_size": 64}, SHORT_WARMUP,
-                                   why="from scratch (no VGGFace2 weights here)"),
-    "resnet50v2_trinh": CpuPreset({**QUARTER, "base_size": 64}, SHORT_WARMUP,
-                                  why="from scratch (no ImageNet weights here)"),
-    "inceptionv3_transfer": CpuPreset({**QUARTER, "base_size": 75}, SHORT_WARMUP,
-                                      why="from scratch; 75 px is InceptionV3's smallest input"),
-    "googlenet": CpuPreset(QUARTER, SHORT_WARMUP),
-    "spp_net": CpuPreset(recipe=SHORT_WARMUP, why="already CPU-sized"),
-    "cnn_lstm": CpuPreset(recipe=SHORT_WARMUP, why="already CPU-sized (0.47 M parameters)"),
-    "cnn_lstm_first": CpuPreset(recipe=SHORT_WARMUP, why="already CPU-sized (0.14 M parameters)"),
-    "attention_vit": CpuPreset(recipe=VIT_RECIPE, why="already small (0.32 M parameters)"),
-    "patch_vit": CpuPreset({"patch_size": 6}, VIT_RECIPE, why="64 tokens of 6×6 instead of 144 of 4×4"),
-    "resemotenet": CpuPreset({**QUARTER, "base_size": 48}, SHORT_WARMUP, why="80 M → 5 M parameters"),
-    "pattlite": CpuPreset({"width": 0.5, "base_size": 112, "freeze_base": False}, SHORT_WARMUP,
-                          why="from scratch (no ImageNet MobileNet here): the backbone trains; 112 px keeps its "
-                          "2×2 patch tokens"),
-    "resnet34": CpuPreset(QUARTER, SHORT_WARMUP, why="21.3 M → 1.3 M parameters"),
-    "cbam_resnet34": CpuPreset(QUARTER, SHORT_WARMUP, why="21.5 M → 1.4 M parameters"),
-    "rmn": CpuPreset({"width": 0.125}, SHORT_WARMUP, why="138 M → 2.2 M parameters"),
+    "baseline_cnn": _preset(684_935, recipe={}, why="already CPU-sized"),
+    "fernet_t": _preset(295_575, recipe={}, base_recipe="modern_sgd", why="this project's CPU family"),
+    "fernet_s": _preset(1_176_359, recipe={}, base_recipe="modern_sgd", why="this project's CPU family"),
+    "fernet_m": _preset(2_642_359, recipe={}, base_recipe="modern_sgd", why="this project's CPU family"),
+    "five_layer_cnn": _preset(1_023_239, QUARTER, why="16.3 M → 1.0 M parameters"),
+    "six_layer_cnn": _preset(2_166_663, QUARTER, why="34.5 M → 2.2 M parameters"),
+    "vgg16_transfer": _preset(1_053_751, {**QUARTER, "base_size": 48, "freeze_base": False},
+                              why=f"{FROM_SCRATCH}: the whole model trains"),
+    "resnet50_transfer": _preset(1_767_143, {**QUARTER, "base_size": 64}, why=FROM_SCRATCH),
+    "resnet50v2_trinh": _preset(1_530_167, {**QUARTER, "base_size": 64}, why=FROM_SCRATCH),
+    "inceptionv3_transfer": _preset(1_379_879, {**QUARTER, "base_size": 75},
+                                    why=f"{FROM_SCRATCH}; 75 px is InceptionV3's smallest input"),
+    "googlenet": _preset(390_871, QUARTER, why="6.0 M → 0.39 M parameters"),
+    "spp_net": _preset(3_147_431, why="already CPU-sized"),
+    "cnn_lstm": _preset(474_247, why="already CPU-sized"),
+    "cnn_lstm_first": _preset(143_431, why="already CPU-sized"),
+    "attention_vit": _preset(92_823, {"width": 0.5}, VIT_RECIPE,
+                             why="0.32 M → 0.09 M parameters (4 CPU-min per epoch at full width)"),
+    "patch_vit": _preset(309_703, {"patch_size": 6}, VIT_RECIPE, why="64 tokens of 6×6 instead of 144 of 4×4"),
+    "resemotenet": _preset(6_038_119, {**QUARTER, "base_size": 48}, why="80 M → 6.0 M parameters"),
+    "pattlite": _preset(288_680, {"width": 0.5, "base_size": 96, "freeze_base": False},
+                        why=f"{FROM_SCRATCH}: the backbone trains; 96 px keeps its 2×2 patch tokens "
+                        "(3.6 CPU-min per epoch at 112 px)"),
+    "resnet34": _preset(1_338_199, QUARTER, why="21.3 M → 1.3 M parameters"),
+    "cbam_resnet34": _preset(1_350_658, QUARTER, why="21.5 M → 1.4 M parameters"),
+    "rmn": _preset(2_171_871, {"width": 0.125}, why="138 M → 2.2 M parameters"),
 }
 """Family name → its CPU size. Every registered family has one (tested)."""
 
