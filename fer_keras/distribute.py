@@ -175,6 +175,11 @@ def _multi_worker(backend, devices):
         except (ValueError, KeyError, TypeError):
             raise FERError("--multi-worker under TensorFlow reads TF_CONFIG, which is missing or has no "
                            "'cluster'; see the README, 'Several devices and machines'") from None
+        if not isinstance(cluster, dict) or not all(
+                isinstance(tasks, list) and all(isinstance(t, str) for t in tasks) for tasks in cluster.values()):
+            raise FERError("TF_CONFIG's 'cluster' must be an object of lists of host:port strings, e.g. "
+                           '{"worker": ["host1:12345", "host2:12345"]}, ' + f"got {json.dumps(cluster)[:120]}; see "
+                           "the README, 'Several devices and machines'")
         _split_host_cpu(backend)
         strategy = _multi_worker_mirrored_strategy()
         workers = sum(len(tasks) for role, tasks in cluster.items() if role in ("chief", "worker"))

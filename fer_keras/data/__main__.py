@@ -6,7 +6,7 @@ import time
 
 from fer_keras.cli import user_errors_exit
 from fer_keras.data import SYNTHETIC, load
-from fer_keras.labelsets import add_label_options
+from fer_keras.labelsets import add_label_options, label_options_of
 
 
 def info(source, cache=True, labels=None, ferplus_mode="majority"):
@@ -37,7 +37,8 @@ def main(argv=None):
     info_parser.add_argument("--no-cache", action="store_true", help="ignore and do not write the HDF5 cache")
     add_label_options(info_parser)
     args = parser.parse_args(argv)
-    info(args.data, cache=not args.no_cache, labels=args.labels, ferplus_mode=args.ferplus_mode)
+    labels, ferplus_mode = label_options_of(args)  # an unknown --labels or --ferplus-mode, before loading
+    info(args.data, cache=not args.no_cache, labels=labels, ferplus_mode=ferplus_mode)
     return 0
 
 

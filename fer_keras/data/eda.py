@@ -202,7 +202,8 @@ def leakage_report(data):
     present = [s for s in SPLITS if s in set(data.usage)] + sorted(set(data.usage) - set(SPLITS))
     pairs = {}
     for a, b in combinations(present, 2):
-        both = straddling[straddling["splits"].map(lambda splits: a in splits and b in splits)]
+        # astype(bool): an empty object-dtype mask would select columns, not rows (no duplicates at all)
+        both = straddling[straddling["splits"].map(lambda splits: a in splits and b in splits).astype(bool)]
         rows = sum(sum(s in (a, b) for s in splits) for splits in both["splits"])
         pairs[f"{a or 'none'}/{b or 'none'}"] = {"groups": len(both), "rows": int(rows)}
     return LeakageReport(groups=straddling, n_groups=len(straddling),
