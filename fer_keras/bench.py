@@ -273,7 +273,10 @@ def main(argv=None):
                         "fer/data/emotion_model_quantized.tflite, one face per invoke")
     parser.add_argument("--worker", choices=sorted(SETTINGS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    check_options(args, ("batch_size", "steps", "rounds"))  # whole, at least 1, bounded (constraints.py)
+    for name in ("batch_size", "steps", "rounds"):
+        if getattr(args, name) < 1:
+            raise FERError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    check_options(args, ("batch_size", "steps", "rounds"))  # and bounded above (constraints.py)
     if args.vs_tflite and not args.crops_of:
         raise FERError("--vs-tflite is compared with the models of --crops-of; add --crops-of MODEL "
                        "(or leave out --vs-tflite to benchmark the backends)")
