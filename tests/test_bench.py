@@ -27,6 +27,20 @@ def test_bench_tables_tensorflow_against_the_pytorch_twin(tmp_path):
     assert "skipped" in twin or twin["params"] == 684_231  # baseline_cnn's trainable parameters, exactly
 
 
+@pytest.mark.slow
+def test_bench_times_bfloat16_beside_float32_in_the_same_run(tmp_path):
+    from fer_keras.runtime import TRAINING_STEPS_PER_EXECUTION as spe
+
+    done = bench("--settings", f"tensorflow-spe{spe}", f"tensorflow-spe{spe}-bfloat16", "--steps", "3", "--rounds",
+                 "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-1500:]
+    best = json.loads((tmp_path / "bench.json").read_text())["best"]
+    float32, bfloat16 = best[f"tensorflow-spe{spe}"], best[f"tensorflow-spe{spe}-bfloat16"]
+    assert float32["policy"] == "float32" and bfloat16["policy"] == "mixed_bfloat16"
+    assert bfloat16["params"] == float32["params"] == 684_935 and bfloat16["train"]["cpu_s_per_1000"] > 0
+    assert f"| tensorflow-spe{spe}-bfloat16 |" in done.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["--steps", "0"], "--steps must be at least 1, got 0"),
     (["--model", "nope"], "unknown model 'nope'"),

@@ -29,7 +29,8 @@ def test_a_cpu_size_has_its_parameters_learns_a_batch_and_keeps_its_head_alive(f
     x = rng.random((32, 48, 48, 1), dtype=np.float32)
     y = keras.utils.to_categorical(np.arange(32) % 7, 7)
     compile_model(model, optimizer=keras.optimizers.Adam(1e-3))
-    losses = model.fit(x, y, batch_size=32, epochs=12, verbose=0).history["loss"]  # training mode: BN's batch statistics
+    # training-mode losses (BatchNorm on batch statistics: its moving averages lag after 12 steps)
+    losses = model.fit(x, y, batch_size=32, epochs=12, verbose=0).history["loss"]
     assert losses[-1] < losses[0], f"{family}: training loss {losses[0]:.3f} → {losses[-1]:.3f}"
     dead = {name: units for name, units in live_units(model, x).items() if units[0] == 0}
     assert not dead, f"{family}: dead ReLU layers {dead}"
