@@ -8,6 +8,9 @@ on the (un-augmented) training faces are computed once and cached in each teache
 
 Teachers must be honest runs of the same data, split and label set as the student, taking its input
 size: a teacher that saw the student's validation or test faces would leak them into its targets.
+``--teacher packaged`` is the model fer_keras ships (FERNet-S, ``fer_keras.pretrained``), checked by its
+model card instead: trained on FER2013's Training split (no cleaning; copies of PublicTest/PrivateTest faces
+removed), so it teaches students of the same data on the Usage split without cleaning.
 """
 
 import hashlib
@@ -48,6 +51,39 @@ def soften(probabilities, temperature):
     return soft / soft.sum(axis=1, keepdims=True)
 
 
+PACKAGED = "packaged"
+"""``--teacher packaged``: the shipped FERNet-S."""
+
+
+@dataclass(frozen=True)
+class PackagedTeacher:
+    """The shipped model as a teacher: its file, and its outputs computed afresh (the package is read-only)."""
+
+    best: Path
+    path: str = PACKAGED
+
+    def teacher_probabilities(self, key):
+        return None
+
+
+def packaged_teacher(dataset, variant):
+    """The shipped FERNet-S as a teacher of ``variant`` on ``dataset``, or a one-line error when its model
+    card's data, split or cleaning differ from the student's."""
+    import json
+
+    from fer_keras.pretrained import MODEL_CARD, default_model_path
+
+    card = json.loads(MODEL_CARD.read_text())
+    if card.get("data_fingerprint") != dataset.fingerprint:
+        raise FERError(f"--teacher {PACKAGED}: the shipped FERNet-S was trained on FER2013 (fingerprint "
+                       f"{card.get('data_fingerprint')}), not on {dataset.source} ({dataset.fingerprint})")
+    if variant.split != "usage" or variant.cleaning:
+        raise FERError(f"--teacher {PACKAGED}: the shipped FERNet-S learned FER2013's Usage split without cleaning; "
+                       f"{variant.name} uses split {variant.split!r} and cleaning {list(variant.cleaning)}: its "
+                       "validation or test faces could be in the teacher's training set")
+    return PackagedTeacher(default_model_path())
+
+
 def check_teacher(path, dataset, test_ids, split_name):
     """The teacher run at ``path`` as a ``Run``, or a one-line error: missing, LEAKY, other data, split or
     label set."""
@@ -79,7 +115,7 @@ def teacher_probabilities(run, x, key):
     from fer_keras.saved_models import check_model, load_model
 
     cache = run.teacher_probabilities(key)
-    if cache.is_file():
+    if cache is not None and cache.is_file():
         found = np.load(cache, allow_pickle=False)
         if found.shape[0] == len(x):
             return found
@@ -89,15 +125,18 @@ def teacher_probabilities(run, x, key):
                        f"{tuple(x.shape[1:])}")
     check_model(model, name=str(run.best), outputs=None)
     probabilities = np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32)
-    atomic_write(cache, lambda tmp: np.save(tmp, probabilities))
+    if cache is not None:
+        atomic_write(cache, lambda tmp: np.save(tmp, probabilities))
     return probabilities
 
 
-def teacher_targets(paths, prepared, dataset, recipe, split_name):
-    """The mixed training targets of ``paths`` (teacher run folders) for ``prepared``'s training split."""
+def teacher_targets(paths, prepared, dataset, recipe, variant):
+    """The mixed training targets of ``paths`` (teacher run folders, or ``PACKAGED``) for ``prepared``'s
+    training split."""
     if prepared.leaky:
         raise FERError("--teacher: the student's own protocol is LEAKY; distil into honest runs only")
-    runs = [check_teacher(path, dataset, prepared.test_ids, split_name) for path in paths]
+    runs = [packaged_teacher(dataset, variant) if str(path) == PACKAGED
+            else check_teacher(path, dataset, prepared.test_ids, variant.split) for path in paths]
     x = np.asarray(prepared.x_train)
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
     mean = np.mean([teacher_probabilities(run, x, key) for run in runs], axis=0)

@@ -214,7 +214,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         print(f"WARNING: {leak}; numbers from this run compare only with other LEAKY runs")
     teacher = None
     if teachers:
-        teacher = distill.teacher_targets(teachers, prepared, dataset, recipe, variant.split)
+        teacher = distill.teacher_targets(teachers, prepared, dataset, recipe, variant)
         prepared = replace(prepared, y_train=teacher.targets)
         print(f"distillation: {len(teachers)} teacher(s) {teacher.describe()}")
     if prepared.extra:
@@ -483,9 +483,10 @@ def main(argv=None):
                         help="after the last epoch, re-estimate BatchNorm's statistics on training faces: 'auto' "
                         "(default) keeps them if validation accuracy rises, 'on' always, 'off' never")
     parser.add_argument("--teacher", nargs="+", metavar="RUN", default=[],
-                        help="distil from these honest run folders of the same data and split: each training target "
+                        help="distil from these honest run folders of the same data and split, or 'packaged' (the "
+                        "shipped FERNet-S, for FER2013 on the Usage split without cleaning): each training target "
                         "mixes the label with the teachers' softened mean probabilities (--set distill_weight=0.5 "
-                        "--set distill_temperature=2); their outputs are cached in their folders")
+                        "--set distill_temperature=2); a run teacher's outputs are cached in its folder")
     parser.add_argument("--recipe", metavar="NAME",
                         help="training recipe: 'paper' (the variant's published one), 'modern' (AdamW, "
                         "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU), "
@@ -570,7 +571,8 @@ def main(argv=None):
             folder_layout(data_path, folder_labels)
     extra_train = read_extra_faces(args.extra_train, detect=not args.extra_cropped) if args.extra_train else None
     for teacher in args.teacher:
-        Run(Path(teacher)).read_config()  # a missing teacher fails before the slow imports
+        if teacher != distill.PACKAGED:
+            Run(Path(teacher)).read_config()  # a missing teacher fails before the slow imports
     sized, preset, _ = at_size(variant, args.size)
     if variant.binary and args.teacher:
         raise FERError("--teacher distils multi-class probabilities: use it with a multi-class variant")

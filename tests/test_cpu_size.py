@@ -4,6 +4,8 @@ head stays alive; ``--size cpu`` records the deviation; bfloat16 is picked on CP
 import numpy as np
 import pytest
 
+from fer_keras.data.container import to_model_input
+from fer_keras.data.synthetic import generate
 from fer_keras.models.presets import CPU_PRESETS
 from fer_keras.models.registry import MODEL_FAMILIES
 from fer_keras.variants import VARIANTS, at_size, get_variant
@@ -25,13 +27,12 @@ def test_a_cpu_size_has_its_parameters_learns_a_batch_and_keeps_its_head_alive(f
     keras.utils.set_random_seed(0)
     model = build_model(family, **preset.model)
     assert model.count_params() == preset.parameters
-    rng = np.random.default_rng(0)
-    x = rng.random((32, 48, 48, 1), dtype=np.float32)
-    y = keras.utils.to_categorical(np.arange(32) % 7, 7)
+    faces = generate(n_samples=64, seed=0).data  # the synthetic set's learnable faces
+    x, y = to_model_input(faces.images), keras.utils.to_categorical(faces.labels, 7)
     compile_model(model, optimizer=keras.optimizers.Adam(1e-3))
-    # training-mode losses (BatchNorm on batch statistics: its moving averages lag after 12 steps)
-    losses = model.fit(x, y, batch_size=32, epochs=12, verbose=0).history["loss"]
-    assert losses[-1] < losses[0], f"{family}: training loss {losses[0]:.3f} → {losses[-1]:.3f}"
+    # training-mode losses (BatchNorm on batch statistics: its moving averages lag after 20 steps)
+    losses = model.fit(x, y, batch_size=32, epochs=10, verbose=0).history["loss"]
+    assert np.mean(losses[-2:]) < np.mean(losses[:2]), f"{family}: training loss {losses[0]:.3f} → {losses[-1]:.3f}"
     dead = {name: units for name, units in live_units(model, x).items() if units[0] == 0}
     assert not dead, f"{family}: dead ReLU layers {dead}"
 

@@ -145,3 +145,19 @@ def test_soften_flattens_with_temperature_and_keeps_the_order():
     soft = soften(p, 2.0)
     assert np.allclose(soft.sum(), 1) and soft[0, 0] < 0.7 and soft[0, 2] > 0.1
     assert list(np.argsort(soft[0])) == list(np.argsort(p[0])) and np.allclose(soften(p, 1.0), p)
+
+
+def test_the_packaged_teacher_teaches_only_its_own_data_and_split(runs):
+    from fer_keras import distill
+    from fer_keras.data import load
+
+    dataset = load(str(runs["csv"]))
+    with pytest.raises(FERError, match="the shipped FERNet-S was trained on FER2013"):
+        distill.packaged_teacher(dataset, VARIANTS["fernet_s"])
+    fake = dataclasses.replace(dataset) if dataclasses.is_dataclass(dataset) else dataset
+    card = json.loads(__import__("fer_keras.pretrained", fromlist=["MODEL_CARD"]).MODEL_CARD.read_text())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(fake), "fingerprint", property(lambda self: card["data_fingerprint"]), raising=False)
+        with pytest.raises(FERError, match="Usage split without cleaning"):
+            distill.packaged_teacher(fake, VARIANTS["five_layer_filtered"])
+        assert distill.packaged_teacher(fake, VARIANTS["fernet_s"]).best.name == "fernet_s.keras"

@@ -12,8 +12,10 @@ PACKAGE = REPO / "fer_keras"
 STAGES = [
     # load, clean, split; shared plumbing every stage may use
     {"fer_keras", "fer_keras.errors", "fer_keras.cli", "fer_keras.runtime", "fer_keras.augment",
+     "fer_keras.constraints",
      "fer_keras.paper_results", "fer_keras.labelsets", "fer_keras.data",
-     "fer_keras.faces"},  # face detection: predict's, and extra training faces (fer_keras.data.extra)
+     "fer_keras.faces",  # face detection: predict's, and extra training faces (fer_keras.data.extra)
+     "fer_keras.pretrained"},  # the shipped model's files and card (a teacher for distillation, predict's default)
     {"fer_keras.pre_proc_data"},  # balance the training split
     {"fer_keras.models"},  # build
     {"fer_keras.recipes", "fer_keras.schedules", "fer_keras.callbacks", "fer_keras.batches", "fer_keras.variants",
@@ -23,7 +25,7 @@ STAGES = [
     {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.region_ensemble",
      "fer_keras.saliency", "fer_keras.results", "fer_keras.diagnose", "fer_keras.plots", "fer_keras.plots_eda",
      "fer_keras.eda"},  # read runs
-    {"fer_keras.predict", "fer_keras.pretrained", "fer_keras.bench", "fer_keras.video",
+    {"fer_keras.predict", "fer_keras.bench", "fer_keras.video",
      "fer_keras.photos", "fer_keras.detector_compare", "fer_keras.serve", "fer_keras.serve_load"},  # use
 ]
 ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate"), ("fer_keras.evaluate", "fer_keras.photos")}
