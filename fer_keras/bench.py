@@ -155,7 +155,8 @@ def crops_per_second(model_files, tflite=None, n_faces=2048, seed=0):
     import cv2
 
     from fer_keras.saved_models import load_model
-    from fer_keras.tflite import TFLiteModel, _interpreter
+    from fer_keras.runtime import tflite_interpreter as _interpreter
+    from fer_keras.tflite import TFLiteModel
 
     faces = np.random.default_rng(seed).integers(0, 256, (n_faces, 48, 48), dtype=np.uint8)
     x = faces[..., None].astype(np.float32) / 255

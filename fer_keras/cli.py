@@ -17,13 +17,18 @@ def user_errors_exit(main):
         try:
             return main(*args, **kwargs)
         except FERError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {one_line(str(err))}", file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise SystemExit(130) from None
 
     return wrapper
+
+
+def one_line(message):
+    """``message`` as one printable line: control characters (a file name's ``\\r`` or ``\\n``) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def import_keras_quietly():

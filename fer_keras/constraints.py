@@ -63,6 +63,8 @@ CONSTRAINTS = {
     "ensemble_weight": Interval(float, 0, 1e6),
     "steps": Interval(int, 1, 1_000_000),
     "rounds": Interval(int, 1, 1_000),
+    "threshold": Interval(float, 0, 255),  # eda: a mean pixel
+    "iqr_k": Interval(float, 0, 100),
 }
 """Every constrained number, by name (recipe field or option ``dest``)."""
 

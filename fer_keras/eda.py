@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fer_keras import EMOTIONS
 from fer_keras.cli import user_errors_exit
+from fer_keras.constraints import check_options
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data import eda
 from fer_keras.errors import FERError
@@ -140,7 +141,7 @@ def main(argv=None):
     parser.add_argument("--iqr-k", type=float, default=1.5, help="box-plot fence factor k (default: %(default)s)")
     parser.add_argument("--no-cache", action="store_true", help="ignore and do not write the HDF5 cache")
     args = parser.parse_args(argv)
-
+    check_options(args, ("threshold", "iqr_k"))  # finite and in range, before any work
     _check_out(args.out)
     start = time.perf_counter()
     print(f"[1/3] loading {args.data} ...", flush=True)

@@ -80,3 +80,16 @@ def test_data_info_refuses_an_unknown_ferplus_mode_before_loading(tmp_path, caps
 
     err = run_main(main, ["info", "--ferplus-mode", "majorty"], capsys, tmp_path)
     assert "unknown --ferplus-mode 'majorty'; use one of majority, probability" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--threshold", "1e999"], "--threshold must be a finite number in [0, 255], got inf"),
+    (["--iqr-k", "nan"], "--iqr-k must be a finite number in [0, 100], got nan"),
+    (["--data", "missing/\r"], "error: missing/\\r: no such file or folder"),  # a control character, escaped
+])
+def test_eda_refuses_in_one_line_before_work(tmp_path, monkeypatch, capsys, argv, message):
+    from fer_keras.eda import main
+
+    monkeypatch.chdir(tmp_path)
+    err = run_main(main, argv + ["--out", "out"], capsys, tmp_path)
+    assert message in err, err
