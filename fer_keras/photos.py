@@ -132,9 +132,9 @@ def detect_and_crop(photos, recognizer, fer_side=None, log=None):
         boxes = recognizer.detector.detect(grey)
         box = largest(boxes)
         if box is not None:
-            crops.append(crop_face(grey, box, recognizer.margin))
+            crops.append(crop_face(grey, box, recognizer.margin, shift=recognizer.shift))
             if fer_side:
-                fer_crops.append(crop_face(grey, box, recognizer.margin, size=fer_side))
+                fer_crops.append(crop_face(grey, box, recognizer.margin, size=fer_side, shift=recognizer.shift))
         seconds["read"] += read - start
         seconds["detect"] += time.perf_counter() - read
         records.append({"path": path, "label": label, "box": box, "faces": len(boxes)})
@@ -244,8 +244,9 @@ def report_markdown(metrics, title):
     lines = [f"# {title}", "",
              f"- **photos**: `{metrics['photos']}` — {metrics['n_photos']:,} readable photo(s)"
              + (f", {metrics['n_skipped']} file(s) skipped (below)" if metrics["n_skipped"] else ""),
-             f"- **detector**: {metrics['detector']}; crop margin {metrics['margin']:.0%} per side of the box; the "
-             "largest face of each photo is scored",
+             f"- **detector**: {metrics['detector']}; crop margin {metrics['margin']:.0%} per side of the box"
+             + (f", moved {'up' if metrics['shift'] < 0 else 'down'} {abs(metrics['shift']):.0%} of its side"
+                if metrics.get("shift") else "") + "; the largest face of each photo is scored",
              f"- **evaluated**: {metrics['evaluated']}", "",
              "> A folder used to choose settings (detector, thresholds, augmentation) — such as `realphoto_dev` — "
              "gives development numbers, not a held-out test.", "",
@@ -366,10 +367,11 @@ def run(args, log=None):
 
     model = str(args.model) if args.model else str(default_model_path())
     name = args.name or results_name(args.model, args.detector, args.photos)
-    metrics.update(model=model, detector=args.detector, margin=recognizer.margin, fer_model=args.compare_fer,
+    metrics.update(model=model, detector=args.detector, margin=recognizer.margin, shift=recognizer.shift,
+                   fer_model=args.compare_fer,
                    device="GPU" if gpu_available() else "CPU", evaluated=datetime.now().isoformat(timespec="seconds"))
     config = {"command": " ".join(sys.argv), "photos": str(args.photos), "model": model, "detector": args.detector,
-              "margin": recognizer.margin, "fer_model": args.compare_fer}
+              "margin": recognizer.margin, "shift": recognizer.shift, "fer_model": args.compare_fer}
     out_dir = Path(args.results_dir) / name
     metrics = write_photo_results(out_dir, metrics, config, name)
     print(summary(metrics))

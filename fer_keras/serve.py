@@ -355,7 +355,7 @@ def positive(kind):
 
 
 def parse_args(argv):
-    from fer_keras.faces import DETECTORS
+    from fer_keras.faces import DEFAULT_DETECTOR, DETECTORS
     from fer_keras.tta import check_tta
 
     parser = Parser(
@@ -374,7 +374,8 @@ def parse_args(argv):
                         "(default: the packaged FERNet-S)")
     parser.add_argument("--fast", action="store_true",
                         help="the packaged FERNet-S's int8 TFLite copy: about 4x less CPU per face, the same accuracy")
-    parser.add_argument("--detector", choices=DETECTORS, default="haar", help="face detector (default: %(default)s)")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                        help="face detector (default: %(default)s)")
     parser.add_argument("--tta", default="none", metavar="MODE",
                         help="test-time augmentation: none, flip (2x) or crops (10x) (default: %(default)s)")
     parser.add_argument("--max-upload-mb", type=positive(float), default=10,

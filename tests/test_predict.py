@@ -16,7 +16,8 @@ from fer_keras import EMOTIONS
 from fer_keras.errors import FERError
 from fer_keras.predict import EmotionRecognizer, main, to_probabilities
 
-ASTRONAUT_BOX = (177, 66, 95, 95)  # DESIGN §5: the Haar cascade's one face in skimage's astronaut
+ASTRONAUT_BOX = (176, 75, 98, 98)  # the default detector's (BlazeFace's) one face in skimage's astronaut
+HAAR_ASTRONAUT_BOX = (177, 66, 95, 95)  # DESIGN §5: the Haar cascade's
 
 
 def write_video(folder, image, n_frames, shift=0):
@@ -283,13 +284,13 @@ def test_cli_detector_option(files, capsys):
     assert main(["--model", str(files["model"]), "--detector", "mtcnn", "--format", "json",
                  str(files["astronaut"])]) == 0
     (face,) = json.loads(capsys.readouterr().out)
-    assert abs(face["box"][0] - ASTRONAUT_BOX[0]) < 10
+    assert abs(face["box"][0] - HAAR_ASTRONAUT_BOX[0]) < 10
 
 
 def test_detection_recall_counts_the_known_faces_each_detector_finds(files):
     from fer_keras.faces import crop_face, detection_recall, to_grey
 
-    face = crop_face(to_grey(files["image"]), ASTRONAUT_BOX, margin=0.2)
+    face = crop_face(to_grey(files["image"]), HAAR_ASTRONAUT_BOX, margin=0.2)
     blank = np.full_like(face, 128)
     detectors = ["haar"] + (["mtcnn"] if importlib.util.find_spec("mtcnn") else [])
     found = detection_recall(np.stack([face, blank]), detectors)
@@ -318,3 +319,28 @@ def test_cli_fast_with_a_model_is_refused_before_anything_runs(files, capsys):
         main(["--fast", "--model", str(files["model"]), str(files["astronaut"])])
     assert exit_.value.code == 2
     assert "--fast chooses the packaged model's int8 copy" in capsys.readouterr().err
+
+
+def test_the_default_detector_is_blazeface_and_haar_stays_an_option(files):
+    from fer_keras.faces import CROPS, DEFAULT_DETECTOR, BlazeFaceDetector, FaceDetector
+
+    default = EmotionRecognizer(files["model"])
+    assert DEFAULT_DETECTOR == "blazeface" and isinstance(default.detector, BlazeFaceDetector)
+    assert (default.margin, default.shift) == CROPS["blazeface"]
+    haar = EmotionRecognizer(files["model"], detector="haar")
+    assert isinstance(haar.detector, FaceDetector) and (haar.margin, haar.shift) == (0.1, 0.0)
+    (face,) = haar.detect_emotions(files["image"])
+    assert np.allclose(face["box"], HAAR_ASTRONAUT_BOX, atol=5), face["box"]
+    assert EmotionRecognizer(files["model"], margin=0.3, shift=0.05).margin == 0.3
+
+
+def test_blazeface_second_pass_finds_a_face_that_fills_the_photo(files):
+    from fer_keras.faces import BlazeFaceDetector, to_grey
+
+    grey = to_grey(files["image"])
+    x, y, w, h = ASTRONAUT_BOX
+    close_up = grey[y + 10:y + h - 5, x + 5:x + w - 5]  # the face alone, cut inside its box
+    assert BlazeFaceDetector(pad=0).detect(close_up) == []
+    (box,) = BlazeFaceDetector().detect(close_up)
+    assert box[0] >= 0 and box[1] >= 0 and box[0] + box[2] <= close_up.shape[1] and box[1] + box[3] <= close_up.shape[0]
+    assert BlazeFaceDetector().detect(np.full((240, 320), 128, np.uint8)) == []
