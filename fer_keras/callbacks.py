@@ -1,5 +1,7 @@
 """The callback suite every training run uses: standard Keras callbacks, configured per variant."""
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +124,82 @@ def main_output_logs():
     return MainOutputLogs()
 
 
+def committed_backup(run):
+    """Keras' BackupAndRestore made crash-consistent, and the **commit point of every epoch**: it runs last
+    (after the checkpoint, ``history.csv`` and the time budget's state), saves the weights and optimizer to
+    a new file, then atomically replaces ``backup/state.json``, which names that file and the epochs done.
+    A kill anywhere leaves the previous commit whole; training resumes from it after dropping the rows and
+    budget entries of an epoch that was not committed (:func:`roll_back_to`, called before the callbacks
+    are made), so that epoch runs again as it first did, and ``best.keras`` (written atomically) is
+    rewritten by it if it still wins. The backup is kept after ``fit`` ends: training deletes it once the
+    run is evaluated (``Run.finish``)."""
+    import keras
+
+    from fer_keras.data.io import atomic_write
+    from fer_keras.runs import write_json
+
+    class CommittedBackup(keras.callbacks.BackupAndRestore):
+        def __init__(self):
+            super().__init__(str(run.backup), delete_checkpoint=False)
+            self.state = run.backup / "state.json"
+
+        def on_train_begin(self, logs=None):
+            done = run.committed_epochs()
+            if done is None:
+                return
+            if not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(run.backup / json.loads(self.state.read_text())["weights"])
+            self.model._initial_epoch = done
+
+        def _save_model(self):
+            run.backup.mkdir(exist_ok=True)
+            weights = f"epoch_{self._current_epoch}.weights.h5"
+            atomic_write(run.backup / weights, lambda tmp: self.model.save_weights(tmp))
+            write_json(self.state, {"epochs_done": self._current_epoch, "weights": weights})  # the commit
+            for old in run.backup.glob("epoch_*.weights.h5"):
+                if old.name != weights:
+                    old.unlink()
+
+    return CommittedBackup()
+
+
+def roll_back_to(run, epochs):
+    """Drop what an uncommitted epoch left: ``history.csv`` rows and time-budget entries past ``epochs``."""
+    from fer_keras.data.io import atomic_write
+    from fer_keras.runs import write_json
+
+    history = run.read_history()
+    if len(history) > epochs:
+        kept = history.iloc[:epochs]
+        atomic_write(run.history, lambda tmp: kept.to_csv(tmp, index=False))
+    if run.budget.exists():
+        budget = json.loads(run.budget.read_text())
+        if len(budget.get("epoch_seconds", [])) > epochs:
+            budget["epoch_seconds"] = budget["epoch_seconds"][:epochs]
+            budget["spent_seconds"] = sum(budget["epoch_seconds"])
+            write_json(run.budget, budget)
+
+
+def atomic_checkpoint(checkpoint_class):
+    """``checkpoint_class`` (a ModelCheckpoint) saving into a temporary file moved over the checkpoint, so a
+    kill during the save never leaves a half-written ``best.keras``."""
+
+    class AtomicCheckpoint(checkpoint_class):
+        def _save_model(self, epoch, batch, logs):
+            final = self.filepath
+            partial = Path(final).with_name(f".partial-{Path(final).name}")
+            self.filepath = str(partial)
+            try:
+                super()._save_model(epoch, batch, logs)
+            finally:
+                self.filepath = final
+            if partial.exists():
+                os.replace(partial, final)
+
+    return AtomicCheckpoint
+
+
 def inference_checkpoint(filepath, **kwargs):
     """Keras' ModelCheckpoint that saves ``inference_model(model)`` — for a model with auxiliary
     outputs, the one-output model sharing its weights — so ``best.keras`` never has the aux heads."""
@@ -139,7 +217,7 @@ def inference_checkpoint(filepath, **kwargs):
             super().model  # under JAX, this copies the training state into the shared variables
             return self.inference
 
-    return InferenceCheckpoint(filepath, **kwargs)
+    return atomic_checkpoint(InferenceCheckpoint)(filepath, **kwargs)
 
 
 def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=True, early_stopping=True, extra=(),
@@ -161,14 +239,13 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
 
     run = Run(Path(run_dir))
     mode = {"loss": "min", "accuracy": "max"}
-    callbacks = [keras.callbacks.BackupAndRestore(str(run.backup)), epoch_seeds(),
-                 *([main_output_logs()] if aux_outputs else []), *extra]
+    callbacks = [epoch_seeds(), *([main_output_logs()] if aux_outputs else []), *extra]
     if plateau:
         callbacks.append(resumable_plateau(
             run, since, monitor=config.lr_monitor, factor=config.lr_factor, patience=config.lr_patience,
             min_delta=config.lr_min_delta, mode=mode[config.lr_monitor.split("_")[-1]], verbose=1))
     callbacks += [
-        (inference_checkpoint if aux_outputs else keras.callbacks.ModelCheckpoint)(
+        (inference_checkpoint if aux_outputs else atomic_checkpoint(keras.callbacks.ModelCheckpoint))(
             str(run.best), monitor=config.checkpoint_monitor, save_best_only=True,
             mode=mode[config.checkpoint_monitor.split("_")[-1]],
             initial_value_threshold=best_so_far(run, config.checkpoint_monitor)),
@@ -182,4 +259,4 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
         # epoch); restoring the early-stopping monitor's best epoch only printed a second, different one
     if tensorboard and tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs)))
-    return callbacks
+    return callbacks + [committed_backup(run)]  # last: its save is the epoch's commit

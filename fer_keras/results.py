@@ -247,8 +247,9 @@ def cpu_zoo_table(rows):
         paper = PAPER_RESULTS.get(r["variant"])
         claim = f"{paper['accuracy']:.2f} ({paper['source']})" if paper else "—"
         here = paper_size.get(r["family"])
-        here_cell = ("not run here" if here is None else f"{here['accuracy']:.2f} in {_cell(here['train_cpu_minutes'], '{:.0f}')} "
-                     f"CPU-min" + ("" if here["learned"] else " *did not learn*"))
+        here_cell = ("not run here" if here is None
+                     else f"{here['accuracy']:.2f} in {_cell(here['train_cpu_minutes'], '{:.0f}')} CPU-min"
+                     + ("" if here["learned"] else " *did not learn*"))
         preset = CPU_PRESETS.get(r["family"])
         recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
         table.append((f"`{r['family']}`", claim, f"[{_accuracy_cell(r)}]({r['report'] or r['run']})",

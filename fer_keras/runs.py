@@ -33,6 +33,7 @@ LOGS = "logs"
 BACKUP = "backup"
 SNAPSHOTS = "snapshots"
 METRICS = "metrics.json"
+TRAINED = "trained.json"
 """The metrics file of a run's results folder (``results/<run>/``)."""
 
 
@@ -77,6 +78,40 @@ class Run:
     @property
     def snapshots(self):
         return self.path / SNAPSHOTS
+
+    @property
+    def trained(self):
+        """Written when training ends, before evaluation: a run with it and without metrics is evaluated,
+        not trained again."""
+        return self.path / TRAINED
+
+    def committed_epochs(self):
+        """The epochs the last commit of ``backup/state.json`` says are done (``callbacks.committed_backup``),
+        or None for a run without one."""
+        state = self.backup / "state.json"
+        if not state.is_file():
+            return None
+        try:
+            found = json.loads(state.read_text())
+            epochs, weights = int(found["epochs_done"]), found["weights"]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise FERError(f"{state} is damaged: start afresh with --fresh") from None
+        if not (self.backup / weights).is_file():
+            raise FERError(f"{state} names {weights}, which is missing: start afresh with --fresh")
+        return epochs
+
+    def remove_partial_files(self):
+        """Delete the temporary files a killed writer left (``.<name>.*`` of ``atomic_write``, ``.partial-*``
+        of the checkpoint): they are never part of a run."""
+        for leftover in [*self.path.glob(".*"), *self.backup.glob(".*")]:
+            if leftover.is_file():
+                leftover.unlink()
+
+    def finish(self):
+        """The run is trained and evaluated: its backup is no longer needed to resume it."""
+        import shutil
+
+        shutil.rmtree(self.backup, ignore_errors=True)
 
     def teacher_probabilities(self, key):
         """This run's cached probabilities as a distillation teacher on the training faces hashed ``key``."""

@@ -158,7 +158,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
 
     from fer_keras.augment import augmenter
     from fer_keras.batches import EpochBatches, per_output
-    from fer_keras.callbacks import callback_suite
+    from fer_keras.callbacks import callback_suite, roll_back_to
     from fer_keras.evaluate import evaluate_run
     from fer_keras.models import MODEL_FAMILIES, build_model, compile_model, inference_model
     from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
@@ -282,6 +282,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         print(f"resuming the interrupted run in {run.path}")
         before = run.read_config()
         created, resumed = before.get("created", created), before.get("resumed", []) + [created]
+        run.remove_partial_files()
+        roll_back_to(run, run.committed_epochs() or 0)  # an epoch that was not committed runs again
         fit_data["x"].start_at(len(run.read_history()))  # the batch order an uninterrupted run had
     else:
         run = Run.create(output_dir, variant.name)
@@ -323,50 +325,56 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
                 else ScheduledLearningRate(recipe, plan, budget and budget.fraction))
     extra = ([EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
              + ([SnapshotCheckpoint(run.path, snapshots["cycle_epochs"], recipe.cycles)] if snapshots else []))
-    train_start, train_cpu_start = time.perf_counter(), time.process_time()
-    if stream:  # lazy images: batches in a fixed order, the decoded ones kept in a bounded LRU (across stages)
-        validation = EpochBatches(x_val, y_val, batch_size, sample_weight=weights_val, outputs=outputs,
-                                  shuffle=False, cache_batches=stream_cache)
+    if run.trained.is_file():  # trained, killed before its evaluation was written: evaluate it, do not retrain
+        print(f"{run.path} finished training; evaluating it")
+        training = health = json.loads(run.trained.read_text())
     else:
-        validation = (x_val, per_output(y_val, outputs)) + (() if weights_val is None else (weights_val,))
-    done = 0
-    for number, (stage, n_epochs) in enumerate(zip(stages, stage_epochs), 1):
-        if number > 1:  # from the best checkpoint so far, with the stage's layers and learning rate
-            print(f"\nstage {number}/{len(stages)}: {stage.data}, {n_epochs} epochs"
-                  + (f", last {stage.unfreeze} backbone layers unfrozen" if stage.unfreeze else "")
-                  + (f", learning rate {stage.learning_rate:g}" if stage.learning_rate else ""))
+        train_start, train_cpu_start = time.perf_counter(), time.process_time()
+        if stream:  # lazy images: batches in a fixed order, the decoded ones kept in a bounded LRU (across stages)
+            validation = EpochBatches(x_val, y_val, batch_size, sample_weight=weights_val, outputs=outputs,
+                                      shuffle=False, cache_batches=stream_cache)
+        else:
+            validation = (x_val, per_output(y_val, outputs)) + (() if weights_val is None else (weights_val,))
+        done = 0
+        for number, (stage, n_epochs) in enumerate(zip(stages, stage_epochs), 1):
+            if number > 1:  # from the best checkpoint so far, with the stage's layers and learning rate
+                print(f"\nstage {number}/{len(stages)}: {stage.data}, {n_epochs} epochs"
+                      + (f", last {stage.unfreeze} backbone layers unfrozen" if stage.unfreeze else "")
+                      + (f", learning rate {stage.learning_rate:g}" if stage.learning_rate else ""))
+                with placement.scope():
+                    model = compiled_model(enter_stage(model, stage, run.best), stage.learning_rate)
+                fit_data = {"x": stage_batches(stage)}
+                fit_data["x"].start_at(done)
+            callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
+                                       early_stopping=recipe.early_stopping,
+                                       extra=extra + ([stage_logger(number)] if staged else []),
+                                       aux_outputs=aux_outputs, since=done)
             with placement.scope():
-                model = compiled_model(enter_stage(model, stage, run.best), stage.learning_rate)
-            fit_data = {"x": stage_batches(stage)}
-            fit_data["x"].start_at(done)
-        callbacks = callback_suite(run.path, variant.callbacks, plateau=recipe.schedule == "plateau",
-                                   early_stopping=recipe.early_stopping,
-                                   extra=extra + ([stage_logger(number)] if staged else []),
-                                   aux_outputs=aux_outputs, since=done)
-        with placement.scope():
-            # shuffle=False: EpochBatches draws each epoch's batches from [seed, epoch]; Keras' own shuffle of a
-            # PyDataset's batch order draws from Python's random, whose position a resumed run does not restore
-            model.fit(**fit_data, validation_data=validation, initial_epoch=done, epochs=done + n_epochs,
-                      callbacks=callbacks, verbose=verbose, shuffle=False)
-        done = len(run.read_history())
-        if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
-            atomic_write(run.best, lambda tmp, last=inference_model(model): last.save(tmp))
-    train_minutes = (time.perf_counter() - train_start) / 60
-    train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
-    health = ({} if stream else
-              check_trained_run(run, prepared, precise_bn, seed, binary=variant.binary))
-    epoch_seconds = run.read_history().get("epoch_seconds")
-    training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
-                "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
-                "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
-                "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
-                "stages": ",".join(f"{s.data}:{n}" for s, n in zip(stages, stage_epochs)) if staged else None,
-                **({"snapshots_written": len(run.snapshot_files())} if snapshots else {}),
-                "size": size, "deviations": deviations, "teacher": teacher.record() if teacher else None, **health}
+                # shuffle=False: EpochBatches draws each epoch's batches from [seed, epoch]; Keras' own shuffle of a
+                # PyDataset's batch order draws from Python's random, whose position a resumed run does not restore
+                model.fit(**fit_data, validation_data=validation, initial_epoch=done, epochs=done + n_epochs,
+                          callbacks=callbacks, verbose=verbose, shuffle=False)
+            done = len(run.read_history())
+            if not run.best.exists():  # no epoch had a finite monitor value: keep the last weights
+                atomic_write(run.best, lambda tmp, last=inference_model(model): last.save(tmp))
+        train_minutes = (time.perf_counter() - train_start) / 60
+        train_cpu_minutes = (time.process_time() - train_cpu_start) / 60
+        health = ({} if stream else
+                  check_trained_run(run, prepared, precise_bn, seed, binary=variant.binary))
+        epoch_seconds = run.read_history().get("epoch_seconds")
+        training = {"seconds": round(time.perf_counter() - start, 1), "recipe": recipe.name,
+                    "planned_epochs": plan.epochs, "train_minutes": round(train_minutes, 2),
+                    "train_minutes_all_sessions": None if epoch_seconds is None else round(epoch_seconds.sum() / 60, 2),
+                    "train_cpu_minutes": round(train_cpu_minutes, 2), "time_budget_minutes": time_budget,
+                    "stages": ",".join(f"{s.data}:{n}" for s, n in zip(stages, stage_epochs)) if staged else None,
+                    **({"snapshots_written": len(run.snapshot_files())} if snapshots else {}),
+                    "size": size, "deviations": deviations, "teacher": teacher.record() if teacher else None, **health}
+        write_json(run.trained, training)  # training's commit: a restart evaluates, it does not retrain
     if snapshots and training["snapshots_written"] < recipe.cycles:
         print(f"WARNING: the run ended after {training['snapshots_written']} of {recipe.cycles} snapshot cycles "
               "(the time budget found the epochs slower than first planned); the partial cycle is not a snapshot")
     metrics = evaluate_run(run.path, results_dir=results_dir, n_calls=0, extra=training)
+    run.finish()
     best, ran = metrics["best_epoch"], metrics["epochs_run"]
     minutes, seconds = divmod(int(metrics["seconds"]), 60)
     print(f"\n{variant.name}: test accuracy {metrics['test_accuracy']:.3f} (macro-F1 {metrics['test_macro_f1']:.3f})"

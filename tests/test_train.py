@@ -253,6 +253,68 @@ def test_a_budgeted_modern_run_records_its_recipe_and_plan(tmp_path, small_csv):
     assert history["learning_rate"].iloc[-1] < 0.3 * history["learning_rate"].max()
 
 
+KILL_AT_CHECKPOINT = """
+import os, signal, keras
+save = keras.callbacks.ModelCheckpoint._save_model
+def killed(self, epoch, batch, logs):
+    if epoch == 2:  # the third epoch's checkpoint: half a file, then SIGKILL inside the save
+        with open(self.filepath, "wb") as handle:
+            handle.write(b"PK\\x03\\x04 half a zip")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return save(self, epoch, batch, logs)
+keras.callbacks.ModelCheckpoint._save_model = killed
+"""
+KILL_BEFORE_METRICS = """
+import os, signal, fer_keras.evaluate
+fer_keras.evaluate.evaluate_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+"""
+CONSISTENT = ("--epochs", "4", "--recipe", "modern")
+
+
+def train_killed(workdir, data, prelude, *extra):
+    """``python -m fer_keras.train`` with ``prelude`` run first in the same process (a kill hook)."""
+    code = prelude + f"\nimport sys\nfrom fer_keras.train import main\nsys.exit(main({list(extra)!r}))"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=600,
+                          env=env)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, small_csv):
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    result = train_cli(folder, small_csv, *CONSISTENT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = (folder / "callbacks").iterdir()
+    return run, json.loads((folder / "results" / run.name / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("prelude, trained_before", [(KILL_AT_CHECKPOINT, 2), (KILL_BEFORE_METRICS, 4)],
+                         ids=["inside-the-checkpoint-write", "after-training-before-metrics"])
+def test_a_run_killed_at_a_commit_point_resumes_to_the_uninterrupted_result(
+        tmp_path, small_csv, uninterrupted, prelude, trained_before):
+    args = ["--variant", VARIANT, "--data", str(small_csv), *CONSISTENT]
+    killed = train_killed(tmp_path, small_csv, prelude, *args)
+    assert killed.returncode == -signal.SIGKILL
+    (run,) = (tmp_path / "callbacks").iterdir()
+    assert len(pd.read_csv(run / "history.csv")) >= trained_before and (run / "backup").is_dir()
+    assert not (tmp_path / "results" / run.name / "metrics.json").exists()
+
+    result = train_cli(tmp_path, small_csv, *CONSISTENT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list((tmp_path / "callbacks").iterdir())) == 1  # the same folder, resumed or evaluated
+    if trained_before == 4:
+        assert "finished training; evaluating it" in result.stdout
+    assert not (run / "backup").exists() and not list(run.glob(".*"))  # finished: no backup, no partial file
+    straight_run, straight = uninterrupted
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(pd.read_csv(run / "history.csv")[columns].to_numpy(),
+                               pd.read_csv(straight_run / "history.csv")[columns].to_numpy(), rtol=2e-3, atol=2e-3)
+    metrics = json.loads((tmp_path / "results" / run.name / "metrics.json").read_text())
+    assert metrics["best_epoch"] == straight["best_epoch"]
+    assert abs(metrics["test_accuracy"] - straight["test_accuracy"]) <= 0.005
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--recipe", "fast"], "error: unknown recipe 'fast'; expected one of paper, modern"),
     (["--time-budget", "-1"], "error: --time-budget must be a finite number in (0, 525600], got -1"),
