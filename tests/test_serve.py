@@ -28,7 +28,8 @@ from fer_keras.predict import EmotionRecognizer  # noqa: E402
 from fer_keras.pretrained import MODEL_CARD  # noqa: E402
 from fer_keras.serve import Limits, bind, create_app, main, model_info, packaged_card  # noqa: E402
 
-ASTRONAUT_BOX = (177, 66, 95, 95)  # the Haar cascade's one face in skimage's astronaut (tests/test_predict.py)
+ASTRONAUT_BOX = (176, 75, 98, 98)  # the default detector's (BlazeFace's) one face in skimage's astronaut
+# (tests/test_predict.py)
 LIMITS = Limits(max_bytes=4 * 2**20, max_images=3, max_pixels=4_000_000)
 SCREENSHOT = REPO / "results" / "serve" / "screenshot.png"
 
@@ -67,7 +68,7 @@ def recognizer():
 
 @pytest.fixture(scope="module")
 def app(recognizer):
-    info = model_info(recognizer, "FERNet-S", packaged_card(), {"detector": "haar", "fast": False})
+    info = model_info(recognizer, "FERNet-S", packaged_card(), {"detector": "blazeface", "fast": False})
     return create_app(recognizer, LIMITS, info)
 
 
