@@ -124,7 +124,7 @@ def main_output_logs():
     return MainOutputLogs()
 
 
-def committed_backup(run):
+def committed_backup(run, since=0):
     """Keras' BackupAndRestore made crash-consistent, and the **commit point of every epoch**: it runs last
     (after the checkpoint, ``history.csv`` and the time budget's state), saves the weights and optimizer to
     a new file, then atomically replaces ``backup/state.json``, which names that file and the epochs done.
@@ -132,7 +132,8 @@ def committed_backup(run):
     budget entries of an epoch that was not committed (:func:`roll_back_to`, called before the callbacks
     are made), so that epoch runs again as it first did, and ``best.keras`` (written atomically) is
     rewritten by it if it still wins. The backup is kept after ``fit`` ends: training deletes it once the
-    run is evaluated (``Run.finish``)."""
+    run is evaluated (``Run.finish``). ``since``: the epoch the current stage starts at; a commit no later
+    than it belongs to an earlier stage, whose model the stage has replaced, and is not restored."""
     import keras
 
     from fer_keras.data.io import atomic_write
@@ -145,7 +146,7 @@ def committed_backup(run):
 
         def on_train_begin(self, logs=None):
             done = run.committed_epochs()
-            if done is None:
+            if done is None or done <= since:
                 return
             if not self.model.optimizer.built:
                 self.model.optimizer.build(self.model.trainable_variables)
@@ -259,4 +260,4 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
         # epoch); restoring the early-stopping monitor's best epoch only printed a second, different one
     if tensorboard and tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs)))
-    return callbacks + [committed_backup(run)]  # last: its save is the epoch's commit
+    return callbacks + [committed_backup(run, since)]  # last: its save is the epoch's commit
