@@ -71,12 +71,14 @@ class TimeBudget(keras.callbacks.Callback):
     say most about the machine's current load), the shared ``plan`` is updated (so the schedule
     anneals to the new end) and training stops when the next epoch would not fit. The budget
     counts epochs only (not data preparation or the final evaluation). Time already spent and the
-    plan of an interrupted run are read back from ``state_file`` on resume.
+    plan of an interrupted run are read back from ``state_file`` on resume. ``clock``: wall time
+    (``time.perf_counter``, the default) or the process' CPU time (``time.process_time``: a budget in
+    CPU-minutes, the same work however busy the machine is).
     """
 
-    def __init__(self, minutes, plan, state_file, max_epochs=None):
+    def __init__(self, minutes, plan, state_file, max_epochs=None, clock=time.perf_counter):
         super().__init__()
-        self.budget = minutes * 60.0
+        self.budget, self.clock = minutes * 60.0, clock
         self.plan, self.state_file, self.max_epochs = plan, Path(state_file), max_epochs
         self.spent, self.epoch_seconds, self.started = 0.0, [], None
         if self.state_file.exists():
@@ -89,15 +91,15 @@ class TimeBudget(keras.callbacks.Callback):
                                "with --fresh") from None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
+        self.started = self.clock()
 
     def fraction(self):
         """The share of the budget spent so far, the running epoch included (0 to 1)."""
-        running = time.perf_counter() - self.started if self.started is not None else 0.0
+        running = self.clock() - self.started if self.started is not None else 0.0
         return min((self.spent + running) / self.budget, 1.0)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch_seconds.append(time.perf_counter() - self.started)
+        self.epoch_seconds.append(self.clock() - self.started)
         self.spent += self.epoch_seconds[-1]
         self.started = None
         recent = self.epoch_seconds[-3:]
@@ -112,7 +114,11 @@ class TimeBudget(keras.callbacks.Callback):
             logs["planned_epochs"] = self.plan.epochs
 
 
-def check_budget_fits(model, fit_data, minutes, steps=3):
+BUDGET_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+"""``--budget-clock``: what a time budget's minutes count."""
+
+
+def check_budget_fits(model, fit_data, minutes, steps=3, clock=time.perf_counter):
     """Time ``steps`` training steps of a throwaway compiled ``model`` on the first batch of
     ``fit_data`` (the ``model.fit`` arguments) and refuse a budget of ``minutes`` too small for one
     epoch, saying how long an epoch takes. Returns the epochs that fit, from the estimated seconds
@@ -126,10 +132,10 @@ def check_budget_fits(model, fit_data, minutes, steps=3):
         size = fit_data["batch_size"]
         batch, n_batches = (source[:size], fit_data["y"][:size]), -(-len(source) // size)
     model.train_on_batch(*batch)  # tracing
-    start = time.perf_counter()
+    start = clock()
     for _ in range(steps):
         if isinstance(source, keras.utils.PyDataset):
             batch = source[0]
         model.train_on_batch(*batch)
-    per_epoch = (time.perf_counter() - start) / steps * n_batches * 1.1
+    per_epoch = (clock() - start) / steps * n_batches * 1.1
     return plan_first_epochs(minutes, per_epoch)

@@ -134,7 +134,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
           seed=0, output_dir="callbacks", results_dir="results", fresh=False, verbose=None, per_class=None,
           model_kwargs=None, recipe=None, time_budget=None, devices=None, multi_worker=False, labels=None,
           ferplus_mode="majority", stages=None, extra_train=None, extra_per_class=None, stream=False,
-          stream_cache=STREAM_CACHE_BATCHES, size="paper", precise_bn="auto", teachers=()):
+          stream_cache=STREAM_CACHE_BATCHES, size="paper", precise_bn="auto", teachers=(), budget_clock="wall"):
     """Train ``variant_name`` and return the summary dict written to ``metrics.json``.
 
     ``per_class`` overrides the balancing target (see ``prepare``); ``model_kwargs`` go to the
@@ -163,7 +163,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     from fer_keras.models import MODEL_FAMILIES, build_model, compile_model, inference_model
     from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
     from fer_keras.pre_proc_data import labels_of
-    from fer_keras.schedules import EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget, check_budget_fits
+    from fer_keras.schedules import (BUDGET_CLOCKS, EpochTimer, RunPlan, ScheduledLearningRate, TimeBudget,
+                                     check_budget_fits)
     from fer_keras.snapshots import SnapshotCheckpoint, cycle_epochs
 
     variant, preset, deviations = at_size(get_variant(variant_name), size)
@@ -230,7 +231,7 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         + ([[s.to_dict() for s in stages], extra_train and extra_train.fingerprint(), extra_per_class]
            if staged or extra_train else [])
         + ([size, precise_bn] if size != "paper" or precise_bn != "auto" else [])
-        + ([teacher.record()] if teacher else [])
+        + ([teacher.record()] if teacher else []) + ([budget_clock] if budget_clock != "wall" else [])
     ).encode()).hexdigest()[:16]
 
     # GoogLeNet trains with auxiliary classifiers: the same labels on each output; best.keras drops them
@@ -269,7 +270,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     first_plan = sum(stage_epochs)
     if time_budget is not None:  # a throwaway model's steps: a budget too small for one epoch fails here
         with placement.scope():
-            first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget))
+            first_plan = min(epochs, check_budget_fits(compiled_model(), fit_data, time_budget,
+                                                       clock=BUDGET_CLOCKS[budget_clock]))
         keras.utils.set_random_seed(seed)
     model = compiled_model()
 
@@ -310,7 +312,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "precision_policy": policy,
         "steps_per_execution": steps_per_execution, "distribution": placement.to_dict(),
         "per_class": per_class, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
-        "time_budget_minutes": time_budget, "snapshots": snapshots,
+        "time_budget_minutes": time_budget, "budget_clock": budget_clock if time_budget else None,
+        "snapshots": snapshots,
         "size": size, "deviations": deviations, "precise_bn": precise_bn,
         "teacher": teacher.record() if teacher else None,
         "versions": versions(), "created": created, "resumed": resumed,
@@ -319,7 +322,8 @@ def train(variant_name=DEFAULT_VARIANT, data=SYNTHETIC, epochs=None, batch_size=
     run.write_test_split(**recorded_test_split(prepared, dataset))
 
     plan = RunPlan(first_plan)  # a time budget re-plans it after every epoch
-    budget = None if time_budget is None else TimeBudget(time_budget, plan, run.budget, max_epochs=epochs)
+    budget = None if time_budget is None else TimeBudget(time_budget, plan, run.budget, max_epochs=epochs,
+                                                         clock=BUDGET_CLOCKS[budget_clock])
     # snapshot cycles end at fixed epochs (not at a share of the budget), whatever the budget re-plans
     schedule = (ScheduledLearningRate(recipe, RunPlan(first_plan)) if snapshots
                 else ScheduledLearningRate(recipe, plan, budget and budget.fraction))
@@ -508,6 +512,9 @@ def main(argv=None):
     parser.add_argument("--time-budget", type=float, metavar="MINUTES",
                         help="plan the run in minutes: epochs are re-planned from the measured epoch time and the "
                         "schedule ends at the budget (--epochs becomes a cap)")
+    parser.add_argument("--budget-clock", choices=("wall", "cpu"), default="wall",
+                        help="what --time-budget counts: 'wall' minutes (default) or the training process' 'cpu' "
+                        "minutes — the same work however busy the machine is (runs compared at equal CPU minutes)")
     parser.add_argument("--per-class", type=int,
                         help="balancing target: images per class for 'augment' variants (default 8000), "
                         "positives for one-vs-rest (default 6000)")
@@ -596,7 +603,7 @@ def main(argv=None):
           recipe=recipe, time_budget=args.time_budget, devices=devices, multi_worker=args.multi_worker,
           labels=labels, ferplus_mode=ferplus_mode, stages=stages, extra_train=extra_train,
           extra_per_class=args.extra_per_class, stream=args.stream, stream_cache=args.stream_cache,
-          size=args.size, precise_bn=args.precise_bn, teachers=tuple(args.teacher))
+          size=args.size, precise_bn=args.precise_bn, teachers=tuple(args.teacher), budget_clock=args.budget_clock)
     return 0
 
 

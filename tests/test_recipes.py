@@ -151,6 +151,18 @@ def test_a_budget_resumed_from_its_state_file_counts_the_time_already_spent_and_
         TimeBudget(200 / 60, RunPlan(1000), state)
 
 
+def test_a_cpu_clock_budget_counts_the_clock_it_is_given_not_wall_time(tmp_path):
+    ticks = iter([0.0, 30.0, 30.0, 60.0, 60.0, 90.0])  # each epoch costs 30 s on the budget's clock
+    plan = RunPlan(1000)
+    budget = TimeBudget(100 / 60, plan, tmp_path / "budget.json", clock=lambda: next(ticks))
+    budget.set_model(tiny_model())
+    for epoch in range(3):
+        budget.on_epoch_begin(epoch)
+        budget.on_epoch_end(epoch, {})
+    assert budget.epoch_seconds == [30.0, 30.0, 30.0] and budget.spent == 90.0
+    assert plan.epochs == 3 and budget.model.stop_training  # a fourth 30-second epoch would pass 100 s
+
+
 def test_a_budget_too_small_for_one_epoch_says_how_long_an_epoch_takes():
     assert plan_first_epochs(10, 60) == 10
     with pytest.raises(FERError, match=r"too small for one epoch, which takes about 2\.0 min"):

@@ -320,6 +320,7 @@ def test_a_run_killed_at_a_commit_point_resumes_to_the_uninterrupted_result(
     (["--time-budget", "-1"], "error: --time-budget must be a finite number in (0, 525600], got -1"),
     (["--time-budget", "inf"], "error: --time-budget must be a finite number in (0, 525600], got inf"),
     (["--size", "gpu"], "error: argument --size: invalid choice: 'gpu'"),
+    (["--budget-clock", "moon"], "error: argument --budget-clock: invalid choice: 'moon'"),
     (["--precise-bn", "maybe"], "error: argument --precise-bn: invalid choice: 'maybe'"),
     (["--teacher", "no/such/run"], "error: no/such/run is not a training run"),
     (["--set", "optimizer=rmsprop"], "error: recipe 'paper': unknown optimizer 'rmsprop'; expected one of adam, "
