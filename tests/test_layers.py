@@ -26,7 +26,8 @@ STAGES = [
      "fer_keras.saliency", "fer_keras.results", "fer_keras.diagnose", "fer_keras.plots", "fer_keras.plots_eda",
      "fer_keras.eda"},  # read runs
     {"fer_keras.predict", "fer_keras.bench", "fer_keras.video",
-     "fer_keras.photos", "fer_keras.detector_compare", "fer_keras.serve", "fer_keras.serve_load"},  # use
+     "fer_keras.photos", "fer_keras.detector_compare", "fer_keras.serve", "fer_keras.serve_load",
+     "fer_keras.commands"},  # use
 ]
 ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate"), ("fer_keras.evaluate", "fer_keras.photos")}
 """Training ends by evaluating its run through the one evaluator (one writer of metrics); the evaluator's
