@@ -33,10 +33,11 @@ def detectors():
         "haar tuned (scale 1.05, neighbours 3, min 30)": lambda: FaceDetector(1.05, 3, 30),
         "haar tuned (scale 1.05, neighbours 2, min 24)": lambda: FaceDetector(1.05, 2, 24),
         "haar tuned (scale 1.1, neighbours 3, min 30)": lambda: FaceDetector(1.1, 3, 30),
-        "blazeface short-range (MediaPipe threshold 0.5)": lambda: BlazeFaceDetector(30, "short"),
-        "blazeface short-range, threshold 0.3": lambda: BlazeFaceDetector(30, "short", 0.3),
-        "blazeface full-range (MediaPipe threshold 0.6)": lambda: BlazeFaceDetector(30, "full"),
-        "blazeface full-range, threshold 0.4": lambda: BlazeFaceDetector(30, "full", 0.4),
+        "blazeface (the default: short-range 0.5, padded second pass 0.55)": lambda: BlazeFaceDetector(30),
+        "blazeface short-range (threshold 0.5), no second pass": lambda: BlazeFaceDetector(30, "short", pad=0),
+        "blazeface short-range, threshold 0.3, no second pass": lambda: BlazeFaceDetector(30, "short", 0.3, pad=0),
+        "blazeface full-range (MediaPipe threshold 0.6), no second pass": lambda: BlazeFaceDetector(30, "full", pad=0),
+        "blazeface full-range, threshold 0.4, no second pass": lambda: BlazeFaceDetector(30, "full", 0.4, pad=0),
         "mtcnn (threshold 0.9)": lambda: MTCNNDetector(30),
     }
 
