@@ -29,7 +29,7 @@ FACE_FREE = ("coffee", "chelsea", "rocket", "coins", "horse", "moon", "page", "t
 
 def detectors():
     return {
-        "haar (default: scale 1.1, neighbours 5, min 30)": lambda: FaceDetector(1.1, 5, 30),
+        "haar (predict's haar settings: scale 1.1, neighbours 5, min 30)": lambda: FaceDetector(1.1, 5, 30),
         "haar tuned (scale 1.05, neighbours 3, min 30)": lambda: FaceDetector(1.05, 3, 30),
         "haar tuned (scale 1.05, neighbours 2, min 24)": lambda: FaceDetector(1.05, 2, 24),
         "haar tuned (scale 1.1, neighbours 3, min 30)": lambda: FaceDetector(1.1, 3, 30),
