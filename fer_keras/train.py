@@ -487,11 +487,11 @@ def main(argv=None):
                         help="mixed_float16 on a GPU, mixed_bfloat16 on a CPU with native bfloat16 (AMX / "
                         "AVX512-BF16: 1.2-1.5x less CPU per image); float32 with a note elsewhere. Outputs stay "
                         "float32")
-    parser.add_argument("--size", choices=SIZES, default="paper",
+    parser.add_argument("--size", default="paper", metavar="|".join(SIZES),
                         help="'paper' (default): the paper's model and recipe; 'cpu': the family's CPU size — thinner, "
                         "smaller input, its own recipe, about 3 CPU-minutes or less per FER2013 epoch (see --list); "
                         "recorded as a deviation from the paper")
-    parser.add_argument("--precise-bn", choices=PRECISE_BN_MODES, default="auto",
+    parser.add_argument("--precise-bn", default="auto", metavar="|".join(PRECISE_BN_MODES),
                         help="after the last epoch, re-estimate BatchNorm's statistics on training faces: 'auto' "
                         "(default) keeps them if validation accuracy rises, 'on' always, 'off' never")
     parser.add_argument("--teacher", nargs="+", metavar="RUN", default=[],
@@ -512,7 +512,7 @@ def main(argv=None):
     parser.add_argument("--time-budget", type=float, metavar="MINUTES",
                         help="plan the run in minutes: epochs are re-planned from the measured epoch time and the "
                         "schedule ends at the budget (--epochs becomes a cap)")
-    parser.add_argument("--budget-clock", choices=("wall", "cpu"), default="wall",
+    parser.add_argument("--budget-clock", default="wall", metavar="wall|cpu",
                         help="what --time-budget counts: 'wall' minutes (default) or the training process' 'cpu' "
                         "minutes — the same work however busy the machine is (runs compared at equal CPU minutes)")
     parser.add_argument("--per-class", type=int,
@@ -566,6 +566,9 @@ def main(argv=None):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
     check_options(args, ("time_budget",))  # finite, positive, at most a year
+    check_precise_bn(args.precise_bn)
+    if args.budget_clock not in ("wall", "cpu"):
+        raise FERError(f"--budget-clock must be wall or cpu, got {args.budget_clock!r}")
     if args.stream_cache < 0:
         raise FERError(f"--stream-cache must be 0 or a positive number of batches, got {args.stream_cache}")
     # wrong names, values and folders fail here, before the slow imports

@@ -217,17 +217,21 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, args, message):
     assert not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()
 
 
-def test_mixed_precision_falls_back_to_float32_on_cpu_with_a_reason(capsys):
+def test_mixed_precision_is_bfloat16_on_such_a_cpu_and_falls_back_to_float32_elsewhere(capsys, monkeypatch):
     import keras
 
-    from fer_keras.train import gpu_available, set_precision
+    from fer_keras import runtime
+    from fer_keras.train import set_precision
 
-    if gpu_available():
-        pytest.skip("a GPU is visible: the fallback does not apply")
+    monkeypatch.setattr(runtime, "gpu_available", lambda: False)
     try:
-        assert set_precision(True) == "float32"
-        assert keras.mixed_precision.global_policy().name == "float32"
-        assert "no GPU visible" in capsys.readouterr().out
+        monkeypatch.setattr(runtime, "cpu_has_bfloat16", lambda: False)
+        assert set_precision(True) == "float32" and keras.mixed_precision.global_policy().name == "float32"
+        assert "no GPU and no native bfloat16" in capsys.readouterr().out
+        monkeypatch.setattr(runtime, "cpu_has_bfloat16", lambda: True)
+        assert set_precision(True) == "mixed_bfloat16"
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        assert "bfloat16 on this CPU" in capsys.readouterr().out
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -319,9 +323,9 @@ def test_a_run_killed_at_a_commit_point_resumes_to_the_uninterrupted_result(
     (["--recipe", "fast"], "error: unknown recipe 'fast'; expected one of paper, modern"),
     (["--time-budget", "-1"], "error: --time-budget must be a finite number in (0, 525600], got -1"),
     (["--time-budget", "inf"], "error: --time-budget must be a finite number in (0, 525600], got inf"),
-    (["--size", "gpu"], "error: argument --size: invalid choice: 'gpu'"),
-    (["--budget-clock", "moon"], "error: argument --budget-clock: invalid choice: 'moon'"),
-    (["--precise-bn", "maybe"], "error: argument --precise-bn: invalid choice: 'maybe'"),
+    (["--size", "gpu"], "error: unknown --size 'gpu'; expected one of paper, cpu"),
+    (["--budget-clock", "moon"], "error: --budget-clock must be wall or cpu, got 'moon'"),
+    (["--precise-bn", "maybe"], "error: --precise-bn must be one of auto, on, off, got 'maybe'"),
     (["--teacher", "no/such/run"], "error: no/such/run is not a training run"),
     (["--set", "optimizer=rmsprop"], "error: recipe 'paper': unknown optimizer 'rmsprop'; expected one of adam, "
                                      "adamw, sgd"),
