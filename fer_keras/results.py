@@ -78,7 +78,7 @@ def _row(run_dir, metrics):
         "run": run_dir.name, "variant": variant,
         "family": (config.get("variant") or {}).get("model"), "size": config.get("size") or "paper",
         "learned": _learned(metrics), "teacher": ", ".join(Path(t).name for t in teacher.get("runs", [])),
-        "precision_policy": config.get("precision_policy"),
+        "precision_policy": config.get("precision_policy"), "resumed": bool(config.get("resumed")),
         "data": data if data.startswith("synthetic") else Path(data).name,
         "protocol": metrics.get("protocol") or "", "leaky": bool(metrics.get("leaky")),
         "recipe": metrics.get("recipe"), "best_epoch": metrics.get("best_epoch"),
@@ -225,7 +225,8 @@ bfloat16 where the run says so. *paper* is the seed's own claim and protocol (DE
 pretrained weights, or the thesis' leaky split where marked); *paper size here* is the best budgeted
 run of the paper's model (no builder argument changed) on this machine. No pretrained weights ship here:
 the transfer models train from scratch. *CPU min* is the training process' CPU time: the runs had one
-core each, shared with other work, so a 10-minute budget bought 4–9 CPU-minutes.
+core each, shared with other work, so a 10-minute budget bought 4–9 CPU-minutes; "≥" marks a run resumed
+after its process was killed, whose first session's CPU time is not counted.
 """
 
 
@@ -240,8 +241,8 @@ def cpu_zoo_table(rows):
         if r["size"] == "paper" and not r["model_kwargs"] and r["time_budget_minutes"] and r["accuracy"] is not None:
             best = paper_size.get(r["family"])
             paper_size[r["family"]] = r if best is None or r["accuracy"] > best["accuracy"] else best
-    header = ("family", "paper", "ours at CPU size", "macro-F1", "TTA", "parameters", "CPU min", "recipe", "teacher",
-              "paper size here")
+    header = ("family", "paper", "ours at CPU size", "macro-F1", "TTA", "parameters", "CPU min", "dtype", "recipe",
+              "teacher", "paper size here")
     table = []
     for r in cpu:
         paper = PAPER_RESULTS.get(r["variant"])
@@ -255,7 +256,9 @@ def cpu_zoo_table(rows):
         table.append((f"`{r['family']}`", claim, f"[{_accuracy_cell(r)}]({r['report'] or r['run']})",
                       _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r),
                       f"{preset.parameters:,}" if preset and preset.parameters else "—",
-                      _cell(r["train_cpu_minutes"], "{:.1f}"), recipe, r["teacher"] or "—", here_cell))
+                      ("≥ " if r["resumed"] else "") + _cell(r["train_cpu_minutes"], "{:.1f}"),
+                      {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(r["precision_policy"], "float32"),
+                      recipe, r["teacher"] or "—", here_cell))
     return _markdown(header, table) if table else ""
 
 

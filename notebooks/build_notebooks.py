@@ -453,6 +453,49 @@ vote of their models **85.2 %**.
 of its story, and optionally more parameters, imports and closing cells."""
 
 
+RESULT_NOTEBOOKS = {
+    "17_zoo_cpu_size": [
+        ("markdown", """\
+# 17 — The zoo at CPU size: every seed family's real run
+
+Nothing is trained here: this notebook reads the committed results of the FER2013 runs of every seed family
+at its **CPU size** (`python -m fer_keras.train --variant NAME --size cpu`, `fer_keras/models/presets.py`;
+commands and CPU minutes in `results/COMMANDS.md`) and shows, per run, its numbers beside the paper's claim,
+its training curves and its confusion matrix on PrivateTest. It is committed executed, so the figures are
+here without running anything; `python notebooks/build_notebooks.py --execute` refreshes it from `results/`.
+
+Honest protocol throughout: split first, cross-split copies removed, validation = PublicTest (checkpoint,
+precise BatchNorm), test = PrivateTest reported once. The CPU size is a deviation from each paper (thinner,
+smaller input, minutes instead of hours); the paper-size models are one option away (`--size paper`)."""),
+        ("parameters", """\
+RESULTS_DIR = "../results"  # the committed results folder"""),
+        ("code", """\
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+from fer_keras.results import collect"""),
+        ("markdown", "## The table"),
+        ("code", """\
+rows = pd.DataFrame(collect(RESULTS_DIR))
+zoo = rows[(rows["size"] == "cpu") & rows["data"].str.startswith("fer2013")].sort_values(["family", "teacher"])
+zoo[["family", "variant", "accuracy", "macro_f1", "paper_accuracy", "train_cpu_minutes", "epochs_run", "learned",
+     "teacher", "precision_policy", "run"]].set_index("family")"""),
+        ("markdown", "## Curves and confusion matrices, run by run"),
+        ("code", """\
+for _, run in zoo.iterrows():
+    mark = "" if run["learned"] else " — *did not learn*"
+    teacher = f", teacher {run['teacher']}" if run["teacher"] else ""
+    display(Markdown(f"### {run['family']}: {run['accuracy']:.2f} % (macro-F1 {run['macro_f1']:.2f}){mark}"
+                     f" — `{run['run']}`{teacher}"))
+    display(Image(filename=Path(RESULTS_DIR) / run["run"] / "curves.png", width=640))
+    display(Image(filename=Path(RESULTS_DIR) / run["run"] / "confusion_matrix.png", width=420))"""),
+    ],
+}
+"""Notebooks that only read committed results: committed executed (``--execute``), with their outputs."""
+
+
 def notebook(spec):
     """The notebook (nbformat 4 JSON) of one ``NOTEBOOKS`` or ``FAMILIES`` entry."""
     if "variants" in spec:
@@ -497,10 +540,31 @@ def render(spec):
     return json.dumps(notebook(spec), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def main():
+def render_result_notebook(name, execute=False):
+    """A ``RESULT_NOTEBOOKS`` notebook as JSON text; ``execute`` runs it (nbclient, in ``notebooks/``)
+    so that it is stored with its outputs."""
+    nb = _nbformat(RESULT_NOTEBOOKS[name])
+    if execute:
+        import nbformat
+        from nbclient import NotebookClient
+
+        nb = nbformat.reads(json.dumps(nb), as_version=4)
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+        for cell in nb.cells:  # the execution's own bookkeeping changes from run to run
+            cell.metadata.pop("execution", None)
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(argv=None):
+    execute = "--execute" in (sys.argv[1:] if argv is None else argv)
     for name, spec in {**NOTEBOOKS, **FAMILIES}.items():
         (HERE / f"{name}.ipynb").write_text(render(spec))
         print(f"wrote notebooks/{name}.ipynb")
+    for name in RESULT_NOTEBOOKS:
+        path = HERE / f"{name}.ipynb"
+        if execute or not path.exists():
+            path.write_text(render_result_notebook(name, execute))
+            print(f"wrote notebooks/{name}.ipynb" + (" (executed)" if execute else " (not executed: --execute)"))
     return 0
 
 

@@ -54,11 +54,7 @@ summarised, not trained (tens of seconds each on 2 cores). The cells after it ar
 def test_template_notebooks_are_the_templates_output():
     """The single-model notebooks (01–06, 12, 13) and the family notebooks (14–16) are generated
     (notebooks/build_notebooks.py): edit the template."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
-    template = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(template)
+    template = template_module()
     generated = {**template.NOTEBOOKS, **template.FAMILIES}
     assert sorted(name[:2] for name in generated) == ["01", "02", "03", "04", "05", "06", "12", "13", "14", "15", "16"]
     for name, entry in generated.items():
@@ -92,8 +88,38 @@ def bound_names(source):
     return names
 
 
+RESULT_NOTEBOOKS = ("17_zoo_cpu_size",)
+"""Notebooks that read committed results only: stored executed, with their outputs."""
+
+
+def template_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    return template
+
+
 def test_there_is_one_notebook_per_variation():
-    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(INJECTED)
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted([*INJECTED, *RESULT_NOTEBOOKS])
+
+
+@pytest.mark.parametrize("name", RESULT_NOTEBOOKS)
+def test_a_results_notebook_is_its_template_executed_and_shows_every_cpu_size_run(name):
+    from fer_keras.results import collect
+
+    nb, template = read(name), template_module()
+    expected = nbformat.reads(template.render_result_notebook(name), as_version=4)
+    assert [c.source for c in nb.cells] == [c.source for c in expected.cells], (
+        f"{name}.ipynb differs from notebooks/build_notebooks.py: run it with --execute")
+    nbformat.validate(nb)
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), f"{name}: run it with --execute"
+    runs = [r for r in collect(NOTEBOOKS.parent / "results") if r["size"] == "cpu" and r["data"].startswith("fer2013")]
+    assert runs and shown_images(nb) == 2 * len(runs), "every CPU-size run's curves and confusion matrix"
+    shown = output_text(nb) + "".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells
+                                      if c.cell_type == "code" for o in c.outputs)
+    assert all(r["run"] in shown for r in runs)
 
 
 @pytest.mark.parametrize("name", sorted(INJECTED))
@@ -129,7 +155,7 @@ def test_later_cells_never_rebind_a_parameter(name):
             assert not parameters & bound_names(cell.source), f"{name}: a cell rebinds a parameter"
 
 
-@pytest.mark.parametrize("name", sorted(INJECTED))
+@pytest.mark.parametrize("name", sorted([*INJECTED, *RESULT_NOTEBOOKS]))
 def test_notebook_is_thin_over_the_package(name):
     """Cells import, set parameters, call the package and display: no functions, classes, models
     or training loops of their own."""
