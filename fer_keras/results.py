@@ -105,12 +105,15 @@ def _row(run_dir, metrics):
 def _learned(metrics):
     """Whether a result left the class prior: training's own check on the validation split when it made
     one, and the same criteria on the test split's confusion matrix (``health.learned``)."""
-    from fer_keras.health import confusion_summary, learned
+    from fer_keras.health import COLLAPSED_MACRO_RECALL, confusion_summary, learned
 
     if metrics.get("learned") is False:
         return False
     confusion = metrics.get("confusion_matrix")
-    return learned(confusion_summary(confusion)) if confusion else True
+    if confusion:
+        return learned(confusion_summary(confusion))
+    recall, classes = metrics.get("test_macro_recall"), len(metrics.get("class_names") or range(7))
+    return recall is None or recall > COLLAPSED_MACRO_RECALL / classes  # results without a confusion matrix
 
 
 def _read_config(run_dir):
