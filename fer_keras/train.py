@@ -565,7 +565,7 @@ def main(argv=None):
     for flag in ("epochs", "batch_size", "per_class", "extra_per_class"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise FERError(f"--{flag.replace('_', '-')} must be a positive integer, got {getattr(args, flag)}")
-    check_options(args, ("time_budget",))  # finite, positive, at most a year
+    check_options(args, ("time_budget", "epochs", "batch_size"))  # finite, whole, bounded (fer_keras.constraints)
     check_precise_bn(args.precise_bn)
     if args.budget_clock not in ("wall", "cpu"):
         raise FERError(f"--budget-clock must be wall or cpu, got {args.budget_clock!r}")

@@ -286,7 +286,12 @@ def test_small_models_train_one_step_and_reload_in_safe_mode(name, tmp_path):
 
 def test_resnet50v2_trinh_has_the_papers_dense_layer_and_tf_preprocessing(zoo):
     model = zoo("resnet50v2_trinh")
-    assert model.get_layer("fc1").count_params() == 6_422_592  # Trinh et al. 2023 §2.1.2
+    # a bias-free Dense before its BatchNorm (head_norm, issue 21): the paper's 6,422,592 less the 64 biases
+    assert model.get_layer("fc1").count_params() == 6_422_528 and model.get_layer("fc1_bn").count_params() == 256
+    from fer_keras.models import build_model
+
+    paper = build_model("resnet50v2_trinh", head_norm=False)
+    assert paper.get_layer("fc1").count_params() == 6_422_592  # Trinh et al. 2023 §2.1.2
     assert model.get_layer("resnet50v2_base").output.shape[1:] == (7, 7, 2048)
     assert MODEL_FAMILIES["resnet50v2_trinh"].preprocessing == "tf"
     front = keras.Model(model.inputs, model.get_layer("to_minus1_1").output)
