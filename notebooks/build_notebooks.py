@@ -52,7 +52,7 @@ VARIANTS = {variants}
 MODEL_KWARGS = {model_kwargs}  # variant → keyword arguments of its model's builder{hint}"""
 
 SAMPLING_CELL = """\
-from fer_keras.variants import VARIANTS as ALL_VARIANTS
+from fer_keras.training.variants import VARIANTS as ALL_VARIANTS
 
 [name for name in ALL_VARIANTS if name.startswith("{variant}")]  # its sampling variants"""
 
@@ -66,11 +66,11 @@ from IPython.display import Image, Markdown, display
 from fer_keras.cli import import_keras_quietly
 
 import_keras_quietly()  # keeps TensorFlow's C++ start-up lines out of the notebook
-from fer_keras.evaluate import evaluate_run  # noqa: E402
-from fer_keras.results import collect, paper_figure  # noqa: E402
-from fer_keras.saliency import run_saliency  # noqa: E402
-from fer_keras.train import train  # noqa: E402
-from fer_keras.variants import get_variant  # noqa: E402"""),
+from fer_keras.evaluation.evaluate import evaluate_run  # noqa: E402
+from fer_keras.evaluation.results import collect, paper_figure  # noqa: E402
+from fer_keras.evaluation.saliency import run_saliency  # noqa: E402
+from fer_keras.training.train import train  # noqa: E402
+from fer_keras.training.variants import get_variant  # noqa: E402"""),
     ("markdown", """\
 ## The recipe
 
@@ -427,7 +427,7 @@ heads): 315,463 parameters; learning rate 1e-3, 30 epochs.
         "extra_parameters": """
 REGIONS = ["left_eye", "right_eye", "nose", "mouth", "rest", "whole"]  # the region vote's regions""",
         "imports": """
-from fer_keras.region_ensemble import compare_region_vote  # noqa: E402""",
+from fer_keras.evaluation.region_vote import compare_region_vote  # noqa: E402""",
         "extra_cells": REGION_VOTE_CELLS,
         "story": """\
 # 16 — Bakiasi & Muça (2024): InceptionV3, SPP-net and the region vote
@@ -475,7 +475,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from fer_keras.results import collect"""),
+from fer_keras.evaluation.results import collect"""),
         ("markdown", "## The table"),
         ("code", """\
 rows = pd.DataFrame(collect(RESULTS_DIR))

@@ -18,7 +18,7 @@ ONE_STEP = """
 import json, sys
 import numpy as np, keras
 from fer_keras.models import build_model, compile_model
-from fer_keras.saved_models import load_model
+from fer_keras.runs.model_files import load_model
 found = {}
 x = np.random.default_rng(0).random((32, 48, 48, 1), dtype=np.float32)
 y = np.eye(7, dtype="float32")[np.arange(32) % 7]

@@ -30,7 +30,7 @@ def tiny_csv(folder, rows=3, suffix=".csv"):
 @pytest.mark.parametrize("rows, suffix", [(3, ".csv"), (1, ".csv"), (3, ".csv.bz2")])
 def test_eda_on_a_tiny_or_bz2_csv_without_duplicates_writes_its_report(tmp_path, rows, suffix, capsys):
     """Was ``KeyError: 'splits'``: a data set without a single duplicate image left an empty mask."""
-    from fer_keras.eda import main
+    from fer_keras.data.eda_report import main
 
     path = tiny_csv(tmp_path, rows, suffix)
     assert main(["--data", str(path), "--out", str(tmp_path / "eda"), "--no-cache"]) == 0
@@ -55,7 +55,7 @@ def run_main(main, argv, capsys, root):
     (["--steps", "10000000000"], "--steps must be a whole number in [1, 1e+06], got 1e+10"),
 ])
 def test_bench_refuses_a_non_tflite_file_and_bounds_its_numbers_before_work(tmp_path, capsys, argv, message):
-    from fer_keras.bench import main
+    from fer_keras.bench.speed import main
 
     tflite = Path(fer_keras.__file__).parent / "pretrained" / "fernet_s_int8.tflite"  # the package's own export
     names = {"tflite": str(tflite), "csv": str(tiny_csv(tmp_path)), "fake": str(tmp_path / "fake.tflite")}
@@ -66,7 +66,7 @@ def test_bench_refuses_a_non_tflite_file_and_bounds_its_numbers_before_work(tmp_
 
 @pytest.mark.parametrize("cluster", [["127.0.0.1:1", "127.0.0.1:2"], {"worker": "127.0.0.1:1"}, {"worker": [1]}])
 def test_a_tf_config_whose_cluster_is_not_an_object_of_lists_is_one_line(monkeypatch, cluster):
-    from fer_keras.distribute import placement
+    from fer_keras.training.distribute import placement
 
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
@@ -88,7 +88,7 @@ def test_data_info_refuses_an_unknown_ferplus_mode_before_loading(tmp_path, caps
     (["--data", "missing/\r"], "error: missing/\\r: no such file or folder"),  # a control character, escaped
 ])
 def test_eda_refuses_in_one_line_before_work(tmp_path, monkeypatch, capsys, argv, message):
-    from fer_keras.eda import main
+    from fer_keras.data.eda_report import main
 
     monkeypatch.chdir(tmp_path)
     err = run_main(main, argv + ["--out", "out"], capsys, tmp_path)

@@ -55,8 +55,8 @@ def test_bench_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 def test_crop_speed_measures_tflite_files_with_one_thread_and_one_per_core():
     import os
 
-    from fer_keras.bench import crops_per_second
-    from fer_keras.pretrained import FAST_MODEL
+    from fer_keras.bench.speed import crops_per_second
+    from fer_keras.models.pretrained import FAST_MODEL
 
     pytest.importorskip("tensorflow")
     found = crops_per_second([FAST_MODEL], tflite=FAST_MODEL, n_faces=256)

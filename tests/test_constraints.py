@@ -8,7 +8,7 @@ import pytest
 
 from fer_keras.constraints import CONSTRAINTS, check
 from fer_keras.errors import FERError
-from fer_keras.recipes import RECIPES, Recipe, override
+from fer_keras.training.recipes import RECIPES, Recipe, override
 
 
 @pytest.mark.parametrize("name, value", [
@@ -56,7 +56,7 @@ def test_a_recipe_built_in_python_is_checked_too():
     (["--max-frames", "0"], "--max-frames must be a whole number in [1, 1e+09], got 0"),
 ])
 def test_predict_options_are_checked_before_the_model_loads(args, message, tmp_path, capsys):
-    from fer_keras.predict import main
+    from fer_keras.inference.predict import main
 
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--model", str(tmp_path / "never_loaded.keras"), str(tmp_path / "x.png")])
@@ -71,7 +71,7 @@ def test_predict_options_are_checked_before_the_model_loads(args, message, tmp_p
     (["0", "0"], "--weights must not all be 0, got 0 0"),
 ])
 def test_ensemble_weights_are_checked_before_any_run_is_read(weights, message, tmp_path, capsys):
-    from fer_keras.ensemble import main
+    from fer_keras.evaluation.ensemble import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--members", "a", "b", "--weights", *weights, "--results-dir", str(tmp_path / "out")])

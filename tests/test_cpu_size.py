@@ -8,7 +8,7 @@ from fer_keras.data.container import to_model_input
 from fer_keras.data.synthetic import generate
 from fer_keras.models.presets import CPU_PRESETS
 from fer_keras.models.registry import MODEL_FAMILIES
-from fer_keras.variants import VARIANTS, at_size, get_variant
+from fer_keras.training.variants import VARIANTS, at_size, get_variant
 
 
 def test_every_family_has_a_cpu_size_and_the_presets_name_only_families():
@@ -20,7 +20,7 @@ def test_every_family_has_a_cpu_size_and_the_presets_name_only_families():
 def test_a_cpu_size_has_its_parameters_learns_a_batch_and_keeps_its_head_alive(family):
     import keras
 
-    from fer_keras.health import live_units
+    from fer_keras.training.health import live_units
     from fer_keras.models import build_model, compile_model
 
     preset = CPU_PRESETS[family]
@@ -68,7 +68,7 @@ def test_cpu_size_validates_on_publictest_without_oversampling_and_says_so():
 
 
 def test_the_preset_recipe_is_its_base_recipe_with_its_fields():
-    from fer_keras.recipes import MODERN, preset_recipe
+    from fer_keras.training.recipes import MODERN, preset_recipe
 
     recipe = preset_recipe(CPU_PRESETS["patch_vit"])
     assert recipe.name == "modern+cpu" and recipe.learning_rate == 1e-3 and recipe.label_smoothing == 0.1

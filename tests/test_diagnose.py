@@ -14,7 +14,7 @@ from conftest import REPO
 def test_recalibrated_batchnorm_holds_the_datas_statistics_and_keeps_its_momentum():
     import keras
 
-    from fer_keras.health import recalibrate_batchnorm
+    from fer_keras.training.health import recalibrate_batchnorm
 
     norm = keras.layers.BatchNormalization(momentum=0.99)
     model = keras.Sequential([keras.Input((3,)), norm])
@@ -29,7 +29,7 @@ def test_recalibrated_batchnorm_holds_the_datas_statistics_and_keeps_its_momentu
 def test_a_dead_relu_layer_has_no_live_units():
     import keras
 
-    from fer_keras.health import live_units
+    from fer_keras.training.health import live_units
 
     x = np.random.default_rng(0).random((64, 48, 48, 1), dtype=np.float32)
     inputs = keras.Input((48, 48, 1))
@@ -48,7 +48,7 @@ def test_a_dead_relu_layer_has_no_live_units():
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     out = tmp_path_factory.mktemp("diagnose")
     train("baseline_cnn", "synthetic", epochs=6, output_dir=out / "callbacks", results_dir=out / "results", verbose=0)
@@ -71,8 +71,8 @@ def test_the_cli_diagnoses_a_run_and_writes_json(trained_run, tmp_path):
 def test_recalibration_recovers_a_model_whose_batchnorm_statistics_are_stale(trained_run, tmp_path):
     import keras
 
-    from fer_keras.diagnose import describe, diagnose_run
-    from fer_keras.health import batchnorm_layers
+    from fer_keras.evaluation.diagnose import describe, diagnose_run
+    from fer_keras.training.health import batchnorm_layers
 
     healthy = diagnose_run(trained_run, n_faces=300)
     stale = tmp_path / trained_run.name

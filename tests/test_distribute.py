@@ -1,4 +1,4 @@
-"""Data-parallel training (``fer_keras.distribute``) on 2 virtual CPU devices, each case in a fresh
+"""Data-parallel training (``fer_keras.training.distribute``) on 2 virtual CPU devices, each case in a fresh
 process so that the host is split before the backend starts: JAX with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2``, TensorFlow with ``FER_KERAS_VIRTUAL_CPUS=2``
 (two logical CPU devices)."""
@@ -33,7 +33,7 @@ ONE_STEP = """
 import json
 import keras
 import numpy as np
-from fer_keras.distribute import placement, visible_devices
+from fer_keras.training.distribute import placement, visible_devices
 
 assert len(visible_devices()) == 2  # splits the host CPU before the backend starts
 

@@ -180,7 +180,7 @@ def test_eda_cli_writes_figures_and_summary_on_synthetic(tmp_path, capsys, defau
 
 
 def test_eda_cli_failure_leaves_out_untouched(tmp_path, monkeypatch, default_synthetic):
-    from fer_keras import plots_eda
+    from fer_keras.data import eda_plots as plots_eda
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fer_keras.errors import FERError
-from fer_keras.models.ensemble import average_probabilities, combine, ensemble_model, majority_vote, one_vs_rest
+from fer_keras.models.combine import average_probabilities, combine, ensemble_model, majority_vote, one_vs_rest
 
 A = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.4, 0.4, 0.2]])
 B = np.array([[0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
@@ -91,7 +91,7 @@ def test_ensemble_model_runs_every_member_even_with_equal_names():
 def test_split_key_tells_a_staged_leaky_run_from_an_honest_one_on_the_same_split():
     """A staged run (LEAKY: it trained on PublicTest) keeps its variant's honest protocol; the key reads
     the run's, so an ensemble refuses to mix it with an honest run and report the mix as honest."""
-    from fer_keras.evaluate import split_key
+    from fer_keras.evaluation.evaluate import split_key
 
     honest = {"variant": {"cleaning": [], "split": "usage", "protocol": "honest"}, "data": {"fingerprint": "f"},
               "prepared": {"protocol": "honest", "leaky": False}}

@@ -16,7 +16,7 @@ from keras import layers
 from fer_keras.data.io import write_csv
 from fer_keras.data.synthetic import generate
 from fer_keras.errors import FERError
-from fer_keras.evaluate import (
+from fer_keras.evaluation.evaluate import (
     classification_metrics,
     evaluate_model_file,
     evaluate_run,
@@ -28,8 +28,8 @@ from fer_keras.evaluate import (
 )
 from fer_keras.models.blocks import classifier_head, image_input
 from fer_keras.models.registry import MODEL_BUILDERS
-from fer_keras.pre_proc_data import to_model_input
-from fer_keras.variants import VARIANTS
+from fer_keras.data.pre_proc_data import to_model_input
+from fer_keras.training.variants import VARIANTS
 
 # the gradient methods need TensorFlow; occlusion runs on any backend
 SALIENCY = "gradient" if keras.backend.backend() == "tensorflow" else "occlusion"
@@ -91,10 +91,10 @@ def test_rebuilt_test_split_is_the_one_the_variant_prepares():
     """The honest protocol's test split is rebuilt by the data layer alone (cleaning + split, no
     balancing); it must equal the full preparation's. A LEAKY variant's exists only in its run."""
     from fer_keras.data.eda import clean
-    from fer_keras.evaluate import rebuild_test_split
-    from fer_keras.pre_proc_data import pre_proc_binary
-    from fer_keras.train import prepare
-    from fer_keras.variants import get_variant
+    from fer_keras.evaluation.evaluate import rebuild_test_split
+    from fer_keras.data.pre_proc_data import pre_proc_binary
+    from fer_keras.training.train import prepare
+    from fer_keras.training.variants import get_variant
 
     data = generate(n_samples=1200, seed=3).data
     for name in ("cnn_lstm_v5_final", "cnn_lstm_v2_no_duplicates_smote"):
@@ -120,7 +120,7 @@ def test_rebuilt_test_split_is_the_one_the_variant_prepares():
 def trained(tmp_path_factory):
     """Two runs of a tiny CNN on 1,200 synthetic faces (written as a CSV), in-process: ``main`` (10
     epochs, no resampling) and ``other`` (3 epochs, class weights) — the same test split."""
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     root = tmp_path_factory.mktemp("evaluate")
     synthetic = generate(n_samples=1200, seed=0, return_masks=True)
@@ -150,8 +150,8 @@ def evaluated(trained):
 
 
 def test_a_run_records_its_test_split_and_evaluation_reads_it_from_there(trained):
-    from fer_keras.runs import Run
-    from fer_keras.train import prepare
+    from fer_keras.runs.folder import Run
+    from fer_keras.training.train import prepare
 
     run = Run(run_dir(trained))
     recorded = run.read_test_split()
@@ -189,7 +189,7 @@ def test_evaluate_run_writes_metrics_report_and_figures(trained, evaluated):
 
 
 def test_evaluate_cli_and_model_file(trained, tmp_path, capsys):
-    from fer_keras.evaluate import main
+    from fer_keras.evaluation.evaluate import main
 
     assert main(["--run", str(run_dir(trained, "other")), "--results-dir", str(tmp_path), "--timing-calls", "0"]) == 0
     printed = capsys.readouterr().out
@@ -217,8 +217,8 @@ def test_evaluate_reports_tta_beside_the_plain_numbers_and_the_test_without_trai
 
 
 def test_settings_are_chosen_on_the_validation_split_which_the_results_table_leaves_out(trained, tmp_path):
-    from fer_keras.evaluate import main
-    from fer_keras.results import collect
+    from fer_keras.evaluation.evaluate import main
+    from fer_keras.evaluation.results import collect
 
     model = run_dir(trained) / "best.keras"
     assert main(["--model", str(model), "--data", str(trained["csv"]), "--variant", "cnn_lstm_v5_final_none",
@@ -233,7 +233,7 @@ def test_settings_are_chosen_on_the_validation_split_which_the_results_table_lea
 
 
 def test_an_unknown_tta_mode_is_one_line_and_exit_2(trained, tmp_path, capsys):
-    from fer_keras.evaluate import main
+    from fer_keras.evaluation.evaluate import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["--run", str(run_dir(trained)), "--results-dir", str(tmp_path), "--tta", "rotate"])
@@ -244,7 +244,7 @@ def test_an_unknown_tta_mode_is_one_line_and_exit_2(trained, tmp_path, capsys):
 
 @pytest.mark.parametrize("damage", ["text", "truncated", "wrong_shape"])
 def test_a_damaged_or_foreign_model_is_one_line_and_exit_2(trained, tmp_path, capsys, damage):
-    from fer_keras.evaluate import main
+    from fer_keras.evaluation.evaluate import main
 
     run = tmp_path / "run"
     shutil.copytree(run_dir(trained), run)
@@ -274,7 +274,7 @@ def test_evaluate_refuses_data_that_is_not_the_runs(trained, tmp_path):
 
 
 def test_results_table_lists_the_evaluated_run(trained, evaluated):
-    from fer_keras.results import main
+    from fer_keras.evaluation.results import main
 
     assert main(["--results-dir", str(trained["results"])]) == 0
     readme = (trained["results"] / "README.md").read_text()
@@ -288,7 +288,7 @@ def test_results_table_lists_the_evaluated_run(trained, evaluated):
 
 
 def test_results_table_shows_the_papers_figure_and_marks_leaky_runs(tmp_path):
-    from fer_keras.results import PAPER_RESULTS, write_tables
+    from fer_keras.evaluation.results import PAPER_RESULTS, write_tables
 
     assert PAPER_RESULTS["five_layer_balanced_filtered"]["accuracy"] == 71.43
     for name, variant, leaky in (("a", "five_layer_original", False), ("b", "attention_vit_thesis_protocol", True)):
@@ -303,8 +303,8 @@ def test_results_table_shows_the_papers_figure_and_marks_leaky_runs(tmp_path):
 
 
 def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_changes(tmp_path):
-    from fer_keras.recipes import MODERN
-    from fer_keras.results import write_tables
+    from fer_keras.training.recipes import MODERN
+    from fer_keras.evaluation.results import write_tables
 
     runs = {"lstm": ("cnn_lstm_first", "fer2013.csv.gz", 10, 0.05), "cnn": ("baseline_cnn", "fer2013.csv.gz", 30, 0.5),
             "demo": ("baseline_cnn", "synthetic(n=4000, seed=0)", 30, 0.5),
@@ -321,8 +321,8 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
     rows = [line for line in zoo.splitlines() if line.startswith("| `")]
     assert [row.split(" | ")[1] for row in rows] == ["[`baseline_cnn`](cnn)", "[`cnn_lstm_first`](lstm)"]
     assert "modern (weight_decay=0.0005)" in rows[0] and rows[1].endswith("| *did not learn* |")
-    from fer_keras.recipes import MODERN_SGD
-    from fer_keras.results import _recipe_changes
+    from fer_keras.training.recipes import MODERN_SGD
+    from fer_keras.evaluation.results import _recipe_changes
 
     # a run from before the SGD form was renamed
     assert _recipe_changes({**MODERN_SGD.to_dict(), "name": "modern"}) == "= modern_sgd"
@@ -330,9 +330,9 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
 
 
 def test_ensemble_of_two_runs_is_evaluated_and_tabulated(trained):
-    from fer_keras.ensemble import evaluate_ensemble
-    from fer_keras.evaluate import load_keras_model
-    from fer_keras.results import collect
+    from fer_keras.evaluation.ensemble import evaluate_ensemble
+    from fer_keras.evaluation.evaluate import load_keras_model
+    from fer_keras.evaluation.results import collect
 
     members = [run_dir(trained), run_dir(trained, "other")]
     metrics, out = evaluate_ensemble(members, "mean", results_dir=trained["results"], name="ens_mean", n_calls=2)
@@ -349,7 +349,7 @@ def test_ensemble_of_two_runs_is_evaluated_and_tabulated(trained):
 
 
 def test_greedy_selection_adds_members_while_the_validation_accuracy_rises():
-    from fer_keras.ensemble import select_members
+    from fer_keras.evaluation.ensemble import select_members
 
     labels = np.array([0, 1, 2, 0])
     good = np.eye(3)[[0, 1, 2, 1]]  # 3 of 4 right
@@ -362,8 +362,8 @@ def test_greedy_selection_adds_members_while_the_validation_accuracy_rises():
 
 
 def test_ensemble_select_tests_only_the_members_chosen_on_validation(trained):
-    from fer_keras.ensemble import evaluate_ensemble
-    from fer_keras.evaluate import load_keras_model, rebuild_test_split, run_data, variant_from_config
+    from fer_keras.evaluation.ensemble import evaluate_ensemble
+    from fer_keras.evaluation.evaluate import load_keras_model, rebuild_test_split, run_data, variant_from_config
 
     members = [run_dir(trained), run_dir(trained, "other")]
     metrics, out = evaluate_ensemble(members, "mean", results_dir=trained["results"], name="ens_select", n_calls=0,
@@ -386,7 +386,7 @@ def test_ensemble_select_tests_only_the_members_chosen_on_validation(trained):
 
 
 def test_ensemble_refuses_members_tested_on_different_splits(trained, tmp_path):
-    from fer_keras.ensemble import evaluate_ensemble, main
+    from fer_keras.evaluation.ensemble import evaluate_ensemble, main
 
     odd = tmp_path / "odd_run"
     shutil.copytree(run_dir(trained, "other"), odd)
@@ -418,7 +418,7 @@ def test_negative_timing_calls_is_a_user_error(module, args, tmp_path, capsys):
     (["--members", "a", "b", "--method", "vote", "--select"], "--select chooses members of a probability average"),
 ])
 def test_ensemble_select_in_the_wrong_place_is_one_line_and_exit_2(trained, args, message, tmp_path, capsys):
-    from fer_keras.ensemble import main
+    from fer_keras.evaluation.ensemble import main
 
     if args[0] == "--members":  # two real runs, so the refusal is --select's, not a missing folder's
         args = ["--members", str(run_dir(trained)), str(run_dir(trained, "other")), *args[3:]]
@@ -430,7 +430,7 @@ def test_ensemble_select_in_the_wrong_place_is_one_line_and_exit_2(trained, args
 
 
 def test_saliency_cli_writes_a_grid(trained, tmp_path):
-    from fer_keras.saliency import main
+    from fer_keras.evaluation.saliency import main
 
     for method in sorted({SALIENCY, "occlusion"}):
         args = ["--run", str(run_dir(trained)), "--n", "4", "--method", method, "--results-dir", str(tmp_path)]
@@ -443,8 +443,8 @@ def test_trained_model_saliency_lies_on_mouth_eyes_and_brows(trained):
     (union of mouth, eyes, brows: ~13 % of the image) is about twice its area share (measured
     2.2–2.4 after 8–10 epochs; an untrained model of the same architecture: 1.1). Without TensorFlow
     the check uses occlusion sensitivity (measured 2.3 trained, 1.0 untrained)."""
-    from fer_keras.evaluate import load_keras_model
-    from fer_keras.saliency import mask_mass_ratio, saliency_maps
+    from fer_keras.evaluation.evaluate import load_keras_model
+    from fer_keras.evaluation.saliency import mask_mass_ratio, saliency_maps
 
     synthetic = trained["synthetic"]
     rows = np.flatnonzero((synthetic.data.usage == "PrivateTest") & synthetic.masks.any(axis=(1, 2, 3)))[:100]

@@ -14,8 +14,8 @@ from fer_keras import EMOTIONS
 from fer_keras.data.extra import add_extra_faces, read_extra_faces
 from fer_keras.data.hashing import occurs_in
 from fer_keras.data.synthetic import generate
-from fer_keras.faces import FaceDetector, crop_face, on_canvas, to_grey
-from fer_keras.pre_proc_data import pre_proc_data
+from fer_keras.data.faces import FaceDetector, crop_face, on_canvas, to_grey
+from fer_keras.data.pre_proc_data import pre_proc_data
 
 from conftest import REPO
 
@@ -93,7 +93,7 @@ def test_extra_faces_are_cropped_as_predict_crops_them(tmp_path):
 
 def test_a_run_records_the_extra_counts_in_its_config(tmp_path, dataset, face_folder):
     from fer_keras.data.io import write_csv
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     csv = write_csv(dataset, tmp_path / "tiny.csv")
     train("baseline_cnn", csv, epochs=1, output_dir=tmp_path / "callbacks", results_dir=tmp_path / "results",
@@ -128,9 +128,9 @@ def test_extra_faces_are_refused_for_data_of_another_label_set():
     """The emotion folders name FER2013's classes; AffectNet's numbering would mislabel them."""
     from fer_keras.data.container import make_fer_data
     from fer_keras.errors import FERError
-    from fer_keras.labelsets import get_label_set
-    from fer_keras.train import prepare
-    from fer_keras.variants import get_variant
+    from fer_keras.data.labelsets import get_label_set
+    from fer_keras.training.train import prepare
+    from fer_keras.training.variants import get_variant
 
     data = generate(n_samples=80, seed=1).data
     affectnet = make_fer_data(data.images, data.labels, data.usage, label_set=get_label_set("affectnet"))

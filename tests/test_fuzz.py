@@ -103,8 +103,8 @@ from dataclasses import fields  # noqa: E402
 from fer_keras.constraints import CONSTRAINTS  # noqa: E402
 from fer_keras.data.decode import decode_image  # noqa: E402
 from fer_keras.errors import FERError  # noqa: E402
-from fer_keras.recipes import RECIPES, Recipe, override  # noqa: E402
-from fer_keras.runs import CONFIG, HISTORY, TEST_SPLIT, Run  # noqa: E402
+from fer_keras.training.recipes import RECIPES, Recipe, override  # noqa: E402
+from fer_keras.runs.folder import CONFIG, HISTORY, TEST_SPLIT, Run  # noqa: E402
 
 FUZZ_MORE = settings(FUZZ, max_examples=400)
 """The slow tier: the same properties, many more examples."""

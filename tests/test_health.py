@@ -13,9 +13,9 @@ import pytest
 from fer_keras.data.io import write_csv
 from fer_keras.data.synthetic import generate
 from fer_keras.errors import FERError
-from fer_keras.health import collapse_summary, confusion_summary, learned, learning_check
+from fer_keras.training.health import collapse_summary, confusion_summary, learned, learning_check
 from fer_keras.models.registry import MODEL_BUILDERS
-from fer_keras.variants import VARIANTS
+from fer_keras.training.variants import VARIANTS
 
 
 def test_one_answer_for_every_face_did_not_learn_and_the_line_names_the_causes():
@@ -62,7 +62,7 @@ def tiny(input_shape=(48, 48, 1), num_classes=7, binary=False, name="tiny", dead
 def runs(tmp_path_factory):
     """In-process runs on 1,400 synthetic faces: a healthy one (precise BN on), one with a dead head, and a
     student distilled from the healthy one."""
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     root = tmp_path_factory.mktemp("health")
     csv = write_csv(generate(n_samples=1400, seed=1).data, root / "faces.csv")
@@ -92,7 +92,7 @@ def test_a_run_with_a_dead_head_says_it_did_not_learn_and_why(runs, capsys):
 
 
 def test_the_tables_mark_a_run_that_did_not_learn(runs):
-    from fer_keras.results import write_tables
+    from fer_keras.evaluation.results import write_tables
 
     rows, (readme, _) = write_tables(runs["root"] / "results")
     marks = {r["run"]: r["learned"] for r in rows}
@@ -119,9 +119,9 @@ def test_distillation_records_its_teacher_and_caches_the_teacher_outputs(runs):
 
 
 def test_a_leaky_or_foreign_teacher_is_refused(runs, tmp_path):
-    from fer_keras import distill
+    from fer_keras.training import distill
     from fer_keras.data import load
-    from fer_keras.train import prepare
+    from fer_keras.training.train import prepare
 
     leaky = tmp_path / "leaky"
     shutil.copytree(runs["healthy"]["run_dir"], leaky)
@@ -139,7 +139,7 @@ def test_a_leaky_or_foreign_teacher_is_refused(runs, tmp_path):
 
 
 def test_soften_flattens_with_temperature_and_keeps_the_order():
-    from fer_keras.distill import soften
+    from fer_keras.training.distill import soften
 
     p = np.array([[0.7, 0.2, 0.1]])
     soft = soften(p, 2.0)
@@ -148,14 +148,14 @@ def test_soften_flattens_with_temperature_and_keeps_the_order():
 
 
 def test_the_packaged_teacher_teaches_only_its_own_data_and_split(runs):
-    from fer_keras import distill
+    from fer_keras.training import distill
     from fer_keras.data import load
 
     dataset = load(str(runs["csv"]))
     with pytest.raises(FERError, match="the shipped FERNet-S was trained on FER2013"):
         distill.packaged_teacher(dataset, VARIANTS["fernet_s"])
     fake = dataclasses.replace(dataset) if dataclasses.is_dataclass(dataset) else dataset
-    card = json.loads(__import__("fer_keras.pretrained", fromlist=["MODEL_CARD"]).MODEL_CARD.read_text())
+    card = json.loads(__import__("fer_keras.models.pretrained", fromlist=["MODEL_CARD"]).MODEL_CARD.read_text())
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(type(fake), "fingerprint", property(lambda self: card["data_fingerprint"]), raising=False)
         with pytest.raises(FERError, match="Usage split without cleaning"):

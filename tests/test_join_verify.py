@@ -14,7 +14,7 @@ from fer_keras.data.container import make_fer_data
 from fer_keras.data.datasets import (JOIN_MIN_COMPARED, JOIN_MIN_LABEL_AGREEMENT, JOIN_MIN_USAGE_AGREEMENT,
                                      join_agreement)
 from fer_keras.errors import FERDataError
-from fer_keras.labelsets import FER2013, FERPLUS
+from fer_keras.data.labelsets import FER2013, FERPLUS
 
 from conftest import REPO, random_images
 

@@ -11,7 +11,7 @@ import pytest
 from fer_keras.data import load, write_csv
 from fer_keras.data.container import make_fer_data
 from fer_keras.errors import FERError
-from fer_keras.labelsets import AFFECTNET, CKPLUS, FER2013, FERPLUS, LABEL_SETS, RAFDB, get_label_set, score_shared
+from fer_keras.data.labelsets import AFFECTNET, CKPLUS, FER2013, FERPLUS, LABEL_SETS, RAFDB, get_label_set, score_shared
 
 from conftest import REPO, random_images
 

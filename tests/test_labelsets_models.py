@@ -16,11 +16,11 @@ from keras import layers
 
 from fer_keras.data.io import write_csv
 from fer_keras.data.synthetic import generate
-from fer_keras.evaluate import evaluate_model_file
-from fer_keras.labelsets import FER2013, FERPLUS
+from fer_keras.evaluation.evaluate import evaluate_model_file
+from fer_keras.data.labelsets import FER2013, FERPLUS
 from fer_keras.models.blocks import classifier_head, image_input
 from fer_keras.models.registry import MODEL_BUILDERS
-from fer_keras.variants import VARIANTS
+from fer_keras.training.variants import VARIANTS
 
 from conftest import REPO
 
@@ -38,7 +38,7 @@ def tiny_model(input_shape=(48, 48, 1), num_classes=7, binary=False, name="tiny_
 def ferplus_run(tmp_path_factory):
     """fer2013.csv (400 synthetic faces) + a fer2013new.csv voting each face's FER2013 emotion, every
     tenth face contempt; one epoch of a tiny CNN on the FER+ labels, in-process."""
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     root = tmp_path_factory.mktemp("labelsets")
     data = generate(n_samples=400, seed=2).data
@@ -96,7 +96,7 @@ def test_a_fer2013_model_on_ferplus_drops_contempt_images(ferplus_run, tmp_path)
 
 
 def test_predict_names_a_ferplus_models_outputs_by_its_classes(ferplus_run):
-    from fer_keras.predict import EmotionRecognizer
+    from fer_keras.inference.predict import EmotionRecognizer
 
     recognizer = EmotionRecognizer(ferplus_run["run"] / "best.keras", detector=FixedBox())
     (face,) = recognizer.detect_emotions(np.full((96, 96), 128, np.uint8))

@@ -1,5 +1,6 @@
-"""Data flows one way: no module imports a module that runs later in the flow (read from the source,
-function-local imports included), and importing the package changes nothing outside it."""
+"""The folders are the pipeline: data flows one way through the stage folders (``fer_keras.STAGES``), no
+module imports a later stage (read from the source, function-local imports included), there is no import
+circle, and importing the package changes nothing outside it."""
 
 import ast
 import subprocess
@@ -7,41 +8,27 @@ import sys
 
 from conftest import REPO
 
-PACKAGE = REPO / "fer_keras"
+from fer_keras import STAGES
 
-STAGES = [
-    # load, clean, split; shared plumbing every stage may use
-    {"fer_keras", "fer_keras.errors", "fer_keras.cli", "fer_keras.runtime", "fer_keras.augment",
-     "fer_keras.constraints",
-     "fer_keras.paper_results", "fer_keras.labelsets", "fer_keras.data",
-     "fer_keras.faces",  # face detection: predict's, and extra training faces (fer_keras.data.extra)
-     "fer_keras.pretrained"},  # the shipped model's files and card (a teacher for distillation, predict's default)
-    {"fer_keras.pre_proc_data"},  # balance the training split
-    {"fer_keras.models"},  # build
-    {"fer_keras.recipes", "fer_keras.schedules", "fer_keras.callbacks", "fer_keras.batches", "fer_keras.variants",
-     "fer_keras.runs", "fer_keras.saved_models", "fer_keras.tflite", "fer_keras.distribute",
-     "fer_keras.snapshots", "fer_keras.stages", "fer_keras.health", "fer_keras.distill"},  # how to fit; run folder
-    {"fer_keras.train"},  # fit
-    {"fer_keras.evaluate", "fer_keras.tta", "fer_keras.ensemble", "fer_keras.regions", "fer_keras.region_ensemble",
-     "fer_keras.saliency", "fer_keras.results", "fer_keras.diagnose", "fer_keras.plots", "fer_keras.plots_eda",
-     "fer_keras.eda"},  # read runs
-    {"fer_keras.predict", "fer_keras.bench", "fer_keras.video",
-     "fer_keras.photos", "fer_keras.detector_compare", "fer_keras.serve", "fer_keras.serve_load",
-     "fer_keras.commands"},  # use
-]
-ALLOWED_FORWARD = {("fer_keras.train", "fer_keras.evaluate"), ("fer_keras.evaluate", "fer_keras.photos")}
-"""Training ends by evaluating its run through the one evaluator (one writer of metrics); the evaluator's
-``--photos`` hands over to the photo evaluation, which runs the recognizer end to end."""
+PACKAGE = REPO / "fer_keras"
+SHARED = {"fer_keras", "fer_keras.errors", "fer_keras.cli", "fer_keras.constraints", "fer_keras.runtime",
+          "fer_keras.files", "fer_keras.figures"}
+"""The plumbing below every stage: the top level's modules."""
+AFTER = ("bench", "commands")
+"""Folders above every stage: speed measurements and the thin command-line modules, which may use anything."""
+ORDER = [folder for folder, _ in STAGES] + list(AFTER)
+ALLOWED_FORWARD = {("fer_keras.training.train", "fer_keras.evaluation.evaluate")}
+"""Training ends by evaluating its run through the one evaluator (one writer of metrics)."""
 
 
 def stage_of(module):
+    """-1 for the shared plumbing, else the index of the module's folder in ``ORDER``."""
+    if module in SHARED:
+        return -1
     parts = module.split(".")
-    for depth in range(len(parts), 0, -1):
-        prefix = ".".join(parts[:depth])
-        for index, members in enumerate(STAGES):
-            if prefix in members and (depth > 1 or module == "fer_keras"):
-                return index
-    raise AssertionError(f"{module} has no stage in tests/test_layers.py: place it in STAGES")
+    assert parts[0] == "fer_keras" and len(parts) > 1 and parts[1] in ORDER, \
+        f"{module} is neither shared plumbing nor in a stage folder (fer_keras.STAGES, {AFTER})"
+    return ORDER.index(parts[1])
 
 
 def modules():
@@ -55,7 +42,10 @@ def imported(path):
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fer_keras"):
-            yield node.module
+            for alias in node.names:  # ``from fer_keras.training import distill`` imports a module
+                submodule = f"{node.module}.{alias.name}"
+                folder = REPO.joinpath(*submodule.split("."))
+                yield submodule if folder.with_suffix(".py").is_file() or folder.is_dir() else node.module
         elif isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names if alias.name.startswith("fer_keras"))
 
@@ -69,19 +59,67 @@ def test_no_module_imports_a_later_stage():
     assert not backwards, "\n".join(backwards)
 
 
+def test_no_import_circle():
+    graph = {name: set(imported(path)) for name, path in modules()}
+    index, low, on_stack, stack, circles = {}, {}, set(), [], []
+
+    def visit(node):  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(" ↔ ".join(sorted(component)))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    assert not circles, "\n".join(circles)
+
+
+def test_the_top_level_holds_the_stage_folders_and_at_most_eight_other_entries():
+    entries = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
+    folders = set(ORDER)
+    assert folders <= entries
+    others = entries - folders
+    assert len(others) <= 8, sorted(others)
+    assert {p.removesuffix(".py") for p in others if p.endswith(".py")} - {"__init__"} == \
+        {name.removeprefix("fer_keras.") for name in SHARED - {"fer_keras"}}
+
+
+def test_the_readme_architecture_section_lists_the_stage_folders_in_order():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Architecture"):]
+    section = section[:section.index("\n## ", 1)]
+    listed = [line.split("`")[1].rstrip("/").removeprefix("fer_keras/") for line in section.splitlines()
+              if line.startswith("- `fer_keras/")]
+    assert listed == [folder for folder, _ in STAGES] + list(AFTER)
+
+
 def test_after_training_nothing_imports_training_or_balancing():
-    after = {"fer_keras.evaluate", "fer_keras.ensemble", "fer_keras.region_ensemble", "fer_keras.saliency",
-             "fer_keras.predict", "fer_keras.tta", "fer_keras.results"}
     for name, path in modules():
-        if name in after:
-            found = set(imported(path)) & {"fer_keras.train", "fer_keras.pre_proc_data"}
+        if stage_of(name) in (ORDER.index("inference"), ORDER.index("evaluation")):
+            found = set(imported(path)) & {"fer_keras.training.train", "fer_keras.data.pre_proc_data"}
             assert not found, f"{name} imports {found}"
 
 
 def test_importing_the_package_sets_no_environment_variable_and_no_plot_backend():
     code = ("import os, matplotlib; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); "
             "backend = matplotlib.rcParams._get_backend_or_none(); "
-            "import fer_keras, fer_keras.plots, fer_keras.plots_eda, fer_keras.evaluate; "
+            "import fer_keras, fer_keras.evaluation.plots, fer_keras.data.eda_plots, fer_keras.evaluation.evaluate; "
             "assert 'TF_CPP_MIN_LOG_LEVEL' not in os.environ; "
             "assert matplotlib.rcParams._get_backend_or_none() == backend, matplotlib.rcParams._get_backend_or_none()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)

@@ -375,7 +375,7 @@ def test_googlenet_aux_pool_shrinks_to_a_map_smaller_than_5():
 
 def test_googlenet_trains_on_main_loss_plus_0_3_of_each_aux_loss(tmp_path):
     """Runs under every backend CI installs: the weighted loss, one step, the shared inference model."""
-    from fer_keras.batches import per_output
+    from fer_keras.training.batches import per_output
     from fer_keras.models import build_googlenet, inference_model
 
     model = compile_model(build_googlenet(auxiliary=True), optimizer=keras.optimizers.SGD(0.01))
@@ -571,7 +571,7 @@ def test_rmn_builds_in_the_papers_form_and_refuses_a_first_stage_not_a_multiple_
 
 def test_the_packaged_model_loads_in_safe_mode_on_this_backend():
     """CI runs this module under TensorFlow and JAX: the shipped FERNet-S loads on each."""
-    from fer_keras.pretrained import default_model_path
+    from fer_keras.models.pretrained import default_model_path
 
     model = keras.saving.load_model(default_model_path(), safe_mode=True, compile=False)
     probabilities = np.asarray(model.predict(images(3, seed=7), verbose=0))

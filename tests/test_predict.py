@@ -14,7 +14,7 @@ from skimage import data as samples
 
 from fer_keras import EMOTIONS
 from fer_keras.errors import FERError
-from fer_keras.predict import EmotionRecognizer, main, to_probabilities
+from fer_keras.inference.predict import EmotionRecognizer, main, to_probabilities
 
 ASTRONAUT_BOX = (176, 75, 98, 98)  # the default detector's (BlazeFace's) one face in skimage's astronaut
 HAAR_ASTRONAUT_BOX = (177, 66, 95, 95)  # DESIGN §5: the Haar cascade's
@@ -131,7 +131,7 @@ def test_detect_emotions_fetches_an_http_url_only_when_given_one(recognizer, fil
 
 
 def test_video_table_has_a_row_per_face_a_summary_a_csv_and_an_annotated_copy(recognizer, files, tmp_path):
-    from fer_keras.video import COLUMNS
+    from fer_keras.inference.video import COLUMNS
 
     table, summary = recognizer.video_table(files["video"], every=2, csv=tmp_path / "faces.csv",
                                             annotated=tmp_path / "annotated.mp4")
@@ -245,7 +245,7 @@ def tilted(image, degrees):
 
 def test_mtcnn_finds_tilted_faces_the_haar_cascade_misses(files):
     pytest.importorskip("mtcnn")
-    from fer_keras.faces import FaceDetector, MTCNNDetector, to_grey
+    from fer_keras.data.faces import FaceDetector, MTCNNDetector, to_grey
 
     haar, mtcnn = FaceDetector(), MTCNNDetector()
     grey = to_grey(files["image"])
@@ -288,7 +288,7 @@ def test_cli_detector_option(files, capsys):
 
 
 def test_detection_recall_counts_the_known_faces_each_detector_finds(files):
-    from fer_keras.faces import crop_face, detection_recall, to_grey
+    from fer_keras.data.faces import crop_face, detection_recall, to_grey
 
     face = crop_face(to_grey(files["image"]), HAAR_ASTRONAUT_BOX, margin=0.2)
     blank = np.full_like(face, 128)
@@ -304,7 +304,7 @@ def test_detection_recall_counts_the_known_faces_each_detector_finds(files):
     (["--data", "missing.csv"], "missing.csv"),
 ])
 def test_detector_recall_cli_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
-    from fer_keras.faces import main as faces_main
+    from fer_keras.data.faces import main as faces_main
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
@@ -322,7 +322,7 @@ def test_cli_fast_with_a_model_is_refused_before_anything_runs(files, capsys):
 
 
 def test_the_default_detector_is_blazeface_and_haar_stays_an_option(files):
-    from fer_keras.faces import CROPS, DEFAULT_DETECTOR, BlazeFaceDetector, FaceDetector
+    from fer_keras.data.faces import CROPS, DEFAULT_DETECTOR, BlazeFaceDetector, FaceDetector
 
     default = EmotionRecognizer(files["model"])
     assert DEFAULT_DETECTOR == "blazeface" and isinstance(default.detector, BlazeFaceDetector)
@@ -335,7 +335,7 @@ def test_the_default_detector_is_blazeface_and_haar_stays_an_option(files):
 
 
 def test_blazeface_second_pass_finds_a_face_that_fills_the_photo(files):
-    from fer_keras.faces import BlazeFaceDetector, to_grey
+    from fer_keras.data.faces import BlazeFaceDetector, to_grey
 
     grey = to_grey(files["image"])
     x, y, w, h = ASTRONAUT_BOX

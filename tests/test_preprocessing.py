@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from fer_keras import EMOTIONS
-from fer_keras.augment import augment_to_n
+from fer_keras.data.augment import augment_to_n
 from fer_keras.data import FERDataError, make_fer_data
 from fer_keras.data.binary import binary_labels, one_vs_rest
 from fer_keras.data.hashing import duplicate_group_ids, image_hashes, occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
-from fer_keras.pre_proc_data import pre_proc_data
+from fer_keras.data.pre_proc_data import pre_proc_data
 
 from conftest import random_images
 
@@ -130,7 +130,7 @@ def test_resampling_balances_the_training_split_only(imbalanced, sampling):
 def test_smote_rounds_its_interpolated_pixels():
     """A minority class of an all-0 and an all-1 image: SMOTE's new images lie between them, so
     rounding makes some all-1 (truncating, as a cast of uint8 input does, would make them all 0)."""
-    from fer_keras.pre_proc_data import balance
+    from fer_keras.data.pre_proc_data import balance
 
     constant = np.zeros((2, 48, 48), np.uint8)
     constant[1] = 1

@@ -14,7 +14,7 @@ from skimage import data as samples
 
 from fer_keras import EMOTIONS
 from fer_keras.errors import FERError
-from fer_keras.pretrained import DEFAULT_MODEL, FAST_MODEL, MODEL_CARD, default_model_path
+from fer_keras.models.pretrained import DEFAULT_MODEL, FAST_MODEL, MODEL_CARD, default_model_path
 
 from conftest import REPO
 
@@ -29,7 +29,7 @@ def test_the_packaged_model_is_small_and_loads_in_safe_mode_with_seven_probabili
 
 
 def test_the_recognizer_uses_it_by_default_and_finds_the_astronaut():
-    from fer_keras.predict import EmotionRecognizer
+    from fer_keras.inference.predict import EmotionRecognizer
 
     recognizer = EmotionRecognizer()
     faces = recognizer.detect_emotions(cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR))
@@ -52,7 +52,7 @@ def test_predict_without_model_uses_the_packaged_one(tmp_path):
 
 @pytest.mark.realdata
 def test_its_private_test_accuracy_is_the_model_cards(fer2013_path, tmp_path):
-    from fer_keras.evaluate import evaluate_model_file
+    from fer_keras.evaluation.evaluate import evaluate_model_file
 
     card = json.loads(MODEL_CARD.read_text())
     found = evaluate_model_file(DEFAULT_MODEL, fer2013_path, variant=card["variant"], results_dir=tmp_path,
@@ -63,7 +63,7 @@ def test_its_private_test_accuracy_is_the_model_cards(fer2013_path, tmp_path):
 
 
 def test_the_fast_int8_copy_is_small_and_agrees_with_the_keras_model():
-    from fer_keras.predict import EmotionRecognizer
+    from fer_keras.inference.predict import EmotionRecognizer
 
     assert DEFAULT_MODEL.stat().st_size + FAST_MODEL.stat().st_size < 10 * 2**20  # the package budget
     assert FAST_MODEL.stat().st_size < DEFAULT_MODEL.stat().st_size / 3
@@ -78,7 +78,7 @@ def test_the_fast_int8_copy_is_small_and_agrees_with_the_keras_model():
 
 @pytest.mark.realdata
 def test_the_fast_copys_private_test_accuracy_is_the_model_cards(fer2013_path, tmp_path):
-    from fer_keras.evaluate import evaluate_model_file
+    from fer_keras.evaluation.evaluate import evaluate_model_file
 
     card = json.loads(MODEL_CARD.read_text())["int8_tflite"]["private_test"]
     found = evaluate_model_file(FAST_MODEL, fer2013_path, variant="fernet_s", results_dir=tmp_path, n_calls=0)

@@ -7,12 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from fer_keras.augment import crop_flip
+from fer_keras.data.augment import crop_flip
 from fer_keras.errors import FERError
-from fer_keras.recipes import MODERN, RECIPES, Recipe, plan_first_epochs, resolve_recipe, schedule_factor
-from fer_keras.schedules import RunPlan, ScheduledLearningRate, TimeBudget
-from fer_keras.tta import predict_tta, tta_views
-from fer_keras.variants import get_variant
+from fer_keras.training.recipes import MODERN, RECIPES, Recipe, plan_first_epochs, resolve_recipe, schedule_factor
+from fer_keras.training.schedules import RunPlan, ScheduledLearningRate, TimeBudget
+from fer_keras.inference.tta import predict_tta, tta_views
+from fer_keras.training.variants import get_variant
 
 
 def tiny_model(seed=0):
@@ -214,7 +214,7 @@ def test_flip_tta_of_a_flip_invariant_model_equals_its_plain_prediction():
 
 
 def test_batches_follow_a_per_epoch_seeded_order_that_a_resumed_run_repeats():
-    from fer_keras.batches import EpochBatches
+    from fer_keras.training.batches import EpochBatches
 
     x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
     y = np.eye(10, dtype=np.float32)
@@ -238,8 +238,8 @@ def test_batches_follow_a_per_epoch_seeded_order_that_a_resumed_run_repeats():
 
 @pytest.mark.parametrize("policy", ["crop_flip_erase", "bialek"])
 def test_a_resumed_run_augments_each_batch_as_an_uninterrupted_one_did(policy):
-    from fer_keras.augment import augmenter
-    from fer_keras.batches import EpochBatches
+    from fer_keras.data.augment import augmenter
+    from fer_keras.training.batches import EpochBatches
 
     x = np.random.default_rng(0).random((24, 48, 48, 1), dtype=np.float32)
     y = np.eye(24, dtype=np.float32)

@@ -13,17 +13,17 @@ import pytest
 
 from fer_keras.data.io import load_csv, write_csv
 from fer_keras.data.synthetic import generate
-from fer_keras.evaluate import load_keras_model, rebuild_test_split, variant_from_config
-from fer_keras.models.ensemble import majority_vote
-from fer_keras.region_ensemble import compare_region_vote
-from fer_keras.regions import VOTE_REGIONS, region_vote
-from fer_keras.runs import Run
+from fer_keras.evaluation.evaluate import load_keras_model, rebuild_test_split, variant_from_config
+from fer_keras.models.combine import majority_vote
+from fer_keras.evaluation.region_vote import compare_region_vote
+from fer_keras.evaluation.regions import VOTE_REGIONS, region_vote
+from fer_keras.runs.folder import Run
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A one-epoch baseline_cnn run."""
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     root = tmp_path_factory.mktemp("region_vote")
     csv = write_csv(generate(n_samples=300, seed=0).data, root / "faces.csv")
@@ -89,8 +89,8 @@ def test_both_votes_are_written_and_the_choice_is_made_on_the_validation_split(r
 
 
 def test_region_vote_cli_takes_one_run_and_prints_what_it_wrote(runs, tmp_path, capsys):
-    from fer_keras.ensemble import main
-    from fer_keras.results import collect
+    from fer_keras.evaluation.ensemble import main
+    from fer_keras.evaluation.results import collect
 
     assert main(["--members", str(runs["run"]), "--regions", " mouth, whole ", "--name", "one",
                  "--results-dir", str(tmp_path), "--timing-calls", "0"]) == 0
@@ -129,7 +129,7 @@ def dense_model(input_side, classes):
      "model {odd}/best.keras takes input (64, 64, 1); fer_keras feeds 48×48×1 grey faces"),
 ])
 def test_bad_region_vote_input_is_one_line_exit_2_and_writes_nothing(runs, tmp_path, capsys, case, args, message):
-    from fer_keras.ensemble import main
+    from fer_keras.evaluation.ensemble import main
 
     members = [str(runs["run"])]
     odd = None

@@ -6,7 +6,7 @@ import pytest
 
 from fer_keras.data.synthetic import generate
 from fer_keras.errors import FERError
-from fer_keras.regions import (
+from fer_keras.evaluation.regions import (
     GEOMETRIC_CENTRES,
     REGION_SIZES,
     REGIONS,

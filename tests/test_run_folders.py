@@ -1,4 +1,4 @@
-"""Run folders are validated where they are read (``fer_keras.runs``): a damaged ``config.json``,
+"""Run folders are validated where they are read (``fer_keras.runs.folder``): a damaged ``config.json``,
 ``test_split.npz`` or ``history.csv`` is one line naming the file, exit status 2, nothing written —
 in evaluate, ensemble, saliency and diagnose. Output targets of the wrong kind are refused before
 any work (``--results-dir`` a file, ``bench --out`` a file, ``diagnose --json`` a folder)."""
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from fer_keras.errors import FERError
-from fer_keras.runs import Run, read_history_csv
-from fer_keras.variants import get_variant
+from fer_keras.runs.folder import Run, read_history_csv
+from fer_keras.training.variants import get_variant
 
 
 def make_run(folder):

@@ -10,7 +10,7 @@ import pytest
 
 from fer_keras.errors import FERError
 from fer_keras.models import build_attention_vit, build_cnn_lstm
-from fer_keras.saliency import (
+from fer_keras.evaluation.saliency import (
     class_probability,
     grad_cam,
     gradient_saliency,

@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from fer_keras import EMOTIONS  # noqa: E402
-from fer_keras.predict import EmotionRecognizer  # noqa: E402
-from fer_keras.pretrained import MODEL_CARD  # noqa: E402
-from fer_keras.serve import Limits, bind, create_app, main, model_info, packaged_card  # noqa: E402
+from fer_keras.inference.predict import EmotionRecognizer  # noqa: E402
+from fer_keras.models.pretrained import MODEL_CARD  # noqa: E402
+from fer_keras.inference.serve import Limits, bind, create_app, main, model_info, packaged_card  # noqa: E402
 
 ASTRONAUT_BOX = (176, 75, 98, 98)  # the default detector's (BlazeFace's) one face in skimage's astronaut
 # (tests/test_predict.py)
@@ -406,7 +406,7 @@ def test_a_port_in_use_is_refused_before_the_model_loads(capsys):
 
 
 def test_help_and_option_checks_do_not_import_tensorflow():
-    code = ("import sys; from fer_keras.serve import parse_args; parse_args(['--port', '0', '--fast']); "
+    code = ("import sys; from fer_keras.inference.serve import parse_args; parse_args(['--port', '0', '--fast']); "
             "print(sorted(m for m in ('tensorflow', 'keras', 'fastapi', 'uvicorn') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert result.returncode == 0, result.stderr
@@ -533,7 +533,7 @@ def test_the_page_boxes_the_face_in_webcam_frames(browser, live_server):
 
 
 def test_the_load_test_counts_requests_and_errors(live_server, photos):
-    from fer_keras.serve_load import rss_mb, run_load
+    from fer_keras.bench.serve_load import rss_mb, run_load
 
     port = int(live_server.rsplit(":", 1)[1])
     load = run_load("127.0.0.1", port, photos["jpeg"], clients=3, requests=7)

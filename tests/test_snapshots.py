@@ -9,14 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_keras import ensemble, schedules, snapshots
+from fer_keras.evaluation import ensemble
+from fer_keras.training import schedules
+from fer_keras.training import snapshots
 from fer_keras.data.io import write_csv
 from fer_keras.data.synthetic import generate
 from fer_keras.errors import FERError
-from fer_keras.recipes import RECIPES, Recipe, override, resolve_recipe, schedule_factor
-from fer_keras.runs import Run
-from fer_keras.schedules import RunPlan, ScheduledLearningRate
-from fer_keras.variants import get_variant
+from fer_keras.training.recipes import RECIPES, Recipe, override, resolve_recipe, schedule_factor
+from fer_keras.runs.folder import Run
+from fer_keras.training.schedules import RunPlan, ScheduledLearningRate
+from fer_keras.training.variants import get_variant
 
 RESTARTS = Recipe(name="r", optimizer="sgd", learning_rate=0.1, schedule="cosine_restarts", cycles=3)
 
@@ -80,7 +82,7 @@ class InterruptOnce(snapshots.SnapshotCheckpoint):
 def snapshot_run(tmp_path_factory):
     """A fernet_t run, 3 cycles of 2 epochs under a time budget, interrupted after cycle 1 and
     resumed by the same call; on resume the budget's first plan differs (30 epochs instead of 6)."""
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     workdir = tmp_path_factory.mktemp("snapshots")
     data = write_csv(generate(n_samples=700, seed=3).data, workdir / "small.csv")
@@ -163,7 +165,7 @@ def test_a_run_without_snapshots_is_refused_with_the_recipe_to_use(tmp_path):
 def test_asked_epochs_that_do_not_divide_into_cycles_end_with_the_last_cycle(tmp_path):
     """--epochs 7 with 3 cycles: cycles of 2 epochs, and the run stops after the sixth (no epochs at
     the learning-rate floor after the last snapshot)."""
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     data = write_csv(generate(n_samples=300, seed=4).data, tmp_path / "tiny.csv")
     recipe = override(resolve_recipe("snapshot", get_variant("fernet_t")), ["warmup_epochs=0"])

@@ -11,7 +11,7 @@ import pytest
 
 from fer_keras.data.io import write_csv
 from fer_keras.data.synthetic import generate
-from fer_keras.stages import BERINDEIE_STAGES, Stage, parse_stages
+from fer_keras.training.stages import BERINDEIE_STAGES, Stage, parse_stages
 
 from conftest import REPO
 
@@ -28,9 +28,9 @@ def test_parse_stages_reads_data_and_epochs():
 
 def test_staged_run_fits_train_then_train_plus_val_then_val_and_is_labelled_leaky(tmp_path, tiny_csv):
     from fer_keras.data import load
-    from fer_keras.results import collect, markdown_table
-    from fer_keras.train import prepare, train
-    from fer_keras.variants import get_variant
+    from fer_keras.evaluation.results import collect, markdown_table
+    from fer_keras.training.train import prepare, train
+    from fer_keras.training.variants import get_variant
 
     metrics = train("baseline_cnn", tiny_csv, epochs=1, output_dir=tmp_path / "callbacks",
                     results_dir=tmp_path / "results", verbose=0, stages=parse_stages("train,train+val,val:2"))
@@ -57,8 +57,8 @@ def test_pattlite_second_stage_unfreezes_the_backbone_but_not_batchnorm(tmp_path
     import keras
 
     from fer_keras.models.pattlite import BASE_NAME, PAPER_UNFREEZE, build_pattlite
-    from fer_keras.stages import enter_stage
-    from fer_keras.variants import PATTLITE_STAGES
+    from fer_keras.training.stages import enter_stage
+    from fer_keras.training.variants import PATTLITE_STAGES
 
     assert PATTLITE_STAGES[1].unfreeze == PAPER_UNFREEZE and PATTLITE_STAGES[1].learning_rate == 1e-5
     model = build_pattlite(base_size=80)
@@ -89,7 +89,7 @@ def test_pattlite_second_stage_unfreezes_the_backbone_but_not_batchnorm(tmp_path
 
 
 def test_a_two_stage_pattlite_run_writes_its_artefacts(tmp_path, tiny_csv):
-    from fer_keras.train import train
+    from fer_keras.training.train import train
 
     metrics = train("pattlite_finetune", tiny_csv, epochs=1, batch_size=32, output_dir=tmp_path / "callbacks",
                     results_dir=tmp_path / "results", verbose=0, model_kwargs={"base_size": 80})

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_keras.batches import EpochBatches
+from fer_keras.training.batches import EpochBatches
 from fer_keras.data.container import make_fer_data, to_model_input
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, image_hashes
@@ -21,10 +21,10 @@ from fer_keras.data.io import load_folder, write_csv, write_folder
 from fer_keras.data.splits import split
 from fer_keras.data.stream import index_folder
 from fer_keras.data.synthetic import generate
-from fer_keras.labelsets import AFFECTNET, FER2013
-from fer_keras.pre_proc_data import pre_proc_data, pre_proc_stream
-from fer_keras.train import recorded_test_split
-from fer_keras.variants import FILTERED
+from fer_keras.data.labelsets import AFFECTNET, FER2013
+from fer_keras.data.pre_proc_data import pre_proc_data, pre_proc_stream
+from fer_keras.training.train import recorded_test_split
+from fer_keras.training.variants import FILTERED
 
 from conftest import REPO
 

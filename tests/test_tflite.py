@@ -13,8 +13,9 @@ from skimage import data as samples
 
 from fer_keras import EMOTIONS
 from fer_keras.errors import FERError
-from fer_keras.saved_models import load_model
-from fer_keras.tflite import TFLiteModel, export_tflite
+from fer_keras.runs.model_files import load_model
+from fer_keras.inference.tflite import export_tflite
+from fer_keras.runs.model_files import TFLiteModel
 
 from conftest import REPO
 
@@ -60,7 +61,7 @@ def test_int8_export_is_smaller_and_keeps_the_top_emotion(tiny):
 
 
 def test_the_recognizer_takes_a_tflite_model(tiny):
-    from fer_keras.predict import EmotionRecognizer
+    from fer_keras.inference.predict import EmotionRecognizer
 
     astronaut = cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR)
     (face,) = EmotionRecognizer(tiny["float32"]).detect_emotions(astronaut)

@@ -121,7 +121,7 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path, small_csv):
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
-    from fer_keras.runs import Run
+    from fer_keras.runs.folder import Run
 
     paths = {Run.create(tmp_path, "v").path for _ in range(3)}
     assert len(paths) == 3 and all(p.is_dir() for p in paths)
@@ -130,7 +130,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
 def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tmp_path):
     import keras
 
-    from fer_keras.callbacks import CallbackConfig, callback_suite
+    from fer_keras.training.callbacks import CallbackConfig, callback_suite
 
     pd.DataFrame({"epoch": [0, 1, 2], "val_accuracy": [0.70, 0.8022, 0.79], "val_loss": [1.0, 0.8, 0.9]}).to_csv(
         tmp_path / "history.csv", index=False)
@@ -143,8 +143,8 @@ def test_a_resumed_runs_checkpoint_starts_from_the_best_value_already_reached(tm
 
 
 def test_a_resumed_runs_early_stopping_keeps_its_wait_count(tmp_path):
-    from fer_keras.callbacks import resumable_early_stopping
-    from fer_keras.runs import Run
+    from fer_keras.training.callbacks import resumable_early_stopping
+    from fer_keras.runs.folder import Run
 
     history = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "val_loss": [1.0, float("nan"), 0.8, 0.9, 0.95]})
     history.to_csv(tmp_path / "history.csv", index=False)
@@ -154,8 +154,8 @@ def test_a_resumed_runs_early_stopping_keeps_its_wait_count(tmp_path):
 
 
 def test_a_resumed_runs_plateau_keeps_its_best_and_wait_count(tmp_path):
-    from fer_keras.callbacks import resumable_plateau
-    from fer_keras.runs import Run
+    from fer_keras.training.callbacks import resumable_plateau
+    from fer_keras.runs.folder import Run
 
     # patience 2, min_delta 1e-4: epochs 3 and 4 do not improve on 0.8 (0.79995 is within min_delta) → the rate
     # fell after epoch 4 and the wait restarted; epoch 5 does not improve either → wait 1
@@ -174,7 +174,7 @@ def test_a_resumed_runs_plateau_keeps_its_best_and_wait_count(tmp_path):
 def test_epoch_seeds_give_a_resumed_run_the_dropout_masks_of_an_uninterrupted_one(tmp_path):
     import keras
 
-    from fer_keras.callbacks import epoch_seeds
+    from fer_keras.training.callbacks import epoch_seeds
 
     x = np.random.default_rng(0).normal(size=(256, 8)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
@@ -221,7 +221,7 @@ def test_mixed_precision_is_bfloat16_on_such_a_cpu_and_falls_back_to_float32_els
     import keras
 
     from fer_keras import runtime
-    from fer_keras.train import set_precision
+    from fer_keras.training.train import set_precision
 
     monkeypatch.setattr(runtime, "gpu_available", lambda: False)
     try:
@@ -246,7 +246,7 @@ def test_a_budgeted_modern_run_records_its_recipe_and_plan(tmp_path, small_csv):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["recipe"]["name"] == "modern_sgd" and config["recipe"]["optimizer"] == "sgd"  # FERNet's recipe
     assert config["recipe"]["warmup_epochs"] == 1.0 and config["time_budget_minutes"] == 0.5
-    from fer_keras.recipes import Recipe
+    from fer_keras.training.recipes import Recipe
 
     assert Recipe.from_dict(config["recipe"]).schedule == "cosine"
     metrics = json.loads((tmp_path / "results" / run_dir.name / "metrics.json").read_text())
@@ -269,15 +269,15 @@ def killed(self, epoch, batch, logs):
 keras.callbacks.ModelCheckpoint._save_model = killed
 """
 KILL_BEFORE_METRICS = """
-import os, signal, fer_keras.evaluate
-fer_keras.evaluate.evaluate_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+import os, signal, fer_keras.evaluation.evaluate
+fer_keras.evaluation.evaluate.evaluate_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 """
 CONSISTENT = ("--epochs", "4", "--recipe", "modern")
 
 
 def train_killed(workdir, data, prelude, *extra):
     """``python -m fer_keras.train`` with ``prelude`` run first in the same process (a kill hook)."""
-    code = prelude + f"\nimport sys\nfrom fer_keras.train import main\nsys.exit(main({list(extra)!r}))"
+    code = prelude + f"\nimport sys\nfrom fer_keras.training.train import main\nsys.exit(main({list(extra)!r}))"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=600,
                           env=env)
@@ -344,7 +344,7 @@ def test_bad_recipe_or_budget_is_one_line_exit_2_and_writes_nothing(tmp_path, sm
 def test_early_stopping_leaves_the_weights_to_the_checkpoint(tmp_path):
     import keras
 
-    from fer_keras.callbacks import CallbackConfig, callback_suite
+    from fer_keras.training.callbacks import CallbackConfig, callback_suite
 
     # the run is judged by best.keras (checkpoint monitor); restoring the early-stopping monitor's
     # best epoch printed "Restoring … best epoch: 15" beside "best epoch 13/15"
@@ -377,8 +377,8 @@ def test_googlenet_trains_with_aux_heads_and_saves_a_one_output_best_keras(tmp_p
 def test_aux_callback_suite_logs_main_accuracy_and_checkpoints_the_trained_inference_model(tmp_path):
     import keras
 
-    from fer_keras.batches import per_output
-    from fer_keras.callbacks import callback_suite
+    from fer_keras.training.batches import per_output
+    from fer_keras.training.callbacks import callback_suite
     from fer_keras.models import build_googlenet, compile_model, inference_model
 
     model = compile_model(build_googlenet(input_shape=(16, 16, 1), auxiliary=True), optimizer="sgd")

@@ -10,8 +10,8 @@ from fer_keras.data import eda
 from fer_keras.data.splits import SPLIT_METHODS
 from fer_keras.errors import FERError
 from fer_keras.models import MODEL_BUILDERS
-from fer_keras.pre_proc_data import PROTOCOLS, SAMPLINGS
-from fer_keras.variants import DEFAULT_VARIANT, VARIANTS, get_variant
+from fer_keras.data.pre_proc_data import PROTOCOLS, SAMPLINGS
+from fer_keras.training.variants import DEFAULT_VARIANT, VARIANTS, get_variant
 
 from conftest import REPO
 
@@ -61,7 +61,7 @@ def test_seed_hyper_parameters():
 
 
 def test_trinh_protocol_variants_hold_out_training_weight_classes_augment_and_cite_their_figure():
-    from fer_keras.paper_results import PAPER_RESULTS
+    from fer_keras.models.paper_results import PAPER_RESULTS
 
     expected = {"googlenet_trinh": ("googlenet", 55.0), "resnet50v2_trinh": ("resnet50v2_trinh", 68.0),
                 "patch_vit_trinh": ("patch_vit", 69.0),
@@ -96,7 +96,7 @@ def test_train_cli_lists_variants_and_rejects_unknown_ones():
 
 
 def test_ensemble_report_variants_carry_their_papers_settings_and_flag_the_unreproduced_figure():
-    from fer_keras.paper_results import PAPER_RESULTS, paper_figure
+    from fer_keras.models.paper_results import PAPER_RESULTS, paper_figure
 
     resemotenet = get_variant("resemotenet")
     assert (resemotenet.model, resemotenet.learning_rate, resemotenet.batch_size, resemotenet.epochs) == (
@@ -112,7 +112,7 @@ def test_ensemble_report_variants_carry_their_papers_settings_and_flag_the_unrep
 
 
 def test_residual_masking_network_variants_carry_the_authors_config_and_figures():
-    from fer_keras.paper_results import PAPER_RESULTS
+    from fer_keras.models.paper_results import PAPER_RESULTS
 
     for name, accuracy in [("resnet34", 72.42), ("cbam_resnet34", 73.39), ("rmn", 74.14)]:
         variant = get_variant(name)

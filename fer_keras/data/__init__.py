@@ -4,15 +4,15 @@ from pathlib import Path
 
 from fer_keras.data.container import SPLITS, FERData, make_fer_data
 from fer_keras.data.io import existing_path, load_csv, load_folder, write_csv
+from fer_keras.data.labelsets import get_label_set
 from fer_keras.errors import FERDataError
-from fer_keras.labelsets import get_label_set
 
 SYNTHETIC = "synthetic"
 
 
 def load(source=SYNTHETIC, cache=True, labels=None, ferplus_mode="majority"):
     """Load a dataset: ``"synthetic"`` (the embedded default), a Kaggle CSV or an image folder with
-    FER2013's labels, or another label set's layout (``labels``, see ``fer_keras.labelsets``):
+    FER2013's labels, or another label set's layout (``labels``, see ``fer_keras.data.labelsets``):
     "ferplus" (``fer2013new.csv`` beside ``fer2013.csv``; ``ferplus_mode`` "majority" or
     "probability"), "rafdb" (its partition file and aligned images), "affectnet" and "ckplus" (image
     folders). Without ``labels`` the label set is detected: a ``fer2013new*.csv`` file is FER+, a folder

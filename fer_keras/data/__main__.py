@@ -6,7 +6,7 @@ import time
 
 from fer_keras.cli import user_errors_exit
 from fer_keras.data import SYNTHETIC, load
-from fer_keras.labelsets import add_label_options, label_options_of
+from fer_keras.data.labelsets import add_label_options, label_options_of
 
 
 def info(source, cache=True, labels=None, ferplus_mode="majority"):

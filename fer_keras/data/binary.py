@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer_keras import EMOTIONS
-from fer_keras.augment import augment_to_n
+from fer_keras.data.augment import augment_to_n
 from fer_keras.errors import FERError
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 
 from fer_keras import IMAGE_SIZE
 from fer_keras.data.hashing import data_fingerprint, image_hashes
+from fer_keras.data.labelsets import FER2013, LabelSet
 from fer_keras.errors import FERDataError
-from fer_keras.labelsets import FER2013, LabelSet
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 """FER2013's ``Usage`` values: train, validation (public test) and test (private test)."""
@@ -68,7 +68,7 @@ class FERData(RowTable):
     usage:      str array N, one of ``SPLITS`` (or "" where the source has no split).
     source_ids: str array N naming where each row came from ("row 17", "train/happy/im3.png").
     source:     a human-readable description of the whole source (path or "synthetic(seed=0)").
-    label_set:  the :class:`~fer_keras.labelsets.LabelSet` the labels number.
+    label_set:  the :class:`~fer_keras.data.labelsets.LabelSet` the labels number.
     probabilities: float32 N×K label distributions (FER+'s votes), or None for hard labels only.
     """
 

@@ -1,5 +1,5 @@
 """Datasets other than FER2013's own labels, each read in its real layout into a `FERData` that
-carries its label set (``fer_keras.labelsets``).
+carries its label set (``fer_keras.data.labelsets``).
 
   * FER+ (Barsoum et al. 2016): ``fer2013new.csv`` (``Usage,Image name,neutral,…,contempt,unknown,NF``,
     ten votes per row) joined row by row to ``fer2013.csv``, as majority or probability labels;
@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from fer_keras.data.io import DECOMPRESSION_ERRORS, cached, existing_path, load_csv, read_images
+from fer_keras.data.labelsets import FERPLUS, FERPLUS_MODES, RAFDB
 from fer_keras.errors import FERDataError
-from fer_keras.labelsets import FERPLUS, FERPLUS_MODES, RAFDB
 
 FERPLUS_FILE = "fer2013new.csv"
 FERPLUS_NOT_EMOTIONS = ("unknown", "NF")

@@ -1,6 +1,6 @@
 """Extra training faces from a folder of photos ``ROOT/<emotion>/*.png|jpg``.
 
-Each photo goes the way ``fer_keras.predict`` reads one — OpenCV's Haar cascade finds the face
+Each photo goes the way ``fer_keras.inference.predict`` reads one — OpenCV's Haar cascade finds the face
 (the largest, when there are several), ``crop_face`` cuts it square with a 10 % margin and scales
 it to 48×48 grey — or, with ``detect=False``, is taken as an already-cropped face. Photos without
 a face are counted and skipped. :func:`add_extra_faces` then adds the faces to a *training* split
@@ -76,7 +76,7 @@ def read_extra_faces(root, detect=True, detector="haar", min_face=30, margin=0.1
     face found by ``detector`` ("haar" or "mtcnn", predict's) and cropped with ``margin``, or, with
     ``detect=False``, the whole photo taken as the face. An unreadable photo is skipped and listed in
     ``unreadable``; a FERDataError when none is readable."""
-    from fer_keras.faces import crop_face, make_detector, read_image, to_grey
+    from fer_keras.data.faces import crop_face, make_detector, read_image, to_grey
 
     files = extra_files(root)
     greys, bad = decode_batch([path for path, _ in files], lambda path: to_grey(read_image(path)))

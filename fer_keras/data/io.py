@@ -5,7 +5,7 @@ Accepted sources:
   * image folders ``ROOT/<split>/<emotion>/*.png|jpg|jpeg|bmp`` (``train``, ``test``, optional
     ``validation``), or ``ROOT/<emotion>/*`` without splits; any size or colour is converted to
     48×48 grey with ``cv2.INTER_AREA``. The class folders are named in a label set's words (its
-    class names, canonical names or codes; FER2013's by default, see ``fer_keras.labelsets``).
+    class names, canonical names or codes; FER2013's by default, see ``fer_keras.data.labelsets``).
 """
 
 import bz2
@@ -14,7 +14,6 @@ import hashlib
 import io
 import lzma
 import os
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -31,8 +30,9 @@ from tqdm.auto import tqdm
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.data.container import SPLITS, FERData
 from fer_keras.data.decode import decode_batch, decode_image, skipped_note
+from fer_keras.data.labelsets import FER2013, LABEL_SETS, get_label_set
 from fer_keras.errors import FERDataError
-from fer_keras.labelsets import FER2013, LABEL_SETS, get_label_set
+from fer_keras.files import atomic_write
 
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -439,26 +439,6 @@ def existing_path(path):
             "an image folder, or 'synthetic'"
         )
     return path
-
-
-def atomic_write(path, write):
-    """Call ``write(tmp_path)`` then move the finished file into place; leave nothing on failure.
-    The temporary name keeps ``path``'s suffixes, so writers that infer a format from them (pandas'
-    compression, matplotlib, NumPy's ``.npz``) write the right one. Every writer of the package
-    goes through here."""
-    path = Path(path)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _first_line(err):

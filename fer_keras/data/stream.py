@@ -23,8 +23,8 @@ import numpy as np
 from fer_keras.data.container import RowTable, to_model_input
 from fer_keras.data.hashing import Fingerprint, image_hashes
 from fer_keras.data.io import converted_note, decode_images, existing_path, folder_files, image_chunks, readable_files
+from fer_keras.data.labelsets import FER2013, LabelSet, get_label_set
 from fer_keras.errors import FERDataError
-from fer_keras.labelsets import FER2013, LabelSet, get_label_set
 
 STREAM_SAMPLINGS = ("none", "ros", "class_weight")
 """The balancing a streamed folder allows: choices of rows. SMOTE and augmentation make new pixels."""
@@ -91,7 +91,7 @@ def index_folder(root, chunk=INDEX_CHUNK, label_set=FER2013):
 class FolderImages:
     """A lazy float32 N×48×48×1 image array over files under ``root``: ``len``, ``x[rows]`` (the
     selected files, still lazy) and ``np.asarray(x)`` (decodes them, in order). Stateless: decoded
-    pixels are not kept (``fer_keras.batches.EpochBatches`` may keep a bounded LRU of batches)."""
+    pixels are not kept (``fer_keras.training.batches.EpochBatches`` may keep a bounded LRU of batches)."""
 
     def __init__(self, root, files):
         self.root, self.files = Path(root), np.asarray(files, dtype=object)

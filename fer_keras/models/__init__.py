@@ -1,6 +1,6 @@
 """The model zoo: one ``build_*`` function per architecture and a registry of their names.
 
-The names below load on first use (PEP 562), so importing ``fer_keras.models.ensemble`` — plain
+The names below load on first use (PEP 562), so importing ``fer_keras.models.combine`` — plain
 NumPy — or asking a CLI for ``--help`` does not start a Keras backend.
 """
 

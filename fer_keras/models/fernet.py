@@ -31,7 +31,7 @@ def build_fernet(input_shape=(48, 48, 1), num_classes=7, binary=False, size="s",
 
     Parameters at 48×48×1 with 7 classes: "t" (w=16) 295,575; "s" (w=32) 1,176,359; "m" (w=48)
     2,642,359. Trained by the "modern_sgd" recipe (SGD-Nesterov, warm-up + cosine, label smoothing,
-    crop + flip); see ``fer_keras.recipes``.
+    crop + flip); see ``fer_keras.training.recipes``.
 
     Args:
         input_shape: H×W×C of the input image (values in [0, 1]); each side at least 16.

@@ -1,5 +1,5 @@
 """The package's own Keras layers: built from ``keras.ops`` (every backend) and registered, so that
-models using them save and load in safe mode (``fer_keras.saved_models`` imports this module
+models using them save and load in safe mode (``fer_keras.runs.model_files`` imports this module
 before loading)."""
 
 import keras

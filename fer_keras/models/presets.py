@@ -18,7 +18,7 @@ class CpuPreset:
     model:        builder arguments (``width`` scales every convolution and hidden Dense layer — through
                   the builder's own ``width`` where it has one, else ``blocks.scale_width``; ``base_size``
                   is a transfer model's input side).
-    recipe:       fields of ``fer_keras.recipes.Recipe`` set on top of ``base_recipe``.
+    recipe:       fields of ``fer_keras.training.recipes.Recipe`` set on top of ``base_recipe``.
     parameters:   the CPU-size model's parameter total at 48×48×1, 7 classes (tested against the builder).
     epoch_cpu_min: one epoch of FER2013 Training (28.6k faces, batch 64) in CPU-minutes on one core of
                   this project's machine, with bfloat16 (measured, ``results/zoo_cpu/cost.md``).

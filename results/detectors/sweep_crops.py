@@ -13,9 +13,9 @@ cv2.setNumThreads(1)
 from sklearn.metrics import f1_score
 from fer_keras.cli import import_keras_quietly
 import_keras_quietly()
-from fer_keras.faces import crop_face, read_image, to_grey
-from fer_keras.photos import scan_photos, load_fer_classifier, fer_scores
-from fer_keras.predict import EmotionRecognizer
+from fer_keras.data.faces import crop_face, read_image, to_grey
+from fer_keras.evaluation.photos import scan_photos, load_fer_classifier, fer_scores
+from fer_keras.inference.predict import EmotionRecognizer
 
 photos, _ = scan_photos(Path("../shared/data/realphoto_dev"))
 greys = [to_grey(read_image(p)) for p, _ in photos]

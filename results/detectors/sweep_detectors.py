@@ -9,9 +9,9 @@ import json, sys, time
 from pathlib import Path
 import cv2, numpy as np
 cv2.setNumThreads(1)
-from fer_keras.faces import BlazeFaceDetector, FaceDetector, MTCNNDetector, read_image, to_grey
-from fer_keras.photos import largest, scan_photos
-from fer_keras.detector_compare import face_free_images
+from fer_keras.data.faces import BlazeFaceDetector, FaceDetector, MTCNNDetector, read_image, to_grey
+from fer_keras.evaluation.photos import largest, scan_photos
+from fer_keras.bench.detectors import face_free_images
 
 photos, _ = scan_photos(Path("../shared/data/realphoto_dev"))
 greys = [to_grey(read_image(p)) for p, _ in photos]
@@ -31,7 +31,7 @@ def fallback(a, b):
     return detect
 
 cfgs = {
- "bf_final": lambda: __import__("fer_keras.faces").faces.BlazeFaceDetector(30).detect,
+ "bf_final": lambda: __import__("fer_keras.data.faces").faces.BlazeFaceDetector(30).detect,
  "haar": lambda: FaceDetector(1.1, 5, 30).detect,
  "bf_short_0.5": lambda: BlazeFaceDetector(30, "short").detect,
  "bf_short_0.3": lambda: BlazeFaceDetector(30, "short", 0.3).detect,

@@ -20,9 +20,9 @@ import numpy as np
 from fer_keras.cli import import_keras_quietly
 
 import_keras_quietly()
-from fer_keras.faces import crop_face, make_detector, read_image, to_grey  # noqa: E402
-from fer_keras.photos import load_fer_classifier, scan_photos  # noqa: E402
-from fer_keras.predict import EmotionRecognizer  # noqa: E402
+from fer_keras.data.faces import crop_face, make_detector, read_image, to_grey  # noqa: E402
+from fer_keras.evaluation.photos import load_fer_classifier, scan_photos  # noqa: E402
+from fer_keras.inference.predict import EmotionRecognizer  # noqa: E402
 
 
 def fer_pipeline(model, detector_name, margin, shift):

@@ -1,0 +1,149 @@
+"""Knowledge distillation (Hinton et al. 2015): ``python -m fer_keras.train … --teacher RUN [RUN ...]``.
+
+Each training target becomes ``(1 − w) · label + w · soften(mean teacher probabilities, T)``, with
+``soften(p, T) = p^(1/T) / Σ p^(1/T)``, ``w`` the recipe's ``distill_weight`` and ``T`` its
+``distill_temperature``: the student's cross-entropy then pulls it towards the teachers' "dark
+knowledge" (which wrong classes look alike) as well as towards the label. The teachers' probabilities
+on the (un-augmented) training faces are computed once and cached in each teacher's run folder.
+
+Teachers must be honest runs of the same data, split and label set as the student, taking its input
+size: a teacher that saw the student's validation or test faces would leak them into its targets.
+``--teacher packaged`` is the model fer_keras ships (FERNet-S, ``fer_keras.models.pretrained``), checked by its
+model card instead: trained on FER2013's Training split (no cleaning; copies of PublicTest/PrivateTest faces
+removed), so it teaches students of the same data on the Usage split without cleaning.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_keras.errors import FERError
+from fer_keras.runs.folder import Run
+
+
+@dataclass(frozen=True, eq=False)
+class Teacher:
+    """The teachers' mixed training targets and what produced them."""
+
+    runs: tuple
+    weight: float
+    temperature: float
+    targets: np.ndarray
+    agreement: float
+
+    def describe(self):
+        return (f"(weight {self.weight:g}, temperature {self.temperature:g}; the teachers' top class agrees with "
+                f"the label on {self.agreement:.1%} of the training faces)")
+
+    def record(self):
+        """What ``config.json`` records of the teachers."""
+        return {"runs": list(self.runs), "weight": self.weight, "temperature": self.temperature,
+                "train_agreement": round(self.agreement, 4)}
+
+
+def soften(probabilities, temperature):
+    """``p^(1/T)`` renormalised per row: T > 1 flattens, T = 1 leaves ``p`` as it is."""
+    logits = np.log(np.clip(probabilities, 1e-8, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    soft = np.exp(logits)
+    return soft / soft.sum(axis=1, keepdims=True)
+
+
+PACKAGED = "packaged"
+"""``--teacher packaged``: the shipped FERNet-S."""
+
+
+@dataclass(frozen=True)
+class PackagedTeacher:
+    """The shipped model as a teacher: its file, and its outputs computed afresh (the package is read-only)."""
+
+    best: Path
+    path: str = PACKAGED
+
+    def teacher_probabilities(self, key):
+        return None
+
+
+def packaged_teacher(dataset, variant):
+    """The shipped FERNet-S as a teacher of ``variant`` on ``dataset``, or a one-line error when its model
+    card's data, split or cleaning differ from the student's."""
+    import json
+
+    from fer_keras.models.pretrained import MODEL_CARD, default_model_path
+
+    card = json.loads(MODEL_CARD.read_text())
+    if card.get("data_fingerprint") != dataset.fingerprint:
+        raise FERError(f"--teacher {PACKAGED}: the shipped FERNet-S was trained on FER2013 (fingerprint "
+                       f"{card.get('data_fingerprint')}), not on {dataset.source} ({dataset.fingerprint})")
+    if variant.split != "usage" or variant.cleaning:
+        raise FERError(f"--teacher {PACKAGED}: the shipped FERNet-S learned FER2013's Usage split without cleaning; "
+                       f"{variant.name} uses split {variant.split!r} and cleaning {list(variant.cleaning)}: its "
+                       "validation or test faces could be in the teacher's training set")
+    return PackagedTeacher(default_model_path())
+
+
+def check_teacher(path, dataset, test_ids, split_name):
+    """The teacher run at ``path`` as a ``Run``, or a one-line error: missing, LEAKY, other data, split or
+    label set."""
+    run = Run(Path(path))
+    if not run.path.is_dir():
+        raise FERError(f"--teacher {path}: no such run folder")
+    config = run.read_config()
+    if config.get("prepared", {}).get("leaky") or config.get("variant", {}).get("protocol", "honest") != "honest":
+        raise FERError(f"--teacher {path} is a LEAKY run (it trained on copies of test images): a teacher must be "
+                       "an honest run")
+    if config.get("data", {}).get("fingerprint") != dataset.fingerprint:
+        raise FERError(f"--teacher {path} was trained on other data ({config.get('data', {}).get('source')}); a "
+                       "teacher must be a run of the student's data")
+    if list(config.get("data", {}).get("classes", [])) != list(dataset.label_set.classes):
+        raise FERError(f"--teacher {path} predicts {config.get('data', {}).get('label_set')}'s classes, not "
+                       f"{dataset.label_set.name}'s")
+    if config.get("variant", {}).get("split") != split_name or not np.array_equal(
+            run.read_test_split()["ids"], np.asarray(test_ids, dtype=str)):
+        raise FERError(f"--teacher {path} used another split than the student's ({split_name}): its targets could "
+                       "carry the student's validation or test faces")
+    if not run.best.is_file():
+        raise FERError(f"--teacher {path} has no {run.best.name}")
+    return run
+
+
+def teacher_probabilities(run, x, key):
+    """``run``'s probabilities on faces ``x`` (hashed ``key``), computed once and cached in its folder."""
+    from fer_keras.files import atomic_write
+    from fer_keras.runs.model_files import check_model, load_model
+
+    cache = run.teacher_probabilities(key)
+    if cache is not None and cache.is_file():
+        found = np.load(cache, allow_pickle=False)
+        if found.shape[0] == len(x):
+            return found
+    model = load_model(run.best)
+    if tuple(model.input_shape[1:]) != tuple(x.shape[1:]):
+        raise FERError(f"--teacher {run.path} takes {tuple(model.input_shape[1:])} input, the student "
+                       f"{tuple(x.shape[1:])}")
+    check_model(model, name=str(run.best), outputs=None)
+    probabilities = np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32)
+    if cache is not None:
+        atomic_write(cache, lambda tmp: np.save(tmp, probabilities))
+    return probabilities
+
+
+def teacher_targets(paths, prepared, dataset, recipe, variant):
+    """The mixed training targets of ``paths`` (teacher run folders, or ``PACKAGED``) for ``prepared``'s
+    training split."""
+    if prepared.leaky:
+        raise FERError("--teacher: the student's own protocol is LEAKY; distil into honest runs only")
+    runs = [packaged_teacher(dataset, variant) if str(path) == PACKAGED
+            else check_teacher(path, dataset, prepared.test_ids, variant.split) for path in paths]
+    x = np.asarray(prepared.x_train)
+    key = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
+    mean = np.mean([teacher_probabilities(run, x, key) for run in runs], axis=0)
+    if mean.shape != prepared.y_train.shape:
+        raise FERError(f"--teacher: the teachers give {mean.shape[1]} classes, the student trains on "
+                       f"{prepared.y_train.shape[1]}")
+    weight, temperature = recipe.distill_weight, recipe.distill_temperature
+    targets = ((1 - weight) * prepared.y_train + weight * soften(mean, temperature)).astype(np.float32)
+    agreement = float((mean.argmax(1) == prepared.y_train.argmax(1)).mean())
+    return Teacher(tuple(str(p) for p in paths), weight, temperature, targets, agreement)
