@@ -1,8 +1,11 @@
 """Shared plumbing for the command-line entry points."""
 
 import functools
+import importlib
+import importlib.util
 import os
 import sys
+import types
 
 from fer_keras.errors import FERError
 
@@ -24,6 +27,26 @@ def user_errors_exit(main):
             raise SystemExit(130) from None
 
     return wrapper
+
+
+class _Deferred(types.ModuleType):
+    """Stands for a module until its first attribute is read, then imports it (under Python's import lock,
+    so threads decoding images at once all see the finished module) and takes its namespace over."""
+
+    def __getattr__(self, attribute):
+        module = importlib.import_module(self.__name__)
+        self.__dict__.update(module.__dict__)
+        return getattr(module, attribute)
+
+
+def lazy_import(name):
+    """The module ``name``, imported on its first attribute access: a command's ``--help`` and argument errors
+    answer before pandas, OpenCV or h5py load (SPEC 1's idea; ``importlib.util.LazyLoader`` is not safe when
+    the first access comes from several threads before Python 3.12). Modules use it for their heavy
+    imports at the top level."""
+    if importlib.util.find_spec(name) is None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    return sys.modules.get(name) or _Deferred(name)
 
 
 def one_line(message):

@@ -126,11 +126,15 @@ def test_importing_the_package_sets_no_environment_variable_and_no_plot_backend(
     assert done.returncode == 0, done.stderr[-1500:]
 
 
-CLIS = ["train", "evaluate", "ensemble", "saliency", "predict", "results", "bench", "eda", "data", "data.synthetic"]
+CLIS = ["train", "evaluate", "ensemble", "saliency", "diagnose", "predict", "serve", "tflite", "faces", "results",
+        "bench", "eda", "data", "data.synthetic"]
+HEAVY = ("keras", "tensorflow", "sklearn", "scipy", "imblearn", "pandas", "cv2", "h5py", "matplotlib", "seaborn")
+"""What --help must not load: a backend, and the libraries that take most of a second to import."""
 
 
 def test_every_cli_answers_help_without_loading_a_backend():
-    """--help (and argument errors) come at once: no Keras / TensorFlow import, no TensorFlow log line."""
+    """--help (and argument errors) come at once: no Keras / TensorFlow / scikit-learn / pandas / OpenCV import
+    (``fer_keras.cli.lazy_import`` defers them to first use), no TensorFlow log line."""
     code = ("import runpy, sys\n"
             "for name in sys.argv[1:]:\n"
             "    sys.argv = [name, '--help']\n"
@@ -138,7 +142,25 @@ def test_every_cli_answers_help_without_loading_a_backend():
             "        runpy.run_module('fer_keras.' + name, run_name='__main__')\n"
             "    except SystemExit:\n"
             "        pass\n"
-            "    assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, name\n")
+            f"    loaded = [m for m in {HEAVY!r} if m in sys.modules]\n"
+            "    assert not loaded, (name, loaded)\n")
     done = subprocess.run([sys.executable, "-c", code, *CLIS], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-1500:]
     assert "usage: python -m fer_keras.train" in done.stdout and done.stderr == ""
+
+
+def test_every_command_answers_help_in_under_a_second_of_cpu():
+    """Measured in CPU seconds of a fresh interpreter (startup included), which a busy machine does not inflate."""
+    import resource
+
+    slow = {}
+    for name in ["train", "evaluate", "ensemble", "predict", "serve", "eda", "data"]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([sys.executable, "-m", f"fer_keras.{name}", "--help"], capture_output=True, cwd=REPO,
+                              timeout=120)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert done.returncode == 0, done.stderr
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        if cpu >= 1.0:
+            slow[name] = round(cpu, 2)
+    assert not slow, slow

@@ -3,12 +3,14 @@
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
-import pandas as pd
 
 from fer_keras import IMAGE_SIZE
+from fer_keras.cli import lazy_import
 from fer_keras.data.hashing import data_fingerprint, image_hashes
 from fer_keras.data.labelsets import FER2013, LabelSet
 from fer_keras.errors import FERDataError
+
+pd = lazy_import("pandas")
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 """FER2013's ``Usage`` values: train, validation (public test) and test (private test)."""

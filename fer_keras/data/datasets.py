@@ -12,11 +12,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from fer_keras.cli import lazy_import
 from fer_keras.data.io import DECOMPRESSION_ERRORS, cached, existing_path, load_csv, read_images
 from fer_keras.data.labelsets import FERPLUS, FERPLUS_MODES, RAFDB
 from fer_keras.errors import FERDataError
+
+pd = lazy_import("pandas")
 
 FERPLUS_FILE = "fer2013new.csv"
 FERPLUS_NOT_EMOTIONS = ("unknown", "NF")

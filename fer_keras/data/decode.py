@@ -17,10 +17,12 @@ import re
 import warnings
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from fer_keras.cli import lazy_import
 from fer_keras.errors import FERDataError
+
+cv2 = lazy_import("cv2")
 
 MAX_IMAGE_BYTES = 128 * 2**20
 """Largest image file read (128 MiB; a 100-megapixel camera JPEG is about 40 MiB)."""

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-import pandas as pd
 
+from fer_keras.cli import lazy_import
 from fer_keras.data.container import SPLITS
 from fer_keras.data.hashing import group_ids
 from fer_keras.errors import FERDataError
+
+pd = lazy_import("pandas")
 
 OUTLIER_THRESHOLD = 230
 """The thesis' rule, read off its box plot: an image whose mean pixel exceeds 230 is an outlier."""
@@ -184,7 +186,7 @@ class LeakageReport:
               splits, and their rows in those two splits (a group in all three counts in each pair).
     """
 
-    groups: pd.DataFrame
+    groups: "pd.DataFrame"
     n_groups: int
     n_rows: int
     pairs: dict

@@ -8,12 +8,14 @@ import textwrap
 from collections import Counter
 
 import numpy as np
-import pandas as pd
-import seaborn as sns
 
 from fer_keras import EMOTIONS
+from fer_keras.cli import lazy_import
 from fer_keras.data.container import SPLITS
 from fer_keras.figures import figure, save_figure
+
+pd = lazy_import("pandas")
+sns = lazy_import("seaborn")
 
 SPLIT_COLORS = dict(zip(SPLITS, sns.color_palette("deep", 3)))
 GALLERY_MAX = 64

@@ -12,15 +12,17 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras.cli import lazy_import
 from fer_keras.data.container import FERData
 from fer_keras.data.decode import decode_batch, skipped_note
 from fer_keras.data.hashing import occurs_in
 from fer_keras.data.io import IMAGE_EXTENSIONS
 from fer_keras.errors import FERDataError
+
+cv2 = lazy_import("cv2")
 
 LAYOUT = f"ROOT/<emotion>/*{'|'.join(IMAGE_EXTENSIONS)} with <emotion> one of {', '.join(EMOTIONS)}"
 

@@ -18,12 +18,13 @@ import argparse
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fer_keras import IMAGE_SIZE
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import import_keras_quietly, lazy_import, user_errors_exit
 from fer_keras.errors import FERError
+
+cv2 = lazy_import("cv2")
 
 CASCADE = "haarcascade_frontalface_default.xml"
 

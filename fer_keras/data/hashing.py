@@ -3,7 +3,10 @@
 import hashlib
 
 import numpy as np
-import pandas as pd
+
+from fer_keras.cli import lazy_import
+
+pd = lazy_import("pandas")
 
 
 def image_hashes(images):

@@ -21,18 +21,18 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-import cv2
-import h5py
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
+from fer_keras.cli import lazy_import
 from fer_keras.data.container import SPLITS, FERData
 from fer_keras.data.decode import decode_batch, decode_image, skipped_note
 from fer_keras.data.labelsets import FER2013, LABEL_SETS, get_label_set
 from fer_keras.errors import FERDataError
 from fer_keras.files import atomic_write
+
+cv2, h5py, pd = lazy_import("cv2"), lazy_import("h5py"), lazy_import("pandas")
 
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")

@@ -13,8 +13,6 @@ way carries ``leaky=True`` and a note with the measured train/test overlap.
 from dataclasses import dataclass, field
 
 import numpy as np
-from imblearn.over_sampling import SMOTE, RandomOverSampler
-from sklearn.utils.class_weight import compute_class_weight
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.data import load
@@ -87,6 +85,8 @@ def balance(images, labels, sampling, seed=0, n_per_class=8000):
         rows = oversampled_rows(labels, seed)
         return images[rows], labels[rows], None
     if sampling == "smote":
+        from imblearn.over_sampling import SMOTE  # here, like every heavy import: --help stays fast
+
         # float pixels, rounded back: on uint8 input imbalanced-learn casts its interpolations down,
         # which truncates every synthetic pixel (half a grey level darker on average)
         smote = SMOTE(random_state=seed, k_neighbors=min(5, np.bincount(labels).min() - 1))
@@ -103,12 +103,16 @@ def balance(images, labels, sampling, seed=0, n_per_class=8000):
 def oversampled_rows(labels, seed=0):
     """Random over-sampling as row indices (``RandomOverSampler`` on the row numbers): every class
     repeated up to the largest one's size. The rows, not the pixels, so image files can be too."""
+    from imblearn.over_sampling import RandomOverSampler
+
     rows, _ = RandomOverSampler(random_state=seed).fit_resample(np.arange(len(labels))[:, None], labels)
     return rows[:, 0]
 
 
 def class_weights(labels):
     """Keras' ``class_weight``: inverse class frequency ("balanced"), for the classes present."""
+    from sklearn.utils.class_weight import compute_class_weight
+
     present = np.unique(labels)
     weights = compute_class_weight("balanced", classes=present, y=labels)
     return {int(k): float(w) for k, w in zip(present, weights)}

@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from fer_keras.data.container import SPLITS, FERData
 from fer_keras.data.hashing import group_ids, hashes_in
@@ -87,6 +86,8 @@ def _noted(part, note):
 
 def stratified_split(data, val_fraction=0.1, test_fraction=0.1, seed=0, group_duplicates=True):
     """A stratified random split; with ``group_duplicates`` every copy of an image stays together."""
+    from sklearn.model_selection import train_test_split  # here: --help answers before scikit-learn loads
+
     if not (0 < test_fraction < 1 and 0 <= val_fraction < 1 and val_fraction + test_fraction < 1):
         raise FERDataError(f"split fractions val={val_fraction}, test={test_fraction} "
                            "must lie in (0, 1) and sum below 1")

@@ -24,15 +24,16 @@ import math
 import sys
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import lazy_import, user_errors_exit
 from fer_keras.data.container import SPLITS, FERData, make_fer_data
 from fer_keras.data.hashing import image_hashes
 from fer_keras.data.io import write_csv
 from fer_keras.errors import FERDataError
+
+cv2 = lazy_import("cv2")
 
 FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215,
                         "sad": 4830, "surprise": 3171, "neutral": 4965}

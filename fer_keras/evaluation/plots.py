@@ -6,9 +6,11 @@ user's backend (inline plots in Jupyter keep working).
 """
 
 import numpy as np
-import seaborn as sns
 
+from fer_keras.cli import lazy_import
 from fer_keras.figures import figure, save_figure
+
+sns = lazy_import("seaborn")
 
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
 RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#c62828"

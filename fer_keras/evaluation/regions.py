@@ -28,13 +28,15 @@ filled with the face's mean grey; "whole" is the face itself.
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from fer_keras import IMAGE_SIZE
+from fer_keras.cli import lazy_import
 from fer_keras.data.container import to_model_input
 from fer_keras.errors import FERError
 from fer_keras.models.combine import average_probabilities, majority_vote
+
+cv2 = lazy_import("cv2")
 
 REGIONS = ("left_eye", "right_eye", "nose", "mouth", "rest")
 VOTE_REGIONS = REGIONS + ("whole",)

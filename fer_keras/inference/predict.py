@@ -26,10 +26,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from fer_keras.cli import EXIT_USER_ERROR, user_errors_exit
+from fer_keras.cli import EXIT_USER_ERROR, lazy_import, user_errors_exit
 from fer_keras.constraints import check_options
 from fer_keras.data.container import to_model_input
 from fer_keras.data.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
@@ -40,6 +39,8 @@ from fer_keras.errors import FERDataError, FERError
 from fer_keras.inference.tta import check_tta, predict_tta
 from fer_keras.inference.video import draw_faces, iter_frames, open_video, read_video, video_fps, video_table
 from fer_keras.runs.model_files import check_model, label_set_of, load_model
+
+cv2 = lazy_import("cv2")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")

@@ -12,12 +12,14 @@ import os
 import time
 from pathlib import Path
 
-import cv2
-import pandas as pd
 
 from fer_keras import EMOTIONS
-from fer_keras.files import atomic_write
+from fer_keras.cli import lazy_import
 from fer_keras.errors import FERDataError, FERError
+from fer_keras.files import atomic_write
+
+pd = lazy_import("pandas")
+cv2 = lazy_import("cv2")
 
 
 def open_video(source):

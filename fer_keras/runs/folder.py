@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from fer_keras.files import atomic_write
 from fer_keras.errors import FERError
+from fer_keras.files import atomic_write
 
 BEST = "best.keras"
 CONFIG = "config.json"

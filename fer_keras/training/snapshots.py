@@ -11,8 +11,8 @@ cycle boundaries never move. A budget that later finds the epochs slower can onl
 
 import keras
 
-from fer_keras.files import atomic_write
 from fer_keras.errors import FERError
+from fer_keras.files import atomic_write
 from fer_keras.runs.folder import Run
 
 

@@ -26,10 +26,10 @@ from fer_keras.data.eda import clean
 from fer_keras.data.extra import ExtraFaces, read_extra_faces
 from fer_keras.data.hashing import hashes_in, image_hashes
 from fer_keras.data.io import folder_layout
-from fer_keras.files import atomic_write
 from fer_keras.data.labelsets import add_label_options, get_label_set, label_options_of
 from fer_keras.data.stream import STREAM_SAMPLINGS, FolderIndex, index_folder
 from fer_keras.errors import FERError
+from fer_keras.files import atomic_write
 from fer_keras.models.presets import CPU_PRESETS, SIZES
 from fer_keras.runs.folder import Run, check_output_dir, find_resumable, write_json
 from fer_keras.runtime import mixed_precision_policy, training_steps_per_execution, versions
