@@ -10,7 +10,7 @@ import pytest
 from fer_keras.data import FERDataError, make_fer_data
 from fer_keras.data import eda
 from fer_keras.data.synthetic import generate
-from fer_keras import eda as eda_cli
+from fer_keras.data import eda_report as eda_cli
 
 from conftest import random_images
 
