@@ -16,7 +16,8 @@ from fer_keras.data.synthetic import generate
 from fer_keras.evaluation.evaluate import load_keras_model, rebuild_test_split, variant_from_config
 from fer_keras.models.combine import majority_vote
 from fer_keras.evaluation.region_vote import compare_region_vote
-from fer_keras.evaluation.regions import VOTE_REGIONS, region_vote
+from fer_keras.data.regions import VOTE_REGIONS
+from fer_keras.evaluation.region_vote import region_vote
 from fer_keras.runs.folder import Run
 
 

@@ -6,15 +6,8 @@ import pytest
 
 from fer_keras.data.synthetic import generate
 from fer_keras.errors import FERError
-from fer_keras.evaluation.regions import (
-    GEOMETRIC_CENTRES,
-    REGION_SIZES,
-    REGIONS,
-    VOTE_REGIONS,
-    face_regions,
-    region_boxes,
-    region_vote,
-)
+from fer_keras.data.regions import GEOMETRIC_CENTRES, REGION_SIZES, REGIONS, VOTE_REGIONS, face_regions, region_boxes
+from fer_keras.evaluation.region_vote import region_vote
 
 LANDMARKS = {"left_eye": (12, 17), "right_eye": (35, 16), "nose": (23, 27), "mouth_left": (16, 38),
              "mouth_right": (30, 40)}
@@ -131,3 +124,28 @@ def test_bad_faces_and_landmarks_raise_fer_error(faces):
         face_regions(faces[0], dict(LANDMARKS, nose=(60, 10)))
     with pytest.raises(FERError, match="1 landmark dicts for 4 faces"):
         region_vote([model], faces, landmarks=[LANDMARKS])
+
+
+@pytest.mark.parametrize("region", VOTE_REGIONS)
+def test_a_model_cuts_its_region_as_face_regions_does(faces, region):
+    from fer_keras.models.layers import FaceRegion
+
+    inside = np.asarray(FaceRegion(region)(faces[..., None].astype("float32")))[..., 0]
+    outside = np.stack([face_regions(face, regions=(region,))[region] for face in faces]).astype("float32")
+    assert inside.shape == outside.shape == (len(faces), 48, 48)
+    assert np.abs(inside - outside).mean() < 1.0  # grey levels: bilinear in the graph vs OpenCV's
+
+
+def test_a_region_model_takes_whole_faces_keeps_its_parameters_and_loads_in_safe_mode(faces, tmp_path):
+    from fer_keras.models import build_model
+    from fer_keras.models.registry import model_overrides
+    from fer_keras.runs.model_files import load_model
+
+    assert model_overrides("baseline_cnn", ["model.region=mouth"]) == {"region": "mouth"}
+    model = build_model("baseline_cnn", region="mouth")
+    assert model.input_shape == (None, 48, 48, 1) and model.count_params() == build_model("baseline_cnn").count_params()
+    model.save(tmp_path / "mouth.keras")
+    x = faces[..., None].astype("float32") / 255
+    assert np.allclose(load_model(tmp_path / "mouth.keras").predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(FERError, match="unknown face region 'ear'"):
+        build_model("baseline_cnn", region="ear")

@@ -29,7 +29,7 @@ from fer_keras.evaluation.evaluate import (TIMING_CALLS, add_evaluation_options,
                                            rebuild_test_split, run_data, run_test_split, time_inference,
                                            variant_from_config, write_results)
 from fer_keras.evaluation.members import check_same_split, label_metrics, shared_test_split
-from fer_keras.evaluation.regions import VOTE_REGIONS
+from fer_keras.data.regions import VOTE_REGIONS
 from fer_keras.models.combine import (ENSEMBLE_METHODS, average_probabilities, check_ensemble_method, combine,
                                       ensemble_model)
 from fer_keras.runs.folder import Run, check_output_dir

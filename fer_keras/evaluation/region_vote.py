@@ -1,7 +1,7 @@
 """The region vote of trained runs against their whole-face vote (Bakiasi & Muça 2024):
 ``python -m fer_keras.ensemble --members RUN ... --regions whole,left_eye,right_eye,nose,mouth,rest``.
 
-Every member classifies every region of every face (``fer_keras.evaluation.regions.region_vote``) and the label
+Every member classifies every region of every face (``region_vote`` below) and the label
 most (member, region) pairs predict wins; a tie goes to the highest mean probability over all pairs,
 then the lowest class index. The models see a region at their own 48×48 input: each part's box
 (left_eye, right_eye, nose, mouth) is cut out and **resized back to 48×48** (an enlarged crop);
@@ -20,19 +20,90 @@ report.md (the comparison table in both), the confusion matrix and config.json. 
 """
 
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from fer_keras import IMAGE_SIZE
+from fer_keras.data.container import to_model_input
+from fer_keras.data.regions import VOTE_REGIONS, check_regions, face_regions
 from fer_keras.errors import FERError
 from fer_keras.evaluation.evaluate import (TIMING_CALLS, load_keras_model, model_scores, predicted_labels, read_config,
                                            rebuild_test_split, run_data, time_inference, variant_from_config,
                                            write_results)
 from fer_keras.evaluation.members import check_same_split, label_metrics, shared_test_split
-from fer_keras.evaluation.regions import VOTE_REGIONS, check_class_counts, check_regions, region_vote
-from fer_keras.models.combine import ensemble_model
+from fer_keras.models.combine import average_probabilities, ensemble_model, majority_vote
 from fer_keras.runs.folder import Run, check_output_dir
+
+
+@dataclass(frozen=True, eq=False)
+class RegionVote:
+    """What :func:`region_vote` found for N faces and K classes.
+
+    labels:        N winning classes.
+    votes:         N×K, how many (model, region) pairs voted for each class.
+    probabilities: N×K, the mean probability over all (model, region) pairs (the tie-breaker).
+    members:       the (model name, region) pair of each vote, in order.
+    """
+
+    labels: np.ndarray
+    votes: np.ndarray
+    probabilities: np.ndarray
+    members: tuple
+
+
+def check_class_counts(models, names=None):
+    """The models' shared number of classes; a one-line FERError lists each model's (by ``names``,
+    default their own) unless all have the same number, at least 2."""
+    counts = [int(m.outputs[0].shape[-1]) for m in models]
+    if len(set(counts)) != 1 or counts[0] < 2:
+        listed = ", ".join(f"{name}: {c}" for name, c in zip(names or [m.name for m in models], counts))
+        raise FERError(f"region_vote needs softmax models with the same number of classes (at least 2), got {listed}")
+    return counts[0]
+
+
+def region_vote(models, faces, regions=VOTE_REGIONS, landmarks=None, batch_size=256):
+    """Majority vote of every model on every region of N 48×48 uint8 ``faces`` (Bakiasi & Muça 2024).
+
+    Each (model, region) pair votes its arg-max; the class with most votes wins. A tie is broken by
+    the mean probability over all pairs (``fer_keras.models.combine.majority_vote``: the tied class
+    with the highest summed probability, then the lowest class index).
+
+    Args:
+        models: Keras models taking N×48×48×1 in [0, 1], all with the same number of classes.
+        faces: N×48×48 (or N×48×48×1) uint8 grey faces.
+        regions: names from ``VOTE_REGIONS`` (default: all five regions and the whole face).
+        landmarks: None (fixed geometric regions) or one landmark dict (or None) per face.
+        batch_size: images per predict call.
+
+    Returns a :class:`RegionVote`.
+    """
+    models, regions = list(models), check_regions(regions)
+    if not models:
+        raise FERError("region_vote needs at least one model")
+    num_classes = check_class_counts(models)
+    faces = np.asarray(faces)
+    if faces.ndim == 4 and faces.shape[-1] == 1:
+        faces = faces[..., 0]
+    if faces.ndim != 3 or faces.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or faces.dtype != np.uint8 or not len(faces):
+        raise FERError(f"faces must be N×{IMAGE_SIZE}×{IMAGE_SIZE} uint8 grey images, got shape {faces.shape} and "
+                       f"dtype {faces.dtype}")
+    if landmarks is None:
+        landmarks = [None] * len(faces)
+    elif len(landmarks) != len(faces):
+        raise FERError(f"got {len(landmarks)} landmark dicts for {len(faces)} faces; give one (or None) per face")
+    cut = [face_regions(face, marks, regions) for face, marks in zip(faces, landmarks)]
+    outputs, members = [], []
+    for region in regions:
+        x = to_model_input(np.stack([c[region] for c in cut]))
+        for model in models:
+            outputs.append(np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64))
+            members.append((model.name, region))
+    votes = sum(np.eye(num_classes, dtype=np.int64)[out.argmax(axis=1)] for out in outputs)
+    return RegionVote(majority_vote(outputs), votes, average_probabilities(outputs), tuple(members))
+
 
 WHOLE = ("whole",)
 VOTES = {"region_vote": "Bakiasi & Muça 2024: every member on every region, majority vote",

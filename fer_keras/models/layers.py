@@ -58,3 +58,44 @@ class ChannelPool(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2)
+
+
+@keras.saving.register_keras_serializable(package="fer_keras")
+class FaceRegion(layers.Layer):
+    """One face region of Bakiasi & Muça (2024) cut out of N×48×48×C faces inside the model, so a model
+    trained on a region takes whole faces like any other (its run evaluates, ensembles and serves as usual):
+    a part's box (``fer_keras.data.regions``: the fixed geometric boxes of an aligned face) resized back to
+    48×48 bilinearly; "rest" fills the four parts' boxes with each face's mean; "whole" passes the face on."""
+
+    def __init__(self, region="whole", **kwargs):
+        from fer_keras.data.regions import VOTE_REGIONS
+
+        super().__init__(**kwargs)
+        if region not in VOTE_REGIONS:
+            raise ValueError(f"unknown face region {region!r}; expected one of {', '.join(VOTE_REGIONS)}")
+        self.region = region
+
+    def build(self, input_shape):
+        from fer_keras.data.regions import PARTS, region_boxes
+
+        if tuple(input_shape[1:3]) != (48, 48):
+            raise ValueError(f"FaceRegion takes 48×48 faces, got {tuple(input_shape[1:3])}")
+        self.boxes = region_boxes()  # (x0, y0, x1, y1) in the 48×48 face, all inside it
+        mask = [[0.0 if any(x0 <= x < x1 and y0 <= y < y1 for x0, y0, x1, y1 in map(self.boxes.get, PARTS))
+                 else 1.0 for x in range(48)] for y in range(48)]
+        self.keep = ops.convert_to_tensor(mask)[None, :, :, None]
+
+    def call(self, x):
+        if self.region == "whole":
+            return x
+        if self.region == "rest":
+            keep = ops.cast(self.keep, x.dtype)
+            return x * keep + ops.mean(x, axis=(1, 2, 3), keepdims=True) * (1 - keep)
+        x0, y0, x1, y1 = self.boxes[self.region]
+        return ops.image.resize(x[:, y0:y1, x0:x1, :], (48, 48), interpolation="bilinear")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "region": self.region}

@@ -7,6 +7,7 @@ from typing import Callable
 
 import keras
 
+from fer_keras.data.regions import VOTE_REGIONS
 from fer_keras.errors import FERError
 from fer_keras.models.attention import build_attention_vit
 from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT, scale_width
@@ -109,6 +110,8 @@ def build_model(name, /, **kwargs):
     ``width`` (a multiplier of every convolution's filters and hidden Dense layer's units) goes to the
     builder when it has that argument, and is applied by ``blocks.scale_width`` to any other family
     (random weights only): every family has a thinner, CPU-sized form (``models.presets``).
+    ``region`` (a name in ``fer_keras.data.regions.VOTE_REGIONS``, default "whole") puts a
+    ``layers.FaceRegion`` before the model: a member for the region vote of per-region models.
     """
     try:
         builder = MODEL_BUILDERS[name]
@@ -125,8 +128,21 @@ def build_model(name, /, **kwargs):
         raise FERError(f"width must be a number in (0, 4], got {width!r}")
     if width != 1.0 and kwargs.get("weights") is not None:
         raise FERError(f"width={width} rebuilds {name} with random weights: it does not combine with weights=")
+    region = kwargs.pop("region", "whole")
+    if region not in VOTE_REGIONS:
+        raise FERError(f"unknown face region {region!r}; expected one of {', '.join(VOTE_REGIONS)}")
     model = builder(**kwargs)
-    return model if width == 1.0 else scale_width(model, width)
+    model = model if width == 1.0 else scale_width(model, width)
+    return model if region == "whole" else on_region(model, region)
+
+
+def on_region(model, region):
+    """``model`` behind a ``FaceRegion(region)`` layer: it takes whole 48×48 faces and sees one region."""
+    from fer_keras.models.layers import FaceRegion
+
+    inputs = keras.Input(model.inputs[0].shape[1:], name="face")
+    return keras.Model(inputs, model(FaceRegion(region, name=f"{region}_region")(inputs)),
+                       name=f"{model.name}_{region}")
 
 
 def model_overrides(name, assignments):
@@ -140,6 +156,7 @@ def model_overrides(name, assignments):
 
     parameters = dict(inspect.signature(MODEL_BUILDERS[name]).parameters)
     parameters.setdefault("width", inspect.Parameter("width", inspect.Parameter.KEYWORD_ONLY, default=1.0))
+    parameters.setdefault("region", inspect.Parameter("region", inspect.Parameter.KEYWORD_ONLY, default="whole"))
     settable = [p for p in parameters if p not in ("input_shape", "num_classes", "binary", "auxiliary", "name")]
     kwargs = {}
     for assignment in assignments:

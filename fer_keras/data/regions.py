@@ -1,6 +1,7 @@
-"""Face regions and the region vote of Bakiasi & Muça (2024): every model classifies the whole face
-and five regions of it — left eye, right eye, nose, mouth, the rest of the face — and the label
-most (model, region) pairs predict wins.
+"""Face regions of Bakiasi & Muça (2024): the whole face and five regions of it — left eye, right
+eye, nose, mouth, the rest of the face. Their region vote (``fer_keras.evaluation.region_vote``) lets the
+label most (model, region) pairs predict win; a model can also be trained on one region
+(``--set model.region=NAME``: ``fer_keras.models.layers.FaceRegion`` cuts it out inside the model).
 
 A region is a box of fixed size (``REGION_SIZES``, in 48×48-face pixels) centred on a point:
 
@@ -26,15 +27,11 @@ resized back to 48×48, so the same models classify it; "rest" is the face with 
 filled with the face's mean grey; "whole" is the face itself.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from fer_keras import IMAGE_SIZE
 from fer_keras.cli import lazy_import
-from fer_keras.data.container import to_model_input
 from fer_keras.errors import FERError
-from fer_keras.models.combine import average_probabilities, majority_vote
 
 cv2 = lazy_import("cv2")
 
@@ -123,70 +120,3 @@ def face_regions(face48, landmarks=None, regions=REGIONS):
             x0, y0, x1, y1 = (v + margin for v in boxes[region])
             out[region] = cv2.resize(padded[y0:y1, x0:x1], (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_LINEAR)
     return out
-
-
-@dataclass(frozen=True, eq=False)
-class RegionVote:
-    """What :func:`region_vote` found for N faces and K classes.
-
-    labels:        N winning classes.
-    votes:         N×K, how many (model, region) pairs voted for each class.
-    probabilities: N×K, the mean probability over all (model, region) pairs (the tie-breaker).
-    members:       the (model name, region) pair of each vote, in order.
-    """
-
-    labels: np.ndarray
-    votes: np.ndarray
-    probabilities: np.ndarray
-    members: tuple
-
-
-def check_class_counts(models, names=None):
-    """The models' shared number of classes; a one-line FERError lists each model's (by ``names``,
-    default their own) unless all have the same number, at least 2."""
-    counts = [int(m.outputs[0].shape[-1]) for m in models]
-    if len(set(counts)) != 1 or counts[0] < 2:
-        listed = ", ".join(f"{name}: {c}" for name, c in zip(names or [m.name for m in models], counts))
-        raise FERError(f"region_vote needs softmax models with the same number of classes (at least 2), got {listed}")
-    return counts[0]
-
-
-def region_vote(models, faces, regions=VOTE_REGIONS, landmarks=None, batch_size=256):
-    """Majority vote of every model on every region of N 48×48 uint8 ``faces`` (Bakiasi & Muça 2024).
-
-    Each (model, region) pair votes its arg-max; the class with most votes wins. A tie is broken by
-    the mean probability over all pairs (``fer_keras.models.combine.majority_vote``: the tied class
-    with the highest summed probability, then the lowest class index).
-
-    Args:
-        models: Keras models taking N×48×48×1 in [0, 1], all with the same number of classes.
-        faces: N×48×48 (or N×48×48×1) uint8 grey faces.
-        regions: names from ``VOTE_REGIONS`` (default: all five regions and the whole face).
-        landmarks: None (fixed geometric regions) or one landmark dict (or None) per face.
-        batch_size: images per predict call.
-
-    Returns a :class:`RegionVote`.
-    """
-    models, regions = list(models), check_regions(regions)
-    if not models:
-        raise FERError("region_vote needs at least one model")
-    num_classes = check_class_counts(models)
-    faces = np.asarray(faces)
-    if faces.ndim == 4 and faces.shape[-1] == 1:
-        faces = faces[..., 0]
-    if faces.ndim != 3 or faces.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or faces.dtype != np.uint8 or not len(faces):
-        raise FERError(f"faces must be N×{IMAGE_SIZE}×{IMAGE_SIZE} uint8 grey images, got shape {faces.shape} and "
-                       f"dtype {faces.dtype}")
-    if landmarks is None:
-        landmarks = [None] * len(faces)
-    elif len(landmarks) != len(faces):
-        raise FERError(f"got {len(landmarks)} landmark dicts for {len(faces)} faces; give one (or None) per face")
-    cut = [face_regions(face, marks, regions) for face, marks in zip(faces, landmarks)]
-    outputs, members = [], []
-    for region in regions:
-        x = to_model_input(np.stack([c[region] for c in cut]))
-        for model in models:
-            outputs.append(np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64))
-            members.append((model.name, region))
-    votes = sum(np.eye(num_classes, dtype=np.int64)[out.argmax(axis=1)] for out in outputs)
-    return RegionVote(majority_vote(outputs), votes, average_probabilities(outputs), tuple(members))
