@@ -74,7 +74,7 @@ from fer_keras.training.variants import get_variant  # noqa: E402"""),
     ("markdown", """\
 ## The recipe
 
-The variant is data (`fer_keras/variants.py`): model, cleaning steps, split, balancing, learning rate, batch size, epochs and callback settings."""),
+The variant is data (`fer_keras/training/variants.py`): model, cleaning steps, split, balancing, learning rate, batch size, epochs and callback settings."""),
     ("code", """\
 variant = get_variant(VARIANT)
 print(f"{variant.name}: {variant.description} [{variant.reference}]")
@@ -293,7 +293,7 @@ FAMILY_CELLS = [  # after the story, the parameters and the imports
     ("markdown", """\
 ## The recipes
 
-Each variant is data (`fer_keras/variants.py`): model, split, balancing, learning rate, batch size, epochs and the paper it follows."""),
+Each variant is data (`fer_keras/training/variants.py`): model, split, balancing, learning rate, batch size, epochs and the paper it follows."""),
     ("code", """\
 pd.DataFrame([get_variant(name).to_dict() for name in VARIANTS]).set_index("name")[
     ["model", "split", "sampling", "learning_rate", "batch_size", "epochs", "reference"]]"""),
@@ -351,7 +351,7 @@ REGION_VOTE_CELLS = [
     ("markdown", """\
 ## The region vote
 
-Bakiasi & Muça's ensemble: every model classifies the whole face and five regions of it — left eye, right eye, nose, mouth and the rest of the face — and the label most (model, region) pairs predict wins; a tie goes to the highest mean probability. Each part's box is cut out and resized back to 48×48, so the same models classify it; *rest* is the face with the four boxes filled with its mean grey (`fer_keras/regions.py`). It is compared with the same models' whole-face vote: the choice between the two is made on the validation split only, and the test split is reported once, for both. From a shell: `python -m fer_keras.ensemble --members RUN ... --regions whole,left_eye,right_eye,nose,mouth,rest`."""),
+Bakiasi & Muça's ensemble: every model classifies the whole face and five regions of it — left eye, right eye, nose, mouth and the rest of the face — and the label most (model, region) pairs predict wins; a tie goes to the highest mean probability. Each part's box is cut out and resized back to 48×48, so the same models classify it; *rest* is the face with the four boxes filled with its mean grey (`fer_keras/data/regions.py`). It is compared with the same models' whole-face vote: the choice between the two is made on the validation split only, and the test split is reported once, for both. From a shell: `python -m fer_keras.ensemble --members RUN ... --regions whole,left_eye,right_eye,nose,mouth,rest`."""),
     ("code", """\
 votes = compare_region_vote([run["run_dir"] for run in runs.values()], REGIONS, results_dir=RESULTS_DIR,
                             n_calls=TIMING_CALLS)

@@ -76,7 +76,7 @@ def main(argv=None):
         prog="python -m fer_keras.tflite",
         description="Export a trained .keras face classifier to TensorFlow Lite for fast CPU inference; the "
         "result works wherever fer_keras takes a model (evaluate --model, predict --model, EmotionRecognizer).",
-        epilog="example: python -m fer_keras.tflite fer_keras/pretrained/fernet_s.keras fernet_s_int8.tflite "
+        epilog="example: python -m fer_keras.tflite fer_keras/models/pretrained/fernet_s.keras fernet_s_int8.tflite "
         "--quantize int8 --data fer2013.csv.gz")
     parser.add_argument("model", help="a trained .keras file")
     parser.add_argument("out", help="the .tflite file to write")
