@@ -57,7 +57,7 @@ def run_main(main, argv, capsys, root):
 def test_bench_refuses_a_non_tflite_file_and_bounds_its_numbers_before_work(tmp_path, capsys, argv, message):
     from fer_keras.bench.speed import main
 
-    tflite = Path(fer_keras.__file__).parent / "models" / "pretrained" / "fernet_s_int8.tflite"  # the package's own export
+    tflite = Path(fer_keras.__file__).parent / "models" / "pretrained" / "fernet_s_int8.tflite"  # the shipped export
     names = {"tflite": str(tflite), "csv": str(tiny_csv(tmp_path)), "fake": str(tmp_path / "fake.tflite")}
     (tmp_path / "fake.tflite").write_bytes(b"\x00" * 64)
     err = run_main(main, [a.format(**names) for a in argv], capsys, tmp_path)

@@ -329,6 +329,23 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
     assert "did not learn" not in rows[0]
 
 
+def test_a_region_member_is_named_by_its_region_and_left_out_of_the_cpu_zoo_table(tmp_path):
+    from fer_keras.evaluation.results import write_tables
+
+    for name, kwargs in (("whole-face", {}), ("mouth", {"region": "mouth"})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(
+            {"variant": "cnn_lstm_first", "test_accuracy": 0.55, "test_macro_recall": 0.5, "data": "fer2013.csv.gz",
+             "protocol": "honest", "recipe": "modern", "time_budget_minutes": 7, "epochs_run": 5}))
+        (tmp_path / name / "config.json").write_text(json.dumps(
+            {"size": "cpu", "model_kwargs": kwargs, "variant": {"model": "cnn_lstm_first"}}))
+    write_tables(tmp_path)
+    readme = (tmp_path / "README.md").read_text()
+    cpu_zoo = readme.split("## The zoo at CPU size")[1].split("\n## ")[0]
+    assert "](whole-face)" in cpu_zoo and "](mouth)" not in cpu_zoo
+    assert "`cnn_lstm_first` on the mouth region" in readme
+
+
 def test_ensemble_of_two_runs_is_evaluated_and_tabulated(trained):
     from fer_keras.evaluation.ensemble import evaluate_ensemble
     from fer_keras.evaluation.evaluate import load_keras_model

@@ -97,6 +97,7 @@ def _row(run_dir, metrics):
         "time_budget_minutes": metrics.get("time_budget_minutes"),
         "recipe_changes": _recipe_changes(config.get("recipe") or {}),
         "model_kwargs": ", ".join(f"{k}={v}" for k, v in sorted((config.get("model_kwargs") or {}).items())),
+        "region": (config.get("model_kwargs") or {}).get("region"),  # a member of the region vote
         "config": f"{run_dir.name}/config.json" if (run_dir / "config.json").exists() else None,
         "report": f"{run_dir.name}/report.md" if (run_dir / "report.md").exists() else None,
     }
@@ -181,7 +182,8 @@ def markdown_table(rows):
         if r["paper_accuracy"] is not None:
             paper = f"{r['paper_accuracy']:.2f}" + (" (leaky)" if r["paper_source"] == THESIS_LEAKY else "")
         config = f"[config]({r['config']})" if r["config"] else "—"
-        table.append((run, f"`{r['variant']}`", r["data"] or "—", protocol, epochs,
+        variant = f"`{r['variant']}`" + (f" on the {r['region']} region" if r["region"] else "")
+        table.append((run, variant, r["data"] or "—", protocol, epochs,
                       _cell(r["train_cpu_minutes"], "{:.0f}"), _accuracy_cell(r),
                       _cell(r["macro_precision"], "{:.2f}"), _cell(r["macro_recall"], "{:.2f}"),
                       _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r), speed, paper, config))
@@ -237,7 +239,8 @@ def cpu_zoo_table(rows):
     """The CPU-size runs of every family beside its paper's claim and its paper-size run here (markdown)."""
     from fer_keras.models.presets import CPU_PRESETS
 
-    honest = [r for r in rows if r["data"].startswith("fer2013") and not r["leaky"] and r["family"]]
+    honest = [r for r in rows if r["data"].startswith("fer2013") and not r["leaky"] and r["family"]
+              and not r["region"]]  # the region vote's members are reported with their vote
     cpu = sorted((r for r in honest if r["size"] == "cpu"), key=lambda r: (r["family"], r["teacher"], r["run"]))
     paper_size = {}  # runs of the paper's model as published: no builder argument changed
     for r in honest:
