@@ -1,15 +1,18 @@
-"""Small tensor-in, tensor-out helpers shared by the model builders."""
-
-import keras
-from keras import layers
+"""Small tensor-in, tensor-out helpers shared by the model builders: each block is defined here once
+(``conv_bn_relu`` serves every family's Conv → BatchNorm → ReLU, with the family's own bias, momentum
+and names), and what acts on built models (``scale_width``, ``unfreeze_last_layers``)."""
 
 from fer_keras.errors import FERError
+from fer_keras.models.lazy import keras, layers
 
 MAIN_OUTPUT = "predictions"
 """The name of every model's output layer (``classifier_head``): the one inference uses."""
 
 AUX_OUTPUTS = ("aux1", "aux2")
 """The auxiliary training outputs a family with ``aux_outputs`` adds after ``predictions`` (GoogLeNet's)."""
+
+SPP_BINS = (1, 2, 4)
+"""The grids of spatial pyramid pooling (``layers.SpatialPyramidPooling``, SPP-net's default)."""
 
 
 def conv_block(x, filters, dropout=0.25, pool_padding="valid", name="block", bn_momentum=0.99):
@@ -24,6 +27,22 @@ def conv_block(x, filters, dropout=0.25, pool_padding="valid", name="block", bn_
     x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     x = layers.MaxPooling2D(2, padding=pool_padding, name=f"{name}_pool")(x)
     return layers.Dropout(dropout, name=f"{name}_drop")(x)
+
+
+def conv_bn_relu(x, filters, name, kernel_size=3, *, strides=1, padding="same", use_bias=False, bn_momentum=0.99,
+                 zero_gamma=False, relu=True, conv_suffix="_conv"):
+    """Conv2D (linear) → BatchNorm [→ ReLU], named ``{name}{conv_suffix}``, ``{name}_bn``, ``{name}_relu``.
+
+    The families differ only in these arguments: FERNet and SPP-net use no bias and ``bn_momentum=0.9``;
+    the CNN-LSTM (``padding``) and ResEmoteNet keep the bias (``use_bias=True``, the authors' PyTorch
+    default); ResNet34 / RMN start a residual branch's last BatchNorm scale at 0 (``zero_gamma``) and
+    end it without ReLU (``relu=False``); GoogLeNet names its convolution ``{name}`` (``conv_suffix=""``).
+    """
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+                      name=f"{name}{conv_suffix}")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, gamma_initializer="zeros" if zero_gamma else "ones",
+                                  name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
 def dense_block(x, units, dropout=0.5, name="fc", bn_momentum=0.99):
@@ -96,3 +115,23 @@ def dense_bn_relu(x, units, name="fc1"):
     x = layers.Dense(units, use_bias=False, name=name)(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def unfreeze_last_layers(model, n, base):
+    """Make the last ``n`` layers of ``model``'s nested backbone ``base`` trainable and keep every
+    BatchNormalization layer in it frozen (inference mode), as PAtt-Lite's second stage does (Ngwe et
+    al. 2024); the earlier layers stay frozen. ``n`` larger than the backbone unfreezes all of it.
+    Returns ``model``; recompile it before training (Keras reads ``trainable`` at compile time). A
+    family names its backbone in ``ModelFamily.backbone`` (its unfreeze policy).
+    """
+    try:
+        backbone = model.get_layer(base)
+    except ValueError:
+        raise FERError(f"model {model.name!r} has no backbone layer {base!r} to unfreeze") from None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise FERError(f"n must be a number of layers (0 or more), got {n!r}")
+    backbone.trainable = True
+    first = max(len(backbone.layers) - n, 0)
+    for i, layer in enumerate(backbone.layers):
+        layer.trainable = i >= first and not isinstance(layer, layers.BatchNormalization)
+    return model

@@ -1,9 +1,8 @@
 """The plain CNNs of Białek et al. (2023): five-layer (Table 3) and six-layer (Table 5)."""
 
-import keras
-from keras import layers
-
 from fer_keras.models.blocks import classifier_head, conv_block, dense_block, image_input
+from fer_keras.models.family import QUARTER, ModelFamily, bialek_figures, cpu_preset
+from fer_keras.models.lazy import keras, layers
 
 FIVE_LAYER_FILTERS = (128, 256, 512, 1024, 1024)
 
@@ -95,3 +94,15 @@ def build_baseline_cnn(input_shape=(48, 48, 1), num_classes=7, binary=False, dro
     x = dense_block(x, dense_units, dense_dropout, name="fc1", bn_momentum=0.9)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILIES = (
+    ModelFamily("baseline_cnn", build_baseline_cnn, "this project's small yardstick", (684_935, 684_231, 704),
+                cpu=cpu_preset(684_935, recipe={}, why="already CPU-sized")),
+    ModelFamily("five_layer_cnn", build_five_layer_cnn, "Białek et al. 2023, Table 3", (16_307_207, 16_299_783, 7_424),
+                min_input=32, cpu=cpu_preset(1_023_239, QUARTER, why="16.3 M → 1.0 M parameters", epoch=1.22),
+                figures=bialek_figures("five_layer", (67.69, 69.77, 70.09, 71.43), 0.63)),
+    ModelFamily("six_layer_cnn", build_six_layer_cnn, "Białek et al. 2023, Table 5", (34_545_159, 34_535_175, 9_984),
+                min_input=32, cpu=cpu_preset(2_166_663, QUARTER, why="34.5 M → 2.2 M parameters", epoch=1.43),
+                figures=bialek_figures("six_layer", (67.63, 69.02, 70.61, 71.11), 0.75)),
+)

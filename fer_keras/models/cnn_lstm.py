@@ -1,16 +1,8 @@
 """CNN-LSTM models of the thesis (chapter 8): the first form (§8.1) and the final one (§8.5)."""
 
-import keras
-from keras import layers
-
-from fer_keras.models.blocks import classifier_head, image_input
-
-
-def _conv_bn_relu(x, filters, padding, name):
-    """Conv2D 3×3 (linear) → BatchNorm → ReLU, named ``{name}_conv``, ``{name}_bn``, ``{name}_relu``."""
-    x = layers.Conv2D(filters, 3, padding=padding, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+from fer_keras.models.blocks import classifier_head, conv_bn_relu, image_input
+from fer_keras.models.family import THESIS_LEAKY, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 
 
 def build_cnn_lstm(input_shape=(48, 48, 1), num_classes=7, binary=False, conv_dropout=0.1,
@@ -33,15 +25,15 @@ def build_cnn_lstm(input_shape=(48, 48, 1), num_classes=7, binary=False, conv_dr
         name: the model's name.
     """
     inputs = image_input(input_shape)
-    x = _conv_bn_relu(inputs, 32, "valid", "block1")
-    x = _conv_bn_relu(x, 64, "valid", "block2")
+    x = conv_bn_relu(inputs, 32, "block1", padding="valid", use_bias=True)
+    x = conv_bn_relu(x, 64, "block2", padding="valid", use_bias=True)
     x = layers.MaxPooling2D(2, name="block2_pool")(x)
     x = layers.Dropout(conv_dropout, name="block2_drop")(x)
-    x = _conv_bn_relu(x, 64, "same", "block3")
-    x = _conv_bn_relu(x, 128, "same", "block4")
+    x = conv_bn_relu(x, 64, "block3", padding="same", use_bias=True)
+    x = conv_bn_relu(x, 128, "block4", padding="same", use_bias=True)
     x = layers.MaxPooling2D(2, name="block4_pool")(x)
     x = layers.Dropout(conv_dropout, name="block4_drop")(x)
-    x = _conv_bn_relu(x, 128, "same", "block5")
+    x = conv_bn_relu(x, 128, "block5", padding="same", use_bias=True)
     x = layers.MaxPooling2D(2, name="block5_pool")(x)
     x = layers.Reshape((-1, 128), name="to_sequence")(x)
     x = layers.LSTM(128, return_sequences=True, name="lstm1")(x)
@@ -69,9 +61,20 @@ def build_cnn_lstm_first(input_shape=(48, 48, 1), num_classes=7, binary=False, n
     inputs = image_input(input_shape)
     x = inputs
     for i, filters in enumerate((32, 64, 128), start=1):
-        x = _conv_bn_relu(x, filters, "same", f"block{i}")
+        x = conv_bn_relu(x, filters, f"block{i}", padding="same", use_bias=True)
         x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
     x = layers.Reshape((-1, 128), name="to_sequence")(x)
     x = layers.LSTM(64, name="lstm1")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILIES = (
+    ModelFamily("cnn_lstm", build_cnn_lstm, "Ismail 2022 thesis §8.5 (text; states 457,031)", (474_247, 473_415, 832),
+                min_input=16, cpu=cpu_preset(474_247, why="already CPU-sized", epoch=3.17),
+                # the thesis over-sampled before splitting: its figures hold for the leaky protocol only
+                figures={"cnn_lstm_v5_final": figure(82.7, THESIS_LEAKY),
+                         "cnn_lstm_v5_final_thesis_protocol": figure(82.7, THESIS_LEAKY)}),
+    ModelFamily("cnn_lstm_first", build_cnn_lstm_first, "Ismail 2022 thesis §8.1 (reconstructed)",
+                (143_431, 142_983, 448), min_input=16, cpu=cpu_preset(143_431, why="already CPU-sized", epoch=1.17)),
+)

@@ -8,20 +8,12 @@ FER2013 models that reach 71–73 % (Pramerdorfer & Kampel 2016; Khaireddin & Ch
 global-average-pooled head keeps the parameter count low and lets TTA crops of other sizes pass.
 """
 
-import keras
-from keras import layers
-
-from fer_keras.models.blocks import classifier_head, image_input
+from fer_keras.models.blocks import classifier_head, conv_bn_relu, image_input
+from fer_keras.models.family import ModelFamily, cpu_preset
+from fer_keras.models.lazy import keras, layers
 
 FERNET_WIDTHS = {"t": 16, "s": 32, "m": 48}
 """Size presets: the first stage's width (the stages have width, 2×, 4×, 8× that)."""
-
-
-def conv_bn_relu(x, filters, name, bn_momentum=0.9):
-    """Conv2D 3×3 same (no bias) → BatchNorm → ReLU, named ``{name}_conv`` / ``_bn`` / ``_relu``."""
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
 
 
 def build_fernet(input_shape=(48, 48, 1), num_classes=7, binary=False, size="s", width=None, depth=2,
@@ -53,7 +45,7 @@ def build_fernet(input_shape=(48, 48, 1), num_classes=7, binary=False, size="s",
     x = inputs
     for stage, multiple in enumerate((1, 2, 4, 8), start=1):
         for i in range(1, int(depth) + 1):
-            x = conv_bn_relu(x, width * multiple, name=f"stage{stage}_{i}")
+            x = conv_bn_relu(x, width * multiple, f"stage{stage}_{i}", bn_momentum=0.9)
         x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="head_drop")(x)
@@ -72,3 +64,10 @@ def fernet_preset(size):
     build.__name__ = f"build_fernet_{size}"
     build.__doc__ = f"FERNet-{size.upper()} (first-stage width {FERNET_WIDTHS[size]}); see :func:`build_fernet`."
     return build
+
+
+FAMILIES = tuple(
+    ModelFamily(f"fernet_{size}", fernet_preset(size), "this project (issue 12)", parameters, min_input=16,
+                cpu=cpu_preset(parameters[0], recipe={}, base_recipe="modern_sgd", why="this project's CPU family"))
+    for size, parameters in [("t", (295_575, 294_615, 960)), ("s", (1_176_359, 1_174_439, 1_920)),
+                             ("m", (2_642_359, 2_639_479, 2_880))])

@@ -14,10 +14,11 @@ Dense softmax. Their 6×6 map pools to 1×1 here (4×4 at 224), so their Dense 1
 instead of 2048; on inputs whose 4a map is smaller than 5×5 the pool shrinks to the map.
 """
 
-import keras
-from keras import layers
+from functools import partial
 
-from fer_keras.models.blocks import AUX_OUTPUTS, classifier_head, image_input
+from fer_keras.models.blocks import AUX_OUTPUTS, classifier_head, conv_bn_relu, image_input
+from fer_keras.models.family import QUARTER, TRINH, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 
 INCEPTION_FILTERS = {
     "3a": (64, 96, 128, 16, 32, 32),
@@ -38,12 +39,8 @@ POOL_BEFORE = {"4a": "pool3", "5a": "pool4"}
 AUX_AFTER = {"4a": AUX_OUTPUTS[0], "4d": AUX_OUTPUTS[1]}
 """The modules whose output feeds an auxiliary classifier (the paper's 4a and 4d)."""
 
-
-def conv_unit(x, filters, kernel_size, name, strides=1):
-    """Conv2D same (no bias) → BatchNorm → ReLU, named ``{name}``, ``{name}_bn``, ``{name}_relu``."""
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+conv_unit = partial(conv_bn_relu, conv_suffix="")
+"""GoogLeNet's Conv → BatchNorm → ReLU unit (``blocks.conv_bn_relu``), its convolution named ``{name}``."""
 
 
 def inception_module(x, filters, name):
@@ -54,11 +51,11 @@ def inception_module(x, filters, name):
     ``{name}_5x5``, ``{name}_pool``, ``{name}_pool_proj`` and ``{name}_concat`` (the output).
     """
     n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj = filters
-    branch1 = conv_unit(x, n1x1, 1, f"{name}_1x1")
-    branch3 = conv_unit(conv_unit(x, n3x3_reduce, 1, f"{name}_3x3_reduce"), n3x3, 3, f"{name}_3x3")
-    branch5 = conv_unit(conv_unit(x, n5x5_reduce, 1, f"{name}_5x5_reduce"), n5x5, 5, f"{name}_5x5")
+    branch1 = conv_unit(x, n1x1, f"{name}_1x1", 1)
+    branch3 = conv_unit(conv_unit(x, n3x3_reduce, f"{name}_3x3_reduce", 1), n3x3, f"{name}_3x3", 3)
+    branch5 = conv_unit(conv_unit(x, n5x5_reduce, f"{name}_5x5_reduce", 1), n5x5, f"{name}_5x5", 5)
     pooled = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
-    branch_pool = conv_unit(pooled, pool_proj, 1, f"{name}_pool_proj")
+    branch_pool = conv_unit(pooled, pool_proj, f"{name}_pool_proj", 1)
     return layers.Concatenate(name=f"{name}_concat")([branch1, branch3, branch5, branch_pool])
 
 
@@ -68,7 +65,7 @@ def auxiliary_classifier(x, num_classes, binary, name):
     ``{name}_conv``, ``{name}_flatten``, ``{name}_fc``, ``{name}_drop``."""
     pool_size = min(5, x.shape[1], x.shape[2])
     x = layers.AveragePooling2D(pool_size, strides=3, name=f"{name}_pool")(x)
-    x = conv_unit(x, 128, 1, f"{name}_conv")
+    x = conv_unit(x, 128, f"{name}_conv", 1)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
     x = layers.Dropout(0.7, name=f"{name}_drop")(x)
@@ -97,10 +94,10 @@ def build_googlenet(input_shape=(48, 48, 1), num_classes=7, binary=False, auxili
         name: the model's name.
     """
     inputs = image_input(input_shape)
-    x = conv_unit(inputs, 64, 3, "stem_conv1")
+    x = conv_unit(inputs, 64, "stem_conv1", 3)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool1")(x)
-    x = conv_unit(x, 64, 1, "stem_conv2_reduce")
-    x = conv_unit(x, 192, 3, "stem_conv2")
+    x = conv_unit(x, 64, "stem_conv2_reduce", 1)
+    x = conv_unit(x, 192, "stem_conv2", 3)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool2")(x)
     aux = []
     for module, filters in INCEPTION_FILTERS.items():
@@ -113,3 +110,10 @@ def build_googlenet(input_shape=(48, 48, 1), num_classes=7, binary=False, auxili
     x = layers.Dropout(dropout, name="head_drop")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, [outputs, *aux] if auxiliary else outputs, name=name)
+
+
+FAMILY = ModelFamily(
+    "googlenet", build_googlenet, "Szegedy et al. 2015; Trinh et al. 2023 (55 %, 60 epochs)",
+    (5_993_735, 5_979_175, 14_560), aux_outputs=True,
+    cpu=cpu_preset(390_871, QUARTER, why="6.0 M → 0.39 M parameters", epoch=1.36),
+    figures={"googlenet_trinh": figure(55.0, TRINH)})

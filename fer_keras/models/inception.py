@@ -7,10 +7,9 @@ normalisation) → ``keras.applications.InceptionV3`` without its top, global-av
 224×224 RGB AffectNet images and report 80.5 % for it alone (85.2 % for the vote).
 """
 
-import keras
-from keras import layers
-
 from fer_keras.models.blocks import classifier_head, image_input
+from fer_keras.models.family import BAKIASI_AFFECTNET, FROM_SCRATCH, QUARTER, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 from fer_keras.models.transfer import BASE_IMAGE_SIZE, pretrained_base
 
 INCEPTION_MIN_BASE_SIZE = 75
@@ -48,3 +47,11 @@ def build_inceptionv3_transfer(input_shape=(48, 48, 1), num_classes=7, binary=Fa
     x = layers.Dropout(dropout, name="head_drop")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILY = ModelFamily(
+    "inceptionv3_transfer", build_inceptionv3_transfer, "Szegedy et al. 2016; Bakiasi & Muça 2024 (member of the vote)",
+    (21_817_127, 21_782_695, 34_432), preprocessing="tf",
+    cpu=cpu_preset(1_379_879, {**QUARTER, "base_size": 75},
+                   why=f"{FROM_SCRATCH}; 75 px is InceptionV3's smallest input"),
+    figures={"inceptionv3_trinh": figure(80.5, BAKIASI_AFFECTNET)})

@@ -5,7 +5,7 @@ before loading)."""
 import keras
 from keras import layers, ops
 
-SPP_BINS = (1, 2, 4)
+from fer_keras.models.blocks import SPP_BINS
 
 
 @keras.saving.register_keras_serializable(package="fer_keras")

@@ -1,99 +1,118 @@
-"""One registry of model families, as data: ``MODEL_FAMILIES``, ``build_model(name, **kwargs)`` and
-``compile_model``. Adding a family is one builder file and one entry here; the tests run over the
-registry (shapes, parameter totals, minimum input, safe-mode save/reload)."""
+"""One registry of model families, discovered: ``MODEL_FAMILIES``, ``build_model(name, **kwargs)`` and
+``compile_model``.
 
-from dataclasses import dataclass
-from typing import Callable
+A family is one module. It declares ``FAMILY = ModelFamily(...)`` (or ``FAMILIES = (...)``) at its top
+level (``fer_keras.models.family``), and :func:`discover` finds it: in this package, then in the folders
+of the ``FER_KERAS_FAMILIES`` environment variable (``os.pathsep``-separated; each ``*.py`` file there is
+a plug-in module). Nothing lists the families by hand, so adding one is adding its file; the tests run
+over the registry (shapes, parameter totals, minimum input, safe-mode save/reload, CPU sizes).
 
-import keras
+Discovery reads each module's source first and imports only the modules that assign ``FAMILY`` or
+``FAMILIES``; the builder modules import Keras lazily (``fer_keras.models.lazy``), so the registry —
+and ``--list`` — is ready without a Keras backend.
+"""
+
+import ast
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+from pathlib import Path
 
 from fer_keras.data.regions import VOTE_REGIONS
 from fer_keras.errors import FERError
-from fer_keras.models.attention import build_attention_vit
-from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT, scale_width
-from fer_keras.models.cnn import build_baseline_cnn, build_five_layer_cnn, build_six_layer_cnn
-from fer_keras.models.cnn_lstm import build_cnn_lstm, build_cnn_lstm_first
-from fer_keras.models.fernet import fernet_preset
-from fer_keras.models.googlenet import build_googlenet
-from fer_keras.models.inception import build_inceptionv3_transfer
-from fer_keras.models.pattlite import build_pattlite
-from fer_keras.models.resemotenet import build_resemotenet
-from fer_keras.models.rmn import build_cbam_resnet34, build_resnet34, build_rmn
-from fer_keras.models.spp import build_spp_net
-from fer_keras.models.transfer import build_resnet50_transfer, build_vgg16_transfer
-from fer_keras.models.trinh import build_resnet50v2_trinh
-from fer_keras.models.vit import build_patch_vit
+from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT, scale_width, unfreeze_last_layers
+from fer_keras.models.family import ModelFamily
+from fer_keras.models.lazy import keras
+
+PLUGIN_PATH = "FER_KERAS_FAMILIES"
+"""The environment variable naming the plug-in folders (``os.pathsep``-separated) whose modules declare
+more families."""
+
+DECLARATIONS = ("FAMILY", "FAMILIES")
+"""The top-level names a module declares its families by: one ``ModelFamily``, or a sequence of them."""
 
 
-@dataclass(frozen=True)
-class ModelFamily:
-    """A registered model: its builder and the facts about it that tests and tools rely on.
-
-    parameters:    (total, trainable, non-trainable) at 48×48×1, 7 classes, ``weights=None``.
-    min_input:     the smallest image side the builder accepts (``build_model`` checks it).
-    preprocessing: what the model does to its [0, 1] grey input before its base: "none", or (resize,
-                   grey → RGB, then, in the graph) "caffe" (×255, BGR mean subtracted), "tf" ([-1, 1])
-                   or "torch" (ImageNet mean/std); see ``transfer.grey_to_base_input``.
-    aux_outputs:   whether training adds auxiliary outputs that the saved inference model drops: the
-                   builder then takes ``auxiliary=True`` and returns [predictions, *AUX_OUTPUTS]
-                   (``parameters`` are the inference model's).
-    """
-
-    builder: Callable
-    paper: str
-    parameters: tuple
-    min_input: int = 8
-    preprocessing: str = "none"
-    aux_outputs: bool = False
+def declares_families(path):
+    """Whether the Python file ``path`` assigns ``FAMILY`` or ``FAMILIES`` at its top level (read, not run)."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        if any(isinstance(target, ast.Name) and target.id in DECLARATIONS for target in targets):
+            return True
+    return False
 
 
-MODEL_FAMILIES = {
-    "baseline_cnn": ModelFamily(build_baseline_cnn, "this project's small yardstick", (684_935, 684_231, 704)),
-    "five_layer_cnn": ModelFamily(build_five_layer_cnn, "Białek et al. 2023, Table 3",
-                                  (16_307_207, 16_299_783, 7_424), min_input=32),
-    "six_layer_cnn": ModelFamily(build_six_layer_cnn, "Białek et al. 2023, Table 5",
-                                 (34_545_159, 34_535_175, 9_984), min_input=32),
-    "vgg16_transfer": ModelFamily(build_vgg16_transfer, "Białek et al. 2023, Table 7",
-                                  (16_794_823, 6_795_911, 9_998_912), preprocessing="caffe"),
-    "resnet50_transfer": ModelFamily(build_resnet50_transfer, "Białek et al. 2023, Table 8 (states 27,771,847)",
-                                     (27_798_407, 27_745_287, 53_120), preprocessing="caffe"),
-    "cnn_lstm": ModelFamily(build_cnn_lstm, "Ismail 2022 thesis §8.5 (text; states 457,031)",
-                            (474_247, 473_415, 832), min_input=16),
-    "cnn_lstm_first": ModelFamily(build_cnn_lstm_first, "Ismail 2022 thesis §8.1 (reconstructed)",
-                                  (143_431, 142_983, 448), min_input=16),
-    "attention_vit": ModelFamily(build_attention_vit, "Ismail 2022 thesis §8.6 (text; states 197,799)",
-                                 (324_567, 324_567, 0)),
-    "resnet50v2_trinh": ModelFamily(build_resnet50v2_trinh, "Trinh et al. 2023, §2.1.2",
-                                    (29_996_231, 29_946_567, 49_664), preprocessing="tf"),
-    "patch_vit": ModelFamily(build_patch_vit, "Dosovitskiy et al. 2021; Trinh et al. 2023 (CPU-sized, from scratch)",
-                             (315_463, 315_463, 0), min_input=16),
-    "spp_net": ModelFamily(build_spp_net, "He et al. 2015; Bakiasi & Muça 2024 (member of the vote)",
-                           (3_147_431, 3_145_447, 1_984)),
-    "inceptionv3_transfer": ModelFamily(build_inceptionv3_transfer,
-                                        "Szegedy et al. 2016; Bakiasi & Muça 2024 (member of the vote)",
-                                        (21_817_127, 21_782_695, 34_432), preprocessing="tf"),
-    "googlenet": ModelFamily(build_googlenet, "Szegedy et al. 2015; Trinh et al. 2023 (55 %, 60 epochs)",
-                             (5_993_735, 5_979_175, 14_560), aux_outputs=True),
-    "fernet_t": ModelFamily(fernet_preset("t"), "this project (issue 12)", (295_575, 294_615, 960), min_input=16),
-    "fernet_s": ModelFamily(fernet_preset("s"), "this project (issue 12)", (1_176_359, 1_174_439, 1_920),
-                            min_input=16),
-    "fernet_m": ModelFamily(fernet_preset("m"), "this project (issue 12)", (2_642_359, 2_639_479, 2_880),
-                            min_input=16),
-    "resemotenet": ModelFamily(build_resemotenet, "Roy et al. 2024 (authors' code; 80,238,599 learnable)",
-                               (80_260_999, 80_238_599, 22_400), preprocessing="torch"),
-    "pattlite": ModelFamily(build_pattlite, "Ngwe et al. 2024 (1.10 M; attention across patch tokens, not the batch)",
-                            (1_102_664, 280_648, 822_016), preprocessing="tf"),
-    "resnet34": ModelFamily(build_resnet34, "He et al. 2016; Pham et al. 2020's 72.42 % (48×48, small stem)",
-                            (21_296_455, 21_279_431, 17_024)),
-    "cbam_resnet34": ModelFamily(build_cbam_resnet34, "Woo et al. 2018 on ResNet34 (48×48, small stem)",
-                                 (21_459_283, 21_442_227, 17_056)),
-    "rmn": ModelFamily(build_rmn, "Pham et al. 2020 (states 142.9 M at 224; 48×48, small stem here)",
-                       (137_865_415, 137_787_591, 77_824), min_input=16),
-}
+def families_of(module):
+    """The ``ModelFamily`` objects ``module`` declares (``FAMILY``, then ``FAMILIES``)."""
+    declared = [module.FAMILY] if hasattr(module, "FAMILY") else []
+    declared += list(getattr(module, "FAMILIES", ()))
+    for family in declared:
+        if not isinstance(family, ModelFamily):
+            raise FERError(f"{module.__name__} declares {family!r}, which is not a fer_keras.models.family.ModelFamily")
+    return declared
+
+
+def package_modules():
+    """The modules of this package that declare families, imported, in file-name order."""
+    package = sys.modules[__name__.rpartition(".")[0]]
+    for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+        path = Path(info.module_finder.path) / f"{info.name.rpartition('.')[2]}.py"
+        if not info.ispkg and path.is_file() and declares_families(path):
+            yield importlib.import_module(info.name)
+
+
+def plugin_modules(folders):
+    """The ``*.py`` modules of the plug-in ``folders`` that declare families, imported (as
+    ``fer_keras_plugin_<folder index>_<stem>``, so a plug-in may share a name with a package module)."""
+    for index, folder in enumerate(folders):
+        folder = Path(folder).expanduser()
+        if not folder.is_dir():
+            raise FERError(f"{PLUGIN_PATH} names {folder}, which is not a folder")
+        for path in sorted(folder.glob("*.py")):
+            if not declares_families(path):
+                continue
+            name = f"fer_keras_plugin_{index}_{path.stem}"
+            if name not in sys.modules:
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[name]
+                    raise
+            yield sys.modules[name]
+
+
+def plugin_folders(environ=None):
+    """The folders of ``FER_KERAS_FAMILIES`` (none when it is unset or empty)."""
+    value = (os.environ if environ is None else environ).get(PLUGIN_PATH, "")
+    return [folder for folder in value.split(os.pathsep) if folder.strip()]
+
+
+def discover(folders=None):
+    """Name → ``ModelFamily`` for every family of this package, then of the plug-in ``folders``
+    (default: ``FER_KERAS_FAMILIES``'s). Two families of one name are an error, so a plug-in cannot
+    silently replace a family of the package."""
+    found, where = {}, {}
+    modules = [*package_modules(), *plugin_modules(plugin_folders() if folders is None else folders)]
+    for module in modules:
+        for family in families_of(module):
+            if family.name in found:
+                raise FERError(f"model family {family.name!r} is declared twice: in {where[family.name]} and "
+                               f"in {module.__name__}")
+            found[family.name], where[family.name] = family, module.__name__
+    return found
+
+
+MODEL_FAMILIES = discover()
 """Model name → family. Every builder takes ``input_shape``, ``num_classes``, ``binary``, ``name``."""
 
 MODEL_BUILDERS = {name: family.builder for name, family in MODEL_FAMILIES.items()}
-"""Model name → builder (a view of ``MODEL_FAMILIES``)."""
+"""Model name → builder (a view of ``MODEL_FAMILIES``; tests add a builder here by hand)."""
 
 
 def takes_width(name):
@@ -174,6 +193,19 @@ def model_overrides(name, assignments):
         except (ValueError, SyntaxError):
             kwargs[key] = text
     return kwargs
+
+
+def unfreeze_backbone(model, n):
+    """Apply the unfreeze policy of ``model``'s family: the last ``n`` layers of the nested backbone
+    its family names (``ModelFamily.backbone``) trainable, BatchNorm kept frozen. The backbone is found
+    by name in ``model``, so a renamed model or a training model with auxiliary outputs is served too.
+    Returns ``model``; recompile it before training."""
+    backbones = [family.backbone for family in MODEL_FAMILIES.values() if family.backbone]
+    present = {layer.name for layer in model.layers} & set(backbones)
+    if not present:
+        raise FERError(f"model {model.name!r} has no backbone layer {' or '.join(map(repr, backbones))} to unfreeze "
+                       "(ModelFamily.backbone)")
+    return unfreeze_last_layers(model, n, base=present.pop())
 
 
 AUX_LOSS_WEIGHT = 0.3

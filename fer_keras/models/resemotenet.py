@@ -11,11 +11,10 @@ The paper's 79.79 % on FER2013 does not reproduce on the standard splits (public
 from scratch).
 """
 
-import keras
-from keras import layers
-
 from fer_keras.errors import FERError
-from fer_keras.models.blocks import classifier_head, image_input
+from fer_keras.models.blocks import classifier_head, conv_bn_relu, image_input
+from fer_keras.models.family import QUARTER, ROY_UNREPRODUCED, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 from fer_keras.models.transfer import grey_to_base_input
 
 RESEMOTENET_BASE_SIZE = 64
@@ -25,14 +24,6 @@ STEM_FILTERS = (64, 128, 256)
 RESIDUAL_FILTERS = (512, 1024, 2048)
 HEAD_UNITS = (1024, 512, 256)
 SE_REDUCTION = 16
-
-
-def conv_bn_relu(x, filters, name, strides=1, relu=True):
-    """Conv2D 3×3 same (with bias, as the authors' PyTorch default) → BatchNorm [→ ReLU], named
-    ``{name}_conv``, ``{name}_bn``, ``{name}_relu``."""
-    x = layers.Conv2D(filters, 3, strides=strides, padding="same", name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
 def squeeze_excitation(x, reduction=SE_REDUCTION, name="se"):
@@ -48,8 +39,8 @@ def squeeze_excitation(x, reduction=SE_REDUCTION, name="se"):
 def residual_block(x, filters, name, strides=2):
     """Conv 3×3/``strides`` → BN → ReLU → Conv 3×3 → BN, plus a 1×1/``strides`` projection with
     BatchNorm (the authors' shortcut has it), added, then ReLU (``{name}_out``)."""
-    y = conv_bn_relu(x, filters, f"{name}_1", strides=strides)
-    y = conv_bn_relu(y, filters, f"{name}_2", relu=False)
+    y = conv_bn_relu(x, filters, f"{name}_1", strides=strides, use_bias=True)
+    y = conv_bn_relu(y, filters, f"{name}_2", use_bias=True, relu=False)
     shortcut = layers.Conv2D(filters, 1, strides=strides, name=f"{name}_proj")(x)
     shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
     x = layers.Add(name=f"{name}_add")([y, shortcut])
@@ -92,7 +83,7 @@ def build_resemotenet(input_shape=(48, 48, 1), num_classes=7, binary=False, base
     inputs = image_input(input_shape)
     x = grey_to_base_input(inputs, base_size, "torch")
     for i, filters in enumerate(STEM_FILTERS, start=1):
-        x = conv_bn_relu(x, max(1, round(filters * width)), f"stem{i}")
+        x = conv_bn_relu(x, max(1, round(filters * width)), f"stem{i}", use_bias=True)
         x = layers.MaxPooling2D(2, name=f"stem{i}_pool")(x)
         if i < len(STEM_FILTERS):
             x = layers.Dropout(stem_dropout, name=f"stem{i}_drop")(x)
@@ -105,3 +96,10 @@ def build_resemotenet(input_shape=(48, 48, 1), num_classes=7, binary=False, base
         x = layers.Dropout(dropout, name=f"fc{i}_drop")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILY = ModelFamily(
+    "resemotenet", build_resemotenet, "Roy et al. 2024 (authors' code; 80,238,599 learnable)",
+    (80_260_999, 80_238_599, 22_400), preprocessing="torch",
+    cpu=cpu_preset(6_038_119, {**QUARTER, "base_size": 48}, why="80 M → 6.0 M parameters", epoch=1.51),
+    figures={"resemotenet": figure(79.79, ROY_UNREPRODUCED)})

@@ -11,12 +11,10 @@ four stages see 24, 12, 6 and 3 pixels (the paper's 56, 28, 14, 7); ``width`` sc
 (0.5 or 0.25 make CPU-sized models). The parameter totals depend on the stem and ``width`` only.
 """
 
-import keras
-from keras import layers
-
 from fer_keras.errors import FERError
-from fer_keras.models.blocks import classifier_head, image_input
-from fer_keras.models.layers import ChannelPool
+from fer_keras.models.blocks import classifier_head, conv_bn_relu, image_input
+from fer_keras.models.family import PHAM, QUARTER, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 
 RESNET34_BLOCKS = (3, 4, 6, 3)
 RESNET_WIDTHS = (64, 128, 256, 512)
@@ -26,18 +24,12 @@ MASK_DEPTHS = (4, 3, 2, 1)
 STEMS = ("small", "imagenet")
 
 
-def conv_bn(x, filters, kernel_size, name, strides=1, relu=True, zero_gamma=False):
-    """Conv2D same (no bias) → BatchNorm [→ ReLU], named ``{name}_conv``, ``{name}_bn``, ``{name}_relu``.
-    ``zero_gamma`` starts the BatchNorm's scale at 0 (the masks' residual branches, as the authors')."""
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(gamma_initializer="zeros" if zero_gamma else "ones", name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
-
-
 def cbam(x, name, reduction=16, kernel_size=7):
     """Convolutional block attention module (Woo et al. 2018, Fig. 2): channel attention (a shared
     MLP C → C/``reduction`` → C on the average- and max-pooled map, summed, sigmoid), then spatial
     attention (a ``kernel_size``² convolution with BatchNorm on the channels' max and mean, sigmoid)."""
+    from fer_keras.models.layers import ChannelPool  # (a Layer subclass: imports Keras)
+
     channels = x.shape[-1]
     hidden = layers.Dense(max(channels // reduction, 1), activation="relu", name=f"{name}_mlp1")
     expand = layers.Dense(channels, name=f"{name}_mlp2")
@@ -47,7 +39,7 @@ def cbam(x, name, reduction=16, kernel_size=7):
     gate = layers.Activation("sigmoid", name=f"{name}_channel_gate")(gate)
     x = layers.Multiply(name=f"{name}_channel_scale")([x, gate])
     gate = ChannelPool(name=f"{name}_channel_pool")(x)
-    gate = conv_bn(gate, 1, kernel_size, f"{name}_spatial", relu=False)
+    gate = conv_bn_relu(gate, 1, f"{name}_spatial", kernel_size, relu=False)
     gate = layers.Activation("sigmoid", name=f"{name}_spatial_gate")(gate)
     return layers.Multiply(name=f"{name}_spatial_scale")([x, gate])
 
@@ -56,13 +48,13 @@ def basic_block(x, filters, name, strides=1, attention=False, zero_gamma=False):
     """ResNet's BasicBlock: 3×3/``strides`` → BN → ReLU → 3×3 → BN [→ CBAM on this branch, as Woo et
     al. place it], plus the input (a 1×1/``strides`` projection with BN when the shape changes),
     then ReLU (``{name}_out``)."""
-    y = conv_bn(x, filters, 3, f"{name}_1", strides=strides)
-    y = conv_bn(y, filters, 3, f"{name}_2", relu=False, zero_gamma=zero_gamma)
+    y = conv_bn_relu(x, filters, f"{name}_1", 3, strides=strides)
+    y = conv_bn_relu(y, filters, f"{name}_2", 3, relu=False, zero_gamma=zero_gamma)
     if attention:
         y = cbam(y, f"{name}_cbam")
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
-        shortcut = conv_bn(x, filters, 1, f"{name}_proj", strides=strides, relu=False)
+        shortcut = conv_bn_relu(x, filters, f"{name}_proj", 1, strides=strides, relu=False)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
@@ -100,10 +92,10 @@ def build_resnet_family(input_shape=(48, 48, 1), num_classes=7, binary=False, wi
     inputs = image_input(input_shape)
     widths = [max(1, round(w * width)) for w in RESNET_WIDTHS]
     if stem == "imagenet":
-        x = conv_bn(inputs, widths[0], 7, "stem", strides=2)
+        x = conv_bn_relu(inputs, widths[0], "stem", 7, strides=2)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     else:
-        x = conv_bn(inputs, widths[0], 3, "stem")
+        x = conv_bn_relu(inputs, widths[0], "stem", 3)
         x = layers.MaxPooling2D(2, name="stem_pool")(x)
     if masks and any(side is not None and side % 8 for side in x.shape[1:3]):
         raise FERError(f"input_shape {tuple(input_shape)} gives a {x.shape[1]}×{x.shape[2]} first stage: the "
@@ -172,3 +164,19 @@ def build_rmn(input_shape=(48, 48, 1), num_classes=7, binary=False, width=1.0, s
     """
     return build_resnet_family(input_shape, num_classes, binary, width, stem, masks=True, dropout=dropout,
                                name=name)
+
+
+FAMILIES = (
+    ModelFamily("resnet34", build_resnet34, "He et al. 2016; Pham et al. 2020's 72.42 % (48×48, small stem)",
+                (21_296_455, 21_279_431, 17_024),
+                cpu=cpu_preset(1_338_199, QUARTER, why="21.3 M → 1.3 M parameters", epoch=1.42),
+                figures={"resnet34": figure(72.42, PHAM)}),
+    ModelFamily("cbam_resnet34", build_cbam_resnet34, "Woo et al. 2018 on ResNet34 (48×48, small stem)",
+                (21_459_283, 21_442_227, 17_056),
+                cpu=cpu_preset(1_350_658, QUARTER, why="21.5 M → 1.4 M parameters", epoch=2.24),
+                figures={"cbam_resnet34": figure(73.39, f"{PHAM}, CBAM-ResNet50 (not 34)")}),
+    ModelFamily("rmn", build_rmn, "Pham et al. 2020 (states 142.9 M at 224; 48×48, small stem here)",
+                (137_865_415, 137_787_591, 77_824), min_input=16,
+                cpu=cpu_preset(2_171_871, {"width": 0.125}, why="138 M → 2.2 M parameters", epoch=3.63),
+                figures={"rmn": figure(74.14, PHAM)}),
+)

@@ -6,12 +6,9 @@ grids of (nearly) equal bins and concatenates them: C·(1 + 4 + 16) features wha
 height and width.
 """
 
-import keras
-from keras import layers
-
-from fer_keras.models.blocks import classifier_head, dense_bn_relu, image_input
-from fer_keras.models.fernet import conv_bn_relu
-from fer_keras.models.layers import SPP_BINS, SpatialPyramidPooling
+from fer_keras.models.blocks import SPP_BINS, classifier_head, conv_bn_relu, dense_bn_relu, image_input
+from fer_keras.models.family import BAKIASI_AFFECTNET, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 
 
 def build_spp_net(input_shape=(48, 48, 1), num_classes=7, binary=False, widths=(32, 64, 128, 256), bins=SPP_BINS,
@@ -37,11 +34,13 @@ def build_spp_net(input_shape=(48, 48, 1), num_classes=7, binary=False, widths=(
             die; ``False`` gives the plain Dense ReLU, whose units died under the modern recipe (issue 21).
         name: the model's name.
     """
+    from fer_keras.models.layers import SpatialPyramidPooling  # (a Layer subclass: imports Keras)
+
     shape = tuple(input_shape)
     inputs = keras.Input(shape=shape, name="image") if None in shape[:2] else image_input(shape)
     x = inputs
     for stage, filters in enumerate(widths, start=1):
-        x = conv_bn_relu(x, filters, name=f"stage{stage}")
+        x = conv_bn_relu(x, filters, f"stage{stage}", bn_momentum=0.9)
         if stage < len(widths):
             x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
     x = SpatialPyramidPooling(bins, name="spp")(x)
@@ -50,3 +49,9 @@ def build_spp_net(input_shape=(48, 48, 1), num_classes=7, binary=False, widths=(
     x = layers.Dropout(dropout, name="fc1_drop")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILY = ModelFamily(
+    "spp_net", build_spp_net, "He et al. 2015; Bakiasi & Muça 2024 (member of the vote)", (3_147_431, 3_145_447, 1_984),
+    cpu=cpu_preset(3_147_431, why="already CPU-sized", epoch=1.51),
+    figures={"spp_net_trinh": figure(78.5, BAKIASI_AFFECTNET)})

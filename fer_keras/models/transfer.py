@@ -12,12 +12,12 @@ import os
 import warnings
 from pathlib import Path
 
-import keras
 import numpy as np
-from keras import layers
 
 from fer_keras.errors import FERError
 from fer_keras.models.blocks import classifier_head, conv_block, image_input
+from fer_keras.models.family import FROM_SCRATCH, QUARTER, ModelFamily, bialek_figures, cpu_preset
+from fer_keras.models.lazy import keras, layers
 
 BASE_IMAGE_SIZE = 224
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -199,3 +199,16 @@ def build_resnet50_transfer(input_shape=(48, 48, 1), num_classes=7, binary=False
     x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILIES = (
+    ModelFamily("vgg16_transfer", build_vgg16_transfer, "Białek et al. 2023, Table 7",
+                (16_794_823, 6_795_911, 9_998_912), preprocessing="caffe",
+                cpu=cpu_preset(1_053_751, {**QUARTER, "base_size": 48, "freeze_base": False},
+                               why=f"{FROM_SCRATCH}: the whole model trains", epoch=0.5),
+                figures=bialek_figures("vgg16", (70.22, 69.44, 72.54, 71.78), 4.9)),
+    ModelFamily("resnet50_transfer", build_resnet50_transfer, "Białek et al. 2023, Table 8 (states 27,771,847)",
+                (27_798_407, 27_745_287, 53_120), preprocessing="caffe",
+                cpu=cpu_preset(1_767_143, {**QUARTER, "base_size": 64}, why=FROM_SCRATCH, epoch=1.8),
+                figures=bialek_figures("resnet50", (72.72, 72.83, 74.77, 74.47), 3.9)),
+)

@@ -8,10 +8,9 @@ trained 25 epochs (3 h 30 on its GPU) with class weights, augmentation and 20 % 
 out for validation, and reports 68 % on FER2013.
 """
 
-import keras
-from keras import layers
-
 from fer_keras.models.blocks import classifier_head, dense_bn_relu, image_input
+from fer_keras.models.family import FROM_SCRATCH, QUARTER, TRINH, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 from fer_keras.models.transfer import BASE_IMAGE_SIZE, pretrained_base
 
 
@@ -49,3 +48,9 @@ def build_resnet50v2_trinh(input_shape=(48, 48, 1), num_classes=7, binary=False,
          else layers.Dense(dense_units, activation="relu", name="fc1")(x))
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILY = ModelFamily(
+    "resnet50v2_trinh", build_resnet50v2_trinh, "Trinh et al. 2023, §2.1.2", (29_996_231, 29_946_567, 49_664),
+    preprocessing="tf", cpu=cpu_preset(1_530_167, {**QUARTER, "base_size": 64}, why=FROM_SCRATCH, epoch=1.46),
+    figures={"resnet50v2_trinh": figure(68.0, TRINH)})

@@ -9,11 +9,9 @@ pre-norm transformer blocks (LayerNorm → multi-head self-attention → residua
 GELU → residual) and global average pooling of the tokens instead of a class token.
 """
 
-import keras
-from keras import layers
-
 from fer_keras.models.blocks import classifier_head, image_input
-from fer_keras.models.layers import PositionEmbedding
+from fer_keras.models.family import TRINH, VIT_RECIPE, ModelFamily, cpu_preset, figure
+from fer_keras.models.lazy import keras, layers
 
 
 def transformer_block(x, heads, mlp_units, dropout, name):
@@ -49,6 +47,8 @@ def build_patch_vit(input_shape=(48, 48, 1), num_classes=7, binary=False, patch_
         dropout: in attention, the MLP and before the head.
         name: the model's name.
     """
+    from fer_keras.models.layers import PositionEmbedding  # (a Layer subclass: imports Keras)
+
     if int(dim) % int(heads):
         raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
     if any(side % int(patch_size) for side in tuple(input_shape)[:2]):
@@ -64,3 +64,10 @@ def build_patch_vit(input_shape=(48, 48, 1), num_classes=7, binary=False, patch_
     x = layers.Dropout(dropout, name="head_drop")(x)
     outputs = classifier_head(x, num_classes, binary)
     return keras.Model(inputs, outputs, name=name)
+
+
+FAMILY = ModelFamily(
+    "patch_vit", build_patch_vit, "Dosovitskiy et al. 2021; Trinh et al. 2023 (CPU-sized, from scratch)",
+    (315_463, 315_463, 0), min_input=16,
+    cpu=cpu_preset(309_703, {"patch_size": 6}, VIT_RECIPE, why="64 tokens of 6×6 instead of 144 of 4×4", epoch=1.61),
+    figures={"patch_vit_trinh": figure(69.0, f"{TRINH}, pretrained ViT-Base")})

@@ -34,7 +34,7 @@ class Stage:
                    stage is the validation split.
     epochs:        the stage's epochs; ``None``: the run's ``--epochs`` (or the variant's).
     unfreeze:      make the last ``unfreeze`` layers of the backbone trainable, BatchNorm kept frozen
-                   (``fer_keras.models.pattlite.unfreeze_last_layers``); 0 leaves the model as it is.
+                   (the family's unfreeze policy, ``ModelFamily.backbone``); 0 leaves the model as it is.
     learning_rate: the stage's learning rate; ``None``: the recipe's.
     """
 
@@ -125,14 +125,14 @@ def enter_stage(model, stage, best_path):
     """``model`` with the weights of the checkpoint ``best_path`` (matched by layer name, so a
     training model with auxiliary heads takes its inference model's weights) and ``stage``'s
     layers unfrozen. Compile it afterwards: Keras reads ``trainable`` at compile time."""
-    from fer_keras.models.pattlite import unfreeze_last_layers
+    from fer_keras.models.registry import unfreeze_backbone
     from fer_keras.runs.model_files import load_model
 
     best = load_model(best_path)
     for layer in best.layers:
         if layer.weights:
             model.get_layer(layer.name).set_weights(layer.get_weights())
-    return unfreeze_last_layers(model, stage.unfreeze) if stage.unfreeze else model
+    return unfreeze_backbone(model, stage.unfreeze) if stage.unfreeze else model
 
 
 def stage_logger(number):

@@ -1,6 +1,7 @@
 """Named experiments as data: model + cleaning + split + balancing + hyper-parameters + reference.
 
-Adding a thesis variation or a paper's table row is adding one entry to ``VARIANTS``.
+Adding a thesis variation or a paper's table row is adding one entry to ``VARIANTS``; a model family
+that no entry trains (a plug-in's) gets a default variant named after it (``family_defaults``).
 ``python -m fer_keras.train --list`` prints them.
 """
 
@@ -9,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from fer_keras import EMOTIONS
 from fer_keras.errors import FERError
 from fer_keras.models.presets import CPU_PRESETS, SIZES
+from fer_keras.models.registry import MODEL_FAMILIES
 from fer_keras.training.callbacks import CallbackConfig
 from fer_keras.training.stages import Stage, stages_from_records
 
@@ -242,7 +244,28 @@ def _pattlite_finetune(variants):
 
 _ALL = ([BASELINE, *BASELINE_LEAKAGE_PAIR, *FERNET] + _thesis_variants() + _bialek_variants()
         + _trinh_protocol_variants() + _ensemble_report_variants())
-VARIANTS = {v.name: v for v in _ALL + [_pattlite_finetune(_ALL)]}
+
+
+def family_defaults(variants, families):
+    """A default variant for each family in ``families`` that none of ``variants`` trains — a plug-in
+    family's —, so that adding a family needs no entry here: named after the family, on the Usage
+    split with the ``Variant`` defaults, overridden by the family's own ``ModelFamily.variant`` fields."""
+    trained = {v.model for v in variants}
+    taken = {v.name for v in variants}
+    out = []
+    for family in families.values():
+        if family.name in trained:
+            continue
+        if family.name in taken:
+            raise FERError(f"model family {family.name!r} has no variant, and its default variant's name is taken")
+        fields = {"description": f"{family.name}: the family's default variant", "reference": family.paper,
+                  **family.variant}
+        out.append(Variant(name=family.name, model=family.name, **fields))
+    return out
+
+
+_ALL += [_pattlite_finetune(_ALL)]
+VARIANTS = {v.name: v for v in _ALL + family_defaults(_ALL, MODEL_FAMILIES)}
 DEFAULT_VARIANT = "baseline_cnn"
 """The CLI's default: the only variant that trains to a meaningful accuracy in minutes on 2 CPU cores."""
 
