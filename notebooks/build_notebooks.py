@@ -41,10 +41,10 @@ MODEL_CELLS = [  # a single-model notebook with MODEL_KWARGS: after the recipe
     ("markdown", """\
 ## The model
 
-Built with `MODEL_KWARGS` (the paper's size without them); the registry (`fer_keras.models.MODEL_FAMILIES`) records its paper and its parameter totals at the paper's size."""),
+Built with `MODEL_KWARGS` (the paper's size without them); the registry (`fer_keras.models.MODEL_FAMILIES`) records its paper and its parameter totals at the paper's size (`ModelFamily.facts()`)."""),
     ("code", """\
 build_model(variant.model, **MODEL_KWARGS).summary(line_length=110)
-pd.Series(vars(MODEL_FAMILIES[variant.model]), dtype=object).drop("builder").to_frame("registry")"""),
+pd.Series(MODEL_FAMILIES[variant.model].facts(), dtype=object).to_frame("registry")"""),
 ]
 
 FAMILY_PARAMETERS = COMMON_PARAMETERS + """\
@@ -300,10 +300,10 @@ pd.DataFrame([get_variant(name).to_dict() for name in VARIANTS]).set_index("name
     ("markdown", """\
 ## The models
 
-The registry's facts (`fer_keras.models.MODEL_FAMILIES`): the paper, the parameter totals at 48×48×1 with 7 classes and the paper's widths (total, trainable, non-trainable), the smallest input side and the preprocessing inside the graph; and `built_parameters`, the total of each model as built with its `MODEL_KWARGS` (e.g. a smaller `width` or `base_size` on a CPU), which is what is trained."""),
+The registry's facts (`ModelFamily.facts()`, declared by each family's module): the paper, the parameter totals at 48×48×1 with 7 classes and the paper's widths (total, trainable, non-trainable), the smallest input side, the preprocessing inside the graph, the auxiliary outputs and the CPU size's parameter total; and `built_parameters`, the total of each model as built with its `MODEL_KWARGS` (e.g. a smaller `width` or `base_size` on a CPU), which is what is trained."""),
     ("code", """\
-families = pd.DataFrame({name: vars(MODEL_FAMILIES[get_variant(name).model]) for name in VARIANTS}).T
-families.drop(columns="builder").assign(built_parameters=pd.Series({
+families = pd.DataFrame({name: MODEL_FAMILIES[get_variant(name).model].facts() for name in VARIANTS}).T
+families.assign(built_parameters=pd.Series({
     name: build_model(get_variant(name).model, **MODEL_KWARGS.get(name, {})).count_params() for name in VARIANTS}))"""),
     ("markdown", """\
 ## Train and evaluate every variant
