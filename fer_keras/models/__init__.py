@@ -20,6 +20,7 @@ _HELPERS = {
     "classifier_head": "blocks",
     "conv_block": "blocks",
     "conv_bn_relu": "blocks",
+    "build_fernet": "fernet",
     "inception_module": "googlenet",
     "unfreeze_last_layers": "pattlite",
     "SpatialPyramidPooling": "layers",

@@ -6,6 +6,9 @@ JAX — is loaded. So the builder modules write ``from fer_keras.models.lazy imp
 ``import keras``: the names read the same inside the builders, and the backend starts when the first
 layer is built. Nothing is put in ``sys.modules`` until then.
 
+``fer_keras.cli.lazy_import`` defers a top-level package the same way, but it finds its module's spec
+first, and finding ``keras.layers`` imports ``keras``: so the submodules are deferred here by name.
+
 A module that needs Keras at import time — a ``keras.layers.Layer`` subclass, as in
 ``fer_keras.models.layers`` — imports it directly; the builders import such a module inside the
 function that uses it.
