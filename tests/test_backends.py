@@ -19,6 +19,8 @@ import json, sys
 import numpy as np, keras
 from fer_keras.models import build_model, compile_model
 from fer_keras.runs.model_files import load_model
+
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
 found = {}
 x = np.random.default_rng(0).random((32, 48, 48, 1), dtype=np.float32)
 y = np.eye(7, dtype="float32")[np.arange(32) % 7]

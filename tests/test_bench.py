@@ -41,6 +41,7 @@ def test_bench_times_bfloat16_beside_float32_in_the_same_run(tmp_path):
     assert f"| tensorflow-spe{spe}-bfloat16 |" in done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--steps", "0"], "--steps must be at least 1, got 0"),
     (["--model", "nope"], "unknown model 'nope'"),

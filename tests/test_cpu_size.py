@@ -10,6 +10,8 @@ from fer_keras.models.presets import CPU_PRESETS
 from fer_keras.models.registry import MODEL_FAMILIES
 from fer_keras.training.variants import VARIANTS, at_size, get_variant
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 
 def test_every_family_has_a_cpu_size_and_the_presets_name_only_families():
     assert set(CPU_PRESETS) == set(MODEL_FAMILIES)

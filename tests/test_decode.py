@@ -168,6 +168,7 @@ def tiny_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_predict_skips_bad_images_lists_them_and_reads_a_data_uri(tmp_path, tiny_model):
     photo = tmp_path / "photo.png"
     photo.write_bytes(encoded(size=96))
@@ -184,6 +185,7 @@ def test_predict_skips_bad_images_lists_them_and_reads_a_data_uri(tmp_path, tiny
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.png", "empty.png", "photo.png"]
 
 
+@pytest.mark.slow
 def test_predict_exits_2_when_every_image_is_bad(tmp_path, tiny_model):
     (tmp_path / "bomb.png").write_bytes(bomb_png())
     result = run("fer_keras.predict", "--model", tiny_model, tmp_path / "bomb.png", "data:image/png;base64,AAAA")

@@ -56,6 +56,7 @@ def trained_run(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_the_cli_diagnoses_a_run_and_writes_json(trained_run, tmp_path):
     done = subprocess.run([sys.executable, "-m", "fer_keras.diagnose", str(trained_run), "--faces", "200",
                            "--json", str(tmp_path / "d.json")], capture_output=True, text=True, timeout=600,
@@ -68,6 +69,7 @@ def test_the_cli_diagnoses_a_run_and_writes_json(trained_run, tmp_path):
     assert f"{trained_run.name}: validation accuracy" in done.stdout
 
 
+@pytest.mark.slow
 def test_recalibration_recovers_a_model_whose_batchnorm_statistics_are_stale(trained_run, tmp_path):
     import keras
 

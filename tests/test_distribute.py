@@ -35,6 +35,8 @@ import keras
 import numpy as np
 from fer_keras.training.distribute import placement, visible_devices
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 assert len(visible_devices()) == 2  # splits the host CPU before the backend starts
 
 def model():

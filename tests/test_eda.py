@@ -205,6 +205,7 @@ def test_eda_cli_bad_data_path_exits_2_with_one_line(tmp_path, capsys):
 # --------------------------------------------------------------------------- real FER2013 (DESIGN §2)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_fer2013_duplicates_match_the_thesis(fer2013):
     groups = eda.find_duplicates(fer2013)

@@ -149,6 +149,7 @@ def evaluated(trained):
     return evaluate_run(run_dir(trained), results_dir=trained["results"], n_calls=3)
 
 
+@pytest.mark.slow
 def test_a_run_records_its_test_split_and_evaluation_reads_it_from_there(trained):
     from fer_keras.runs.folder import Run
     from fer_keras.training.train import prepare
@@ -346,6 +347,7 @@ def test_a_region_member_is_named_by_its_region_and_left_out_of_the_cpu_zoo_tabl
     assert "`cnn_lstm_first` on the mouth region" in readme
 
 
+@pytest.mark.slow
 def test_ensemble_of_two_runs_is_evaluated_and_tabulated(trained):
     from fer_keras.evaluation.ensemble import evaluate_ensemble
     from fer_keras.evaluation.evaluate import load_keras_model
@@ -378,6 +380,7 @@ def test_greedy_selection_adds_members_while_the_validation_accuracy_rises():
     assert select_members([good, good.copy()], labels) == ([0], [0.75])  # no rise, no second member
 
 
+@pytest.mark.slow
 def test_ensemble_select_tests_only_the_members_chosen_on_validation(trained):
     from fer_keras.evaluation.ensemble import evaluate_ensemble
     from fer_keras.evaluation.evaluate import load_keras_model, rebuild_test_split, run_data, variant_from_config
@@ -446,6 +449,7 @@ def test_ensemble_select_in_the_wrong_place_is_one_line_and_exit_2(trained, args
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_saliency_cli_writes_a_grid(trained, tmp_path):
     from fer_keras.evaluation.saliency import main
 

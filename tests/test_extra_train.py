@@ -19,6 +19,8 @@ from fer_keras.data.pre_proc_data import pre_proc_data
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 PLANTED = {"happy": 3, "sad": 2, "surprise": 2}
 """Synthetic faces per emotion folder that the Haar cascade finds, rendered 4× on a 320-px canvas."""
 

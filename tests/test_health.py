@@ -81,6 +81,7 @@ def runs(tmp_path_factory):
         yield {"root": root, "csv": csv, "healthy": healthy, "dead": dead, "student": student, "common": common}
 
 
+@pytest.mark.slow
 def test_a_run_with_a_dead_head_says_it_did_not_learn_and_why(runs, capsys):
     dead = runs["dead"]
     assert dead["learned"] is False and "dead ReLU layer fc1" in dead["learning_check"]

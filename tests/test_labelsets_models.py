@@ -61,6 +61,7 @@ def ferplus_run(tmp_path_factory):
         yield {"root": root, "metrics": metrics, "run": Path(metrics["run_dir"])}
 
 
+@pytest.mark.slow
 def test_a_ferplus_run_has_eight_outputs_and_reports_ferplus_class_names(ferplus_run):
     metrics, run = ferplus_run["metrics"], ferplus_run["run"]
     config = json.loads((run / "config.json").read_text())
@@ -127,6 +128,7 @@ def test_a_wrong_label_set_name_is_one_line_exit_2_and_writes_nothing(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_an_eight_output_model_without_a_run_needs_its_label_set(tmp_path, ferplus_run):
     tiny_model(num_classes=8).save(tmp_path / "eight.keras")
     done = cli("evaluate", "--model", tmp_path / "eight.keras", "--data", ferplus_run["root"] / "fer2013.csv",

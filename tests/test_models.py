@@ -71,6 +71,7 @@ def test_each_family_builds_at_its_minimum_input_and_refuses_a_smaller_one(name)
         build_model(name, input_shape=(side - 1, side - 1, 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PARAMETERS))
 def test_every_family_reloads_in_safe_mode_with_equal_predictions(zoo, name, tmp_path):
     model = zoo(name)
@@ -115,6 +116,7 @@ def test_small_models_predict_probability_rows(zoo, name):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", [build_cnn_lstm, build_attention_vit])
 def test_binary_head_is_one_sigmoid_unit(builder):
     model = builder(binary=True)
@@ -150,6 +152,7 @@ def test_outputs_stay_float32_under_mixed_precision():
     assert model.outputs[0].dtype == "float32"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", [build_vgg16_transfer, build_resnet50_transfer])
 def test_transfer_models_build_and_predict_at_base_size_32(builder):
     model = builder(base_size=32)
@@ -190,6 +193,7 @@ def test_torch_preprocessing_is_imagenet_mean_and_std_on_grey_copied_to_rgb():
         grey_to_base_input(keras.Input((48, 48, 1)), preprocessing="imagenet")
 
 
+@pytest.mark.slow
 def test_inceptionv3_transfer_pools_a_trainable_base_and_keeps_its_totals_at_base_size_75(zoo):
     base = zoo("inceptionv3_transfer").get_layer("inceptionv3_base")
     assert base.output.shape[1:] == (2048,) and base.trainable
@@ -267,6 +271,7 @@ def test_compile_model_picks_the_loss_from_the_head():
         compile_model(build_model("cnn_lstm_first"), optimizer="nope")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["baseline_cnn", "fernet_t", "fernet_s", "patch_vit", "spp_net"])
 def test_small_models_train_one_step_and_reload_in_safe_mode(name, tmp_path):
     """Runs under every backend CI installs: build, one SGD step, save, safe-mode reload, same outputs."""
@@ -339,6 +344,7 @@ GOOGLENET_TRAINING_PARAMETERS = (6_406_421, 6_391_349, 15_072)
 """build_googlenet(auxiliary=True) at 48×48×1, 7 classes: the inference model's totals + two aux heads."""
 
 
+@pytest.mark.slow
 def test_googlenet_has_aux_heads_on_4a_and_4d_in_training_only():
     from fer_keras.models import build_googlenet, inference_model
 
@@ -373,6 +379,7 @@ def test_googlenet_aux_pool_shrinks_to_a_map_smaller_than_5():
     assert [tuple(output.shape[1:]) for output in model.outputs] == [(3,)] * 3
 
 
+@pytest.mark.slow
 def test_googlenet_trains_on_main_loss_plus_0_3_of_each_aux_loss(tmp_path):
     """Runs under every backend CI installs: the weighted loss, one step, the shared inference model."""
     from fer_keras.training.batches import per_output
@@ -496,6 +503,7 @@ def test_pattlite_unfreeze_last_layers_trains_the_backbone_tail_with_batchnorm_f
         unfreeze_last_layers(build_model("baseline_cnn"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, kwargs", [
     ("resemotenet", {"width": 0.125}), ("pattlite", {}),
     # tracing the large ResNet34 graphs takes 15–25 s each; rmn holds the plain ResNet34 body
@@ -569,6 +577,7 @@ def test_rmn_builds_in_the_papers_form_and_refuses_a_first_stage_not_a_multiple_
         build_rmn(stem="tiny")
 
 
+@pytest.mark.slow
 def test_the_packaged_model_loads_in_safe_mode_on_this_backend():
     """CI runs this module under TensorFlow and JAX: the shipped FERNet-S loads on each."""
     from fer_keras.models.pretrained import default_model_path

@@ -60,6 +60,7 @@ def leftovers(folder):
     return sorted(p.name for p in Path(folder).iterdir()) if Path(folder).exists() else []
 
 
+@pytest.mark.slow
 def test_photos_end_to_end_and_given_a_face(photos, tmp_path, fake_fer, capsys):
     out = tmp_path / "out"
     assert main(["--photos", str(photos), "--compare-fer", str(fake_fer), "--results-dir", str(out),
@@ -98,6 +99,7 @@ def test_photos_end_to_end_and_given_a_face(photos, tmp_path, fake_fer, capsys):
     assert config["detector"] == "haar" and config["fer_model"] == str(fake_fer)
 
 
+@pytest.mark.slow
 def test_a_second_evaluation_replaces_the_folder_whole(photos, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["--photos", str(photos), "--results-dir", str(out), "--name", "run", "--compare-fer",

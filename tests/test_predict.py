@@ -168,6 +168,7 @@ def mixed_run(files):
     return result, out
 
 
+@pytest.mark.slow
 def test_cli_json_has_one_record_per_face_and_frame(mixed_run, files):
     result, _ = mixed_run
     assert result.returncode == 0, result.stderr

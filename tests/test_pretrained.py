@@ -39,6 +39,7 @@ def test_the_recognizer_uses_it_by_default_and_finds_the_astronaut():
     assert emotion == max(faces[0]["emotions"], key=faces[0]["emotions"].get) and 0 < probability <= 1
 
 
+@pytest.mark.slow
 def test_predict_without_model_uses_the_packaged_one(tmp_path):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR))
@@ -50,6 +51,7 @@ def test_predict_without_model_uses_the_packaged_one(tmp_path):
     assert len(records) == 1 and set(records[0]["emotions"]) == set(EMOTIONS)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_its_private_test_accuracy_is_the_model_cards(fer2013_path, tmp_path):
     from fer_keras.evaluation.evaluate import evaluate_model_file

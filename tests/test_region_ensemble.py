@@ -51,6 +51,7 @@ def brightness_model(shift=0.0):
     return model
 
 
+@pytest.mark.slow
 def test_both_votes_are_written_and_the_choice_is_made_on_the_validation_split(runs, tmp_path):
     members = [replaced_model(runs, tmp_path, brightness_model(shift), f"bright{shift}") for shift in (0, 0.04)]
     written = compare_region_vote(members, VOTE_REGIONS, results_dir=tmp_path / "results", name="rv", n_calls=2)

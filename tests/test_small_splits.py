@@ -39,6 +39,7 @@ def test_enough_images_still_split():
     assert (len(parts.train), len(parts.val), len(parts.test)) == (55, 8, 7)
 
 
+@pytest.mark.slow
 def test_train_on_a_tiny_csv_without_usage_is_one_line_and_exit_2(tmp_path):
     data = write_csv(faces(30), tmp_path / "tiny.csv")
     lines = data.read_text().splitlines()

@@ -20,6 +20,8 @@ from fer_keras.runs.folder import Run
 from fer_keras.training.schedules import RunPlan, ScheduledLearningRate
 from fer_keras.training.variants import get_variant
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 RESTARTS = Recipe(name="r", optimizer="sgd", learning_rate=0.1, schedule="cosine_restarts", cycles=3)
 
 

@@ -15,6 +15,8 @@ from fer_keras.training.stages import BERINDEIE_STAGES, Stage, parse_stages
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 
 @pytest.fixture(scope="module")
 def tiny_csv(tmp_path_factory):

@@ -153,6 +153,7 @@ def train_cli(workdir, *args):
                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.slow
 def test_a_streamed_run_trains_and_writes_the_usual_artefacts(tmp_path, folder):
     result = train_cli(tmp_path, "--variant", "baseline_cnn", "--data", str(folder), "--stream", "--epochs", "1",
                        "--fresh")
@@ -169,6 +170,7 @@ def test_a_streamed_run_trains_and_writes_the_usual_artefacts(tmp_path, folder):
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["epochs_run"] == 1
 
 
+@pytest.mark.slow
 def test_a_streamed_run_with_a_label_set_trains_in_stages_on_the_cached_validation(tmp_path, affectnet_folder):
     result = train_cli(tmp_path, "--variant", "baseline_cnn", "--data", str(affectnet_folder), "--labels", "affectnet",
                        "--stream", "--stream-cache", "4", "--stages", "train:1,train:1", "--fresh")

@@ -40,6 +40,7 @@ def tiny(tmp_path_factory):
             "int8": export_tflite(folder / "tiny.keras", folder / "tiny_int8.tflite", "int8", calibration=faces)}
 
 
+@pytest.mark.slow
 def test_float32_export_predicts_what_keras_predicts_in_any_batch(tiny):
     model = load_model(tiny["float32"])
     assert isinstance(model, TFLiteModel) and model.outputs[0].shape == (None, len(EMOTIONS))
@@ -86,6 +87,7 @@ def tflite_cli(*args, cwd):
                           text=True, cwd=cwd, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.slow
 def test_cli_writes_an_int8_model_and_says_how_often_it_agrees(tiny, tmp_path):
     done = tflite_cli(tiny["keras"], tmp_path / "out.tflite", "--calibration", "50", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-1500:]

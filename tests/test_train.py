@@ -270,6 +270,8 @@ keras.callbacks.ModelCheckpoint._save_model = killed
 """
 KILL_BEFORE_METRICS = """
 import os, signal, fer_keras.evaluation.evaluate
+
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
 fer_keras.evaluation.evaluate.evaluate_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 """
 CONSISTENT = ("--epochs", "4", "--recipe", "modern")
