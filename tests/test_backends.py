@@ -12,6 +12,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 MODELS = ("baseline_cnn", "fernet_t", "cnn_lstm_first")
 
 ONE_STEP = """
@@ -19,8 +21,6 @@ import json, sys
 import numpy as np, keras
 from fer_keras.models import build_model, compile_model
 from fer_keras.runs.model_files import load_model
-
-pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
 found = {}
 x = np.random.default_rng(0).random((32, 48, 48, 1), dtype=np.float32)
 y = np.eye(7, dtype="float32")[np.arange(32) % 7]

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # a trained run for every test: the slow tier (python -m pytest -m slow)
+
 
 def test_recalibrated_batchnorm_holds_the_datas_statistics_and_keeps_its_momentum():
     import keras
@@ -56,7 +58,6 @@ def trained_run(tmp_path_factory):
     return run_dir
 
 
-@pytest.mark.slow
 def test_the_cli_diagnoses_a_run_and_writes_json(trained_run, tmp_path):
     done = subprocess.run([sys.executable, "-m", "fer_keras.diagnose", str(trained_run), "--faces", "200",
                            "--json", str(tmp_path / "d.json")], capture_output=True, text=True, timeout=600,
@@ -69,7 +70,6 @@ def test_the_cli_diagnoses_a_run_and_writes_json(trained_run, tmp_path):
     assert f"{trained_run.name}: validation accuracy" in done.stdout
 
 
-@pytest.mark.slow
 def test_recalibration_recovers_a_model_whose_batchnorm_statistics_are_stale(trained_run, tmp_path):
     import keras
 

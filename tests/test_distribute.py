@@ -18,6 +18,8 @@ from fer_keras.data.synthetic import generate
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 TWO_DEVICES = {"jax": {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
                "tensorflow": {"KERAS_BACKEND": "tensorflow", "FER_KERAS_VIRTUAL_CPUS": "2"}}
 
@@ -34,8 +36,6 @@ import json
 import keras
 import numpy as np
 from fer_keras.training.distribute import placement, visible_devices
-
-pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
 
 assert len(visible_devices()) == 2  # splits the host CPU before the backend starts
 

@@ -17,6 +17,8 @@ from fer_keras.data.synthetic import generate
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
+
 VARIANT = "cnn_lstm_first"
 
 
@@ -270,8 +272,6 @@ keras.callbacks.ModelCheckpoint._save_model = killed
 """
 KILL_BEFORE_METRICS = """
 import os, signal, fer_keras.evaluation.evaluate
-
-pytestmark = pytest.mark.slow  # trains: the slow tier (python -m pytest -m slow)
 fer_keras.evaluation.evaluate.evaluate_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 """
 CONSISTENT = ("--epochs", "4", "--recipe", "modern")
