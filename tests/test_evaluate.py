@@ -410,7 +410,7 @@ def test_ensemble_refuses_members_tested_on_different_splits(trained, tmp_path):
 
     odd = tmp_path / "odd_run"
     shutil.copytree(run_dir(trained, "other"), odd)
-    config = read_config(odd)
+    config = json.loads((odd / "config.json").read_text())
     config["variant"]["cleaning"] = ["remove_duplicates"]
     (odd / "config.json").write_text(json.dumps(config))
     with pytest.raises(FERError, match="different test splits .*cleaning"):
