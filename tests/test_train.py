@@ -204,7 +204,7 @@ def test_epoch_seeds_give_a_resumed_run_the_dropout_masks_of_an_uninterrupted_on
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "missing.csv"], "no such file or folder"),
-    (["--epochs", "0"], "--epochs must be a positive integer"),
+    (["--epochs", "0"], "--epochs must be a whole number in [1, 100000], got 0"),
     (["--output-dir", "a_file"], "--output-dir a_file is a file, not a folder"),
     (["--results-dir", "a_file/results"], "--results-dir a_file/results lies inside the file a_file"),
 ])
@@ -221,7 +221,7 @@ def test_mixed_precision_is_bfloat16_on_such_a_cpu_and_falls_back_to_float32_els
     import keras
 
     from fer_keras import runtime
-    from fer_keras.training.train import set_precision
+    from fer_keras.training.preparation import set_precision
 
     monkeypatch.setattr(runtime, "gpu_available", lambda: False)
     try:
