@@ -58,13 +58,18 @@ def test_a_run_writes_checkpoint_logs_history_config_and_metrics(tmp_path, small
     probabilities = model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0)
     assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
 
-    # a run made before runs recorded their test split gets the same one recorded afterwards
-    recorded = dict(np.load(run_dir / "test_split.npz"))
-    (run_dir / "test_split.npz").unlink()
+    # a run made before runs recorded their splits gets the same ones recorded afterwards
+    splits = ("test_split.npz", "val_split.npz")
+    recorded = {name: dict(np.load(run_dir / name, allow_pickle=False)) for name in splits}
+    assert len(recorded["val_split.npz"]["images"]) == config["prepared"]["val"] > 0
+    for name in splits:
+        (run_dir / name).unlink()
     result = train_cli(tmp_path, small_csv, "--record-split", str(run_dir))
-    assert result.returncode == 0 and "test_split.npz" in result.stdout, result.stderr[-2000:]
-    again = dict(np.load(run_dir / "test_split.npz"))
-    assert set(again) == set(recorded) and all(np.array_equal(again[k], recorded[k]) for k in recorded)
+    assert result.returncode == 0 and all(name in result.stdout for name in splits), result.stderr[-2000:]
+    for name in splits:
+        again = dict(np.load(run_dir / name, allow_pickle=False))
+        assert set(again) == set(recorded[name])
+        assert all(np.array_equal(again[k], recorded[name][k]) for k in again)
     result = train_cli(tmp_path, small_csv, "--record-split", str(run_dir))  # never overwritten
     assert result.returncode == 2 and "exists already" in result.stderr and "Traceback" not in result.stderr
 

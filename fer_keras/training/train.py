@@ -79,7 +79,7 @@ def record_test_split(run_dir, data=None):
     config = run.read_config()
     missing = [path for path in (run.test_split, run.val_split) if not path.is_file()]
     if not missing:
-        raise FERError(f"{run.test_split} and {run.val_split.name} exist already; nothing to record")
+        raise FERError(f"{run.val_split} exists already, as does {run.test_split.name}; nothing to record")
     if not os.access(run.path, os.W_OK):
         raise FERError(f"{run.path} is read-only: cannot write its {missing[0].name}")
     variant, recorded = Variant.from_dict(config.variant), config.prepared
@@ -211,8 +211,9 @@ def main(argv=None):
     parser.add_argument("--results-dir", default="results", help="metrics go here (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true", help="start a new run even if an interrupted one matches")
     parser.add_argument("--record-split", metavar="RUN",
-                        help="instead of training: write the test_split.npz of a run folder made before runs recorded "
-                        "their test split (its data prepared again from its config.json), so it can join ensembles")
+                        help="instead of training: write the test_split.npz and val_split.npz of a run folder made "
+                        "before runs recorded them (its data prepared again from its config.json), so it can join "
+                        "ensembles and be chosen on without preparing its data again")
     args = parser.parse_args(argv)
     if args.list:
         list_variants()
