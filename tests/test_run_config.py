@@ -43,6 +43,7 @@ def test_a_committed_unversioned_config_reads_upgraded_and_round_trips(tmp_path)
     assert json.loads(written.read_text())["schema_version"] == SCHEMA_VERSION
 
 
+@pytest.mark.slow  # a Keras model saved and evaluated: seconds, more under load
 def test_an_old_run_folder_still_evaluates(tmp_path):
     import keras
 
