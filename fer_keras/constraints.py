@@ -53,6 +53,9 @@ CONSTRAINTS = {
     # command-line options
     "time_budget": Interval(float, 0, 525_600, "right"),  # minutes: at most a year
     "epochs": Interval(int, 1, 100_000),
+    "per_class": Interval(int, 1, 100_000),
+    "extra_per_class": Interval(int, 1, 100_000),
+    "stream_cache": Interval(int, 0, 100_000),
     "scale_factor": Interval(float, 1, 10, "neither"),
     "min_face": Interval(int, 1, 100_000),
     "min_neighbors": Interval(int, 1, 1_000),

@@ -315,8 +315,9 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
         (tmp_path / name / "metrics.json").write_text(json.dumps(
             {"variant": variant, "test_accuracy": 0.6, "test_macro_recall": recall, "data": data, "protocol": "honest",
              "recipe": "modern", "time_budget_minutes": budget, "epochs_run": 7}))
-        (tmp_path / name / "config.json").write_text(json.dumps(
-            {"recipe": {**MODERN.to_dict(), "weight_decay": 5e-4}}))
+        (tmp_path / name / "config.json").write_text(json.dumps(  # a run config: its variant, data and recipe
+            {"variant": {"name": variant, "model": variant}, "data": {"source": data, "fingerprint": "0"},
+             "recipe": {**MODERN.to_dict(), "weight_decay": 5e-4}}))
     write_tables(tmp_path)
     zoo = (tmp_path / "README.md").read_text().split("## The model zoo on FER2013")[1]
     rows = [line for line in zoo.splitlines() if line.startswith("| `")]
@@ -410,7 +411,7 @@ def test_ensemble_refuses_members_tested_on_different_splits(trained, tmp_path):
 
     odd = tmp_path / "odd_run"
     shutil.copytree(run_dir(trained, "other"), odd)
-    config = read_config(odd)
+    config = json.loads((odd / "config.json").read_text())
     config["variant"]["cleaning"] = ["remove_duplicates"]
     (odd / "config.json").write_text(json.dumps(config))
     with pytest.raises(FERError, match="different test splits .*cleaning"):

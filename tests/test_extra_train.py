@@ -113,7 +113,7 @@ def test_a_run_records_the_extra_counts_in_its_config(tmp_path, dataset, face_fo
     (lambda root: (root / "joy").mkdir(parents=True), [], "joy: 'joy' is not an emotion; rename the folder"),
     (lambda root: ((root / "sad").mkdir(parents=True), (root / "sad" / "bad.png").write_bytes(b"not an image")), [],
      "bad.png: not a readable image (corrupt or unsupported format); replace or delete it"),
-    (lambda root: None, ["--extra-per-class", "0"], "--extra-per-class must be a positive integer, got 0"),
+    (lambda root: None, ["--extra-per-class", "0"], "--extra-per-class must be a whole number in [1, 100000], got 0"),
 ])
 def test_bad_extra_folders_exit_2_and_write_nothing(tmp_path, make, extra_args, message):
     root = tmp_path / ("missing" if "missing" in message else "extra")

@@ -105,6 +105,7 @@ from fer_keras.data.decode import decode_image  # noqa: E402
 from fer_keras.errors import FERError  # noqa: E402
 from fer_keras.training.recipes import RECIPES, Recipe, override  # noqa: E402
 from fer_keras.runs.folder import CONFIG, HISTORY, TEST_SPLIT, Run  # noqa: E402
+from fer_keras.runs.config import RunConfig  # noqa: E402
 
 FUZZ_MORE = settings(FUZZ, max_examples=400)
 """The slow tier: the same properties, many more examples."""
@@ -279,7 +280,7 @@ def read_run(folder, name, payload, read):
 
 def check_run_loader(folder, config, split, history):
     found = read_run(folder, CONFIG, config, Run.read_config)
-    assert found is None or isinstance(found, dict) and isinstance(found["variant"]["name"], str)
+    assert found is None or isinstance(found, RunConfig) and isinstance(found.variant["name"], str)
     arrays = read_run(folder, TEST_SPLIT, split, Run.read_test_split)
     if arrays is not None:
         n = len(arrays["images"])

@@ -108,7 +108,7 @@ def test_a_damaged_run_folder_is_one_line_naming_the_file(good_run, tmp_path, ca
 
 def test_a_valid_run_folder_reads_back(good_run):
     run = Run(good_run)
-    assert run.read_config()["variant"]["name"] == "baseline_cnn"
+    assert run.read_config().variant["name"] == "baseline_cnn"
     assert set(run.read_test_split()) == {"images", "labels", "emotions", "ids", "in_training"}
     assert run.best_epoch("val_accuracy") == (1, 1)
     assert read_history_csv(good_run / "missing.csv").empty

@@ -209,7 +209,8 @@ def bad_layout(tmp_path):
      "--stream reads class folders ROOT/<split>/<class>/*.png; rafdb data load from their own label file"),
     (["--data", "{folder}", "--stream", "--variant", "cnn_lstm_v1_regular_smote"],
      "--stream: variant 'cnn_lstm_v1_regular_smote' balances with smote, which needs every image in memory"),
-    (["--data", "{folder}", "--stream", "--stream-cache", "-1"], "--stream-cache must be 0 or a positive number"),
+    (["--data", "{folder}", "--stream", "--stream-cache", "-1"],
+     "--stream-cache must be a whole number in [0, 100000], got -1"),
 ])
 def test_what_streaming_cannot_read_is_one_line_exit_2_and_writes_nothing(tmp_path, bad_layout, folder, args, message):
     csv = write_csv(generate(n_samples=50, seed=1).data, tmp_path / "small.csv")

@@ -60,13 +60,18 @@ def test_a_run_writes_checkpoint_logs_history_config_and_metrics(tmp_path, small
     probabilities = model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0)
     assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
 
-    # a run made before runs recorded their test split gets the same one recorded afterwards
-    recorded = dict(np.load(run_dir / "test_split.npz"))
-    (run_dir / "test_split.npz").unlink()
+    # a run made before runs recorded their splits gets the same ones recorded afterwards
+    splits = ("test_split.npz", "val_split.npz")
+    recorded = {name: dict(np.load(run_dir / name, allow_pickle=False)) for name in splits}
+    assert len(recorded["val_split.npz"]["images"]) == config["prepared"]["val"] > 0
+    for name in splits:
+        (run_dir / name).unlink()
     result = train_cli(tmp_path, small_csv, "--record-split", str(run_dir))
-    assert result.returncode == 0 and "test_split.npz" in result.stdout, result.stderr[-2000:]
-    again = dict(np.load(run_dir / "test_split.npz"))
-    assert set(again) == set(recorded) and all(np.array_equal(again[k], recorded[k]) for k in recorded)
+    assert result.returncode == 0 and all(name in result.stdout for name in splits), result.stderr[-2000:]
+    for name in splits:
+        again = dict(np.load(run_dir / name, allow_pickle=False))
+        assert set(again) == set(recorded[name])
+        assert all(np.array_equal(again[k], recorded[name][k]) for k in again)
     result = train_cli(tmp_path, small_csv, "--record-split", str(run_dir))  # never overwritten
     assert result.returncode == 2 and "exists already" in result.stderr and "Traceback" not in result.stderr
 
@@ -206,7 +211,7 @@ def test_epoch_seeds_give_a_resumed_run_the_dropout_masks_of_an_uninterrupted_on
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "missing.csv"], "no such file or folder"),
-    (["--epochs", "0"], "--epochs must be a positive integer"),
+    (["--epochs", "0"], "--epochs must be a whole number in [1, 100000], got 0"),
     (["--output-dir", "a_file"], "--output-dir a_file is a file, not a folder"),
     (["--results-dir", "a_file/results"], "--results-dir a_file/results lies inside the file a_file"),
 ])
@@ -223,7 +228,7 @@ def test_mixed_precision_is_bfloat16_on_such_a_cpu_and_falls_back_to_float32_els
     import keras
 
     from fer_keras import runtime
-    from fer_keras.training.train import set_precision
+    from fer_keras.training.preparation import set_precision
 
     monkeypatch.setattr(runtime, "gpu_available", lambda: False)
     try:

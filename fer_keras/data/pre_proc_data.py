@@ -49,6 +49,9 @@ class Prepared:
     """The seven-class labels of the test images (for a one-vs-rest model, ``y_test`` is 0/1)."""
     test_ids: np.ndarray = None
     """Where each test image came from (``FERData.source_ids``), recorded in the run folder."""
+    val_emotions: np.ndarray = None
+    """The label set's labels of the validation images (recorded in the run folder with ``val_ids``)."""
+    val_ids: np.ndarray = None
     label_set: LabelSet = FER2013
     """The classes the labels number (a binary model's test_emotions number them too)."""
     extra: dict = None
@@ -160,7 +163,8 @@ def pre_proc_data(data="synthetic", sampling="none", protocol="honest", split_me
     return Prepared(to_model_input(images), y_train, to_model_input(parts.val.images), y_val,
                     to_model_input(parts.test.images), one_hot(parts.test.labels, k),
                     sampling, protocol, leaky=False, class_weight=weights, notes=notes,
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set,
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids,
+                    val_emotions=parts.val.labels, val_ids=parts.val.source_ids, label_set=data.label_set,
                     extra=extra)
 
 
@@ -184,7 +188,8 @@ def pre_proc_stream(index, sampling="none", split_method="usage", test_fraction=
                     one_hot(parts.test.labels, k), sampling, "honest", leaky=False,
                     class_weight=class_weights(labels) if sampling == "class_weight" else None,
                     notes=_honest_notes(parts, split_method, sampling) + ("streamed from disk",),
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=index.label_set)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids,
+                    val_emotions=parts.val.labels, val_ids=parts.val.source_ids, label_set=index.label_set)
 
 
 def _honest_notes(parts, split_method, sampling):
@@ -209,7 +214,8 @@ def _thesis_protocol(data, sampling, test_fraction, val_fraction, n_per_class, s
                     to_model_input(parts.val.images), one_hot(parts.val.labels, k),
                     to_model_input(parts.test.images), one_hot(parts.test.labels, k), sampling, "thesis",
                     leaky=True, class_weight=weights, notes=data.notes + (note,),
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids, label_set=data.label_set)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids,
+                    val_emotions=parts.val.labels, val_ids=parts.val.source_ids, label_set=data.label_set)
 
 
 def pre_proc_binary(data, emotion, split_method="usage", n_positive=6000, n_per_negative=1000, seed=0):
@@ -228,4 +234,5 @@ def pre_proc_binary(data, emotion, split_method="usage", n_positive=6000, n_per_
                     column(binary_labels(parts.test.labels, emotion)), sampling="one_vs_rest",
                     protocol="honest", leaky=False,
                     notes=parts.train.notes + (f"one-vs-rest {train.emotion}: {n_positive}/{n_positive} training set",),
-                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids)
+                    test_emotions=parts.test.labels, test_ids=parts.test.source_ids,
+                    val_emotions=parts.val.labels, val_ids=parts.val.source_ids)

@@ -23,6 +23,7 @@ import numpy as np
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.data.container import to_model_input
 from fer_keras.data.eda import clean
+from fer_keras.data.hashing import occurs_in
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
 from fer_keras.evaluation.evaluate import load_keras_model, run_data, variant_from_config
@@ -41,15 +42,12 @@ def diagnose_run(run_dir, n_faces=2048, n_train=4096, seed=0, data=None):
     variant = variant_from_config(config)
     if variant.binary:
         raise FERError(f"{run.path} is a one-vs-rest run; diagnose multi-class runs")
-    if variant.protocol != "honest" or config.get("data", {}).get("streamed"):
+    if variant.protocol != "honest" or config.data.streamed:
         raise FERError(f"{run.path} is a LEAKY or streamed run, whose validation split cannot be made again here")
-    dataset = run_data(config, data, run.name)
-    run_seed = config.get("seed", 0)
-    parts = split(clean(dataset, variant.cleaning), variant.split, seed=run_seed)  # as training split it
+    val_images, val_labels, train_images = split_faces(run, config, variant, run_data(config, data, run.name))
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(parts.val), min(n_faces, len(parts.val)), replace=False)
-    x, labels = to_model_input(parts.val.images[pick]), parts.val.labels[pick]
-    train_images = parts.train.images
+    pick = rng.choice(len(val_images), min(n_faces, len(val_images)), replace=False)
+    x, labels = to_model_input(val_images[pick]), val_labels[pick]
     model = load_keras_model(run.best)
     stored, share = prediction_summary(model, x, labels)
     found = {"run": run.name, "faces": len(x), "accuracy": stored, "top_class_share": share,
@@ -60,6 +58,21 @@ def diagnose_run(run_dir, n_faces=2048, n_train=4096, seed=0, data=None):
     if found["batchnorm_layers"]:
         found["accuracy_recalibrated"], found["top_class_share_recalibrated"] = prediction_summary(model, x, labels)
     return found
+
+
+def split_faces(run, config, variant, dataset):
+    """(validation faces, their labels, training faces) of a run: its recorded validation split, and for
+    re-estimating BatchNorm the source's training rows that are in neither recorded split (uncleaned:
+    the statistics need faces, not the exact training set). A run made before runs recorded its
+    validation split has both made again as training made them (cleaning, then its split)."""
+    recorded = run.read_val_split()
+    if recorded is None:
+        parts = split(clean(dataset, variant.cleaning), variant.split, seed=config.seed)
+        return parts.val.images, parts.val.labels, parts.train.images
+    held_out = np.concatenate([recorded["images"], run.read_test_split()["images"]])
+    training = dataset.usage == "Training"
+    pool = dataset.images[training] if training.any() else dataset.images
+    return recorded["images"], recorded["labels"], pool[~occurs_in(pool, held_out)]
 
 
 def describe(found):

@@ -15,6 +15,7 @@ split (FER2013's PublicTest), then the test split reports each snapshot, the ens
 
 import argparse
 import sys
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -26,8 +27,8 @@ from fer_keras.constraints import check
 from fer_keras.errors import FERError
 from fer_keras.evaluation.evaluate import (TIMING_CALLS, add_evaluation_options, evaluation_options_of,
                                            load_keras_model, model_scores, predicted_labels, print_summary, read_config,
-                                           rebuild_test_split, run_data, run_test_split, time_inference,
-                                           variant_from_config, write_results)
+                                           run_test_split, run_val_split, time_inference, variant_from_config,
+                                           write_results)
 from fer_keras.evaluation.members import check_same_split, label_metrics, shared_test_split
 from fer_keras.data.regions import VOTE_REGIONS
 from fer_keras.models.combine import (ENSEMBLE_METHODS, average_probabilities, check_ensemble_method, combine,
@@ -89,10 +90,9 @@ def selected_on_validation(run_dirs, configs, variants, models, data, tta, test)
     if test.leaky:
         raise FERError(f"--select chooses on the validation split, which these {test.protocol} (LEAKY) runs trained "
                        "on or drew after resampling; select among honest runs")
-    dataset = run_data(configs[0], data, run_dirs[0].name)
-    seeds = sorted({c.get("seed", 0) for c in configs})
-    vals = [rebuild_test_split(variants[0], dataset, seed, part="val") for seed in seeds]
+    vals = validation_splits(run_dirs, configs, data)
     if any(not np.array_equal(v.x, vals[0].x) for v in vals[1:]):
+        seeds = sorted({c.seed for c in configs})
         raise FERError(f"the candidates' validation splits differ (seeds {', '.join(map(str, seeds))} hold out other "
                        "training images): --select needs candidates validated on the same images")
     val = vals[0]
@@ -103,6 +103,18 @@ def selected_on_validation(run_dirs, configs, variants, models, data, tta, test)
                     "candidates": [d.name for d in run_dirs], "chosen": [run_dirs[i].name for i in chosen],
                     "validation_accuracy_path": path, "validation_accuracy_single": single,
                     "n_validation": len(val.x), "tta": tta}
+
+
+def validation_splits(run_dirs, configs, data=None):
+    """Each run's validation split (``evaluate.run_val_split``): the recorded one, or for runs made before
+    runs recorded it, made again from the data once per seed."""
+    found, rebuilt = [], {}
+    for run_dir, config in zip(run_dirs, configs):
+        recorded = Run(run_dir).val_split.is_file()
+        if not recorded and config.seed not in rebuilt:
+            rebuilt[config.seed] = run_val_split(run_dir, data)
+        found.append(run_val_split(run_dir) if recorded else rebuilt[config.seed])
+    return found
 
 
 def evaluate_ensemble(members, method="mean", weights=None, data=None, results_dir="results", name=None,
@@ -153,8 +165,8 @@ def evaluate_ensemble(members, method="mean", weights=None, data=None, results_d
         metrics["inference"] = time_inference(ensemble_model(models), test.x, n_calls=n_calls)
     config = {"ensemble": {"method": method, "weights": weights, "members": [str(d) for d in run_dirs],
                            **({"candidates": [str(Path(m)) for m in members]} if selection else {})},
-              "data": configs[0]["data"], "command": " ".join(sys.argv),
-              "members": {d.name: c for d, c in zip(run_dirs, configs)}}
+              "data": asdict(configs[0].data), "command": " ".join(sys.argv),
+              "members": {d.name: c.to_dict() for d, c in zip(run_dirs, configs)}}
     out_dir = Path(results_dir) / name
     return write_results(out_dir, metrics, f"{name} ({len(models)} members)", config=config), out_dir
 
@@ -192,7 +204,7 @@ def evaluate_snapshots(run_dir, last=None, data=None, results_dir="results", nam
     if test.variant.binary:
         raise FERError(f"{run.name} is a binary run; snapshot ensembles combine seven-class snapshots")
     models = [load_keras_model(p) for p in paths]
-    val = rebuild_test_split(test.variant, run_data(run_config, data, run.name), run_config.get("seed", 0), part="val")
+    val = run_val_split(run.path, data)
     val_accuracy, chosen = choose_last_k([m.predict(val.x, batch_size=256, verbose=0) for m in models], val.labels)
     k = last or chosen
     scored = [model_scores(model, test.x, tta) for model in models]
@@ -217,7 +229,8 @@ def evaluate_snapshots(run_dir, last=None, data=None, results_dir="results", nam
     name = name or f"{run.name}-snapshots"
     out_dir = Path(results_dir) / name
     results_config = {"ensemble": {"method": "mean", "snapshots": [str(p) for p in paths[-k:]],
-                                   "run": str(run.path)}, "data": run_config["data"], "command": " ".join(sys.argv)}
+                                   "run": str(run.path)}, "data": asdict(run_config.data),
+                      "command": " ".join(sys.argv)}
     return write_results(out_dir, metrics, f"{name} ({k} of {len(paths)} snapshots)", config=results_config), out_dir
 
 

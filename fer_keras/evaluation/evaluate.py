@@ -141,24 +141,11 @@ def time_inference(model, x, n_images=TIMING_IMAGES, batch_size=TIMING_BATCH, n_
 
 
 def variant_from_config(config):
-    """The :class:`~fer_keras.training.variants.Variant` recorded in a run's ``config.json`` (as it was when
-    the run was made, even if ``VARIANTS`` has changed since)."""
-    from fer_keras.training.callbacks import CallbackConfig
+    """The :class:`~fer_keras.training.variants.Variant` recorded in a run's config (a ``RunConfig``), as it
+    was when the run was made (``Variant.from_dict``)."""
     from fer_keras.training.variants import Variant
 
-    fields = dict(config["variant"])
-    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(Variant)})
-    if unknown:
-        raise FERError(f"the run's config.json records variant fields this version of fer_keras does not know "
-                       f"({', '.join(unknown)}); evaluate it with the fer_keras version that trained it")
-    try:
-        fields["cleaning"] = tuple(fields.get("cleaning", ()))
-        if isinstance(fields.get("callbacks"), dict):
-            fields["callbacks"] = CallbackConfig(**fields["callbacks"])
-        return Variant(**fields)
-    except TypeError as err:  # a missing or mistyped field
-        raise FERError(f"the run's config.json records a variant this version of fer_keras cannot rebuild ({err}); "
-                       "evaluate it with the fer_keras version that trained it, or train it again") from None
+    return Variant.from_dict(config.variant)
 
 
 def read_config(run_dir):
@@ -181,9 +168,9 @@ def load_data(source, labels=None, ferplus_mode="majority"):
 
 
 def recorded_source(config):
-    """(source, label set name, FER+ mode) of the data a run recorded."""
-    data = config["data"]
-    return data["source"], data.get("label_set", "fer2013"), data.get("ferplus_mode") or "majority"
+    """(source, label set name, FER+ mode) of the data a run recorded (its ``RunConfig``)."""
+    data = config.data
+    return data.source, data.label_set, data.ferplus_mode or "majority"
 
 
 def run_data(config, data=None, run="the run"):
@@ -192,10 +179,10 @@ def run_data(config, data=None, run="the run"):
     recorded, labels, ferplus_mode = recorded_source(config)
     source = data if data is not None else recorded
     dataset = load_data(source, labels, ferplus_mode)
-    found, expected = data_fingerprint(dataset), config["data"]["fingerprint"]
+    found, expected = data_fingerprint(dataset), config.data.fingerprint
     if found != expected:
         raise FERError(f"{source} (fingerprint {found}) is not the data {run} was trained on "
-                       f"({config['data']['source']}, fingerprint {expected}); pass --data with that file")
+                       f"({config.data.source}, fingerprint {expected}); pass --data with that file")
     return dataset
 
 
@@ -223,6 +210,23 @@ def rebuild_test_split(variant, data, seed=0, part="test"):
                         data.label_set)
 
 
+def model_file_split(model_path, variant, dataset, seed=0, part="test"):
+    """The split ``evaluate --model`` tests on: :func:`rebuild_test_split`'s, but for the validation split
+    of a run folder's own ``best.keras`` asked for as its run made it (same data, cleaning, split, seed,
+    emotion), the split the run recorded — nothing is cleaned and split again."""
+    run = Run(Path(model_path).parent)
+    if part == "val" and Path(model_path).name == BEST and run.val_split.is_file() and run.config.is_file():
+        config = run.read_config()
+        recorded = variant_from_config(config)
+        if (config.data.fingerprint == data_fingerprint(dataset) and not config.leaky and config.seed == seed
+                and (recorded.cleaning, recorded.split, recorded.binary_emotion)
+                == (variant.cleaning, variant.split, variant.binary_emotion)):
+            recorded = run_val_split(run.path)  # reported as the split of the data and variant asked for
+            return dataclasses.replace(recorded, variant=variant, source=dataset.source,
+                                       class_names=class_names_of(variant, recorded.label_set))
+    return rebuild_test_split(variant, dataset, seed, part)
+
+
 def run_test_split(run_dir, data=None):
     """The test split recorded by the training run in ``run_dir``; returns (HeldOutSplit, config).
     ``data``, when given, must be the data the run was trained on (its fingerprint is checked)."""
@@ -233,14 +237,30 @@ def run_test_split(run_dir, data=None):
     recorded = run.read_test_split()
     run.read_history()  # a damaged history.csv is named now, before any work
     variant = variant_from_config(config)
-    prepared = config.get("prepared", {})
-    label_set = get_label_set(config["data"].get("label_set", "fer2013"))
+    prepared = config.prepared
+    label_set = get_label_set(config.data.label_set)
     test = HeldOutSplit(to_model_input(recorded["images"]), recorded["labels"], recorded["emotions"],
-                        class_names_of(variant, label_set), variant, config["data"]["source"],
-                        config["data"]["fingerprint"],
-                        prepared.get("protocol", variant.protocol), bool(prepared.get("leaky", False)),
-                        None if prepared.get("leaky") else recorded["in_training"], label_set)
+                        class_names_of(variant, label_set), variant, config.data.source, config.data.fingerprint,
+                        prepared.protocol or variant.protocol, bool(prepared.leaky),
+                        None if prepared.leaky else recorded["in_training"], label_set)
     return test, config
+
+
+def run_val_split(run_dir, data=None):
+    """The validation split of the run in ``run_dir`` (a HeldOutSplit): the one it recorded
+    (``val_split.npz``), or for a run made before runs recorded it, the one its variant's cleaning and
+    split make of its data again (``data``, default the recorded source, checked by fingerprint; a
+    recorded split needs no data)."""
+    run = Run(Path(run_dir))
+    config = run.read_config()
+    recorded = run.read_val_split()
+    variant = variant_from_config(config)
+    if recorded is None:
+        return rebuild_test_split(variant, run_data(config, data, run.name), config.seed, part="val")
+    label_set = get_label_set(config.data.label_set)
+    return HeldOutSplit(to_model_input(recorded["images"]), recorded["labels"], recorded["emotions"],
+                        class_names_of(variant, label_set), variant, config.data.source, config.data.fingerprint,
+                        config.protocol, config.leaky, None, label_set)
 
 
 def split_key(config):
@@ -249,12 +269,11 @@ def split_key(config):
     the sampling under the (leaky) thesis protocol, which resamples before splitting. The protocol is
     the run's (``prepared``: a staged run is LEAKY on the same split), so an ensemble never mixes an
     honest run with a LEAKY one and reports the mix as honest."""
-    variant = config["variant"]
-    key = {"data": config["data"]["fingerprint"], "cleaning": list(variant.get("cleaning", ())),
-           "split": variant.get("split", "usage"),
-           "protocol": config.get("prepared", {}).get("protocol") or variant.get("protocol", "honest")}
+    variant = config.variant
+    key = {"data": config.data.fingerprint, "cleaning": list(variant.get("cleaning", ())),
+           "split": variant.get("split", "usage"), "protocol": config.protocol}
     if key["split"] != "usage" or key["protocol"] not in ("honest", "staged"):
-        key["seed"] = config.get("seed", 0)
+        key["seed"] = config.seed
     if key["protocol"] == "thesis":
         key["sampling"] = variant.get("sampling")
     return key
@@ -428,7 +447,7 @@ def report_markdown(metrics, title, files):
                   f"{timing['images_per_s']:,.0f} images/s."
                   + (f" (The test split has fewer than the protocol's {TIMING_IMAGES:,} images.)"
                      if timing["n_images"] < TIMING_IMAGES else ""), ""]
-    if "config.json" in files:
+    if CONFIG in files:
         lines += ["The run's settings: [config.json](config.json).", ""]
     return "\n".join(lines)
 
@@ -521,7 +540,7 @@ def evaluate_model_file(model_path, data, variant=None, seed=0, results_dir="res
                        f"{'binary' if recipe.binary else 'seven-class'}")
     model_set = None if binary else label_set_of(model, model_path, model_labels)
     dataset = load_data(data, labels, ferplus_mode)
-    test = rebuild_test_split(recipe, dataset, seed, part)
+    test = model_file_split(model_path, recipe, dataset, seed, part)
     scores, tta_scores = model_scores(model, test.x, tta)
     truth, class_names, in_training, shared = test.labels, test.class_names, test.in_training, {}
     if model_set is not None and model_set != dataset.label_set:

@@ -11,7 +11,8 @@ anything else is refused when it is loaded (``saved_models.check_model``).
 
 The region vote is compared with the same members' **whole-face vote** (region "whole" alone). The
 choice between the two is made on the runs' validation split only (FER2013's PublicTest under the
-usage split), rebuilt from the data by the data layer; the recorded test split (PrivateTest) is
+usage split), as the first run recorded it (made again from the data for a run made before runs
+recorded it); the recorded test split (PrivateTest) is
 reported once, for both votes, and chooses nothing. Each vote is written like the other ensembles:
 ``results/<name>/`` (the region vote) and ``results/<name>-whole_face/``, each with metrics.json,
 report.md (the comparison table in both), the confusion matrix and config.json. The inference time
@@ -20,7 +21,7 @@ report.md (the comparison table in both), the confusion matrix and config.json. 
 """
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -31,8 +32,7 @@ from fer_keras.data.container import to_model_input
 from fer_keras.data.regions import VOTE_REGIONS, check_regions, face_regions
 from fer_keras.errors import FERError
 from fer_keras.evaluation.evaluate import (TIMING_CALLS, load_keras_model, model_scores, predicted_labels, read_config,
-                                           rebuild_test_split, run_data, time_inference, variant_from_config,
-                                           write_results)
+                                           run_val_split, time_inference, variant_from_config, write_results)
 from fer_keras.evaluation.members import check_same_split, label_metrics, shared_test_split
 from fer_keras.models.combine import average_probabilities, ensemble_model, majority_vote
 from fer_keras.runs.folder import Run, check_output_dir
@@ -143,8 +143,7 @@ def _load_members(run_dirs, configs, data):
     if test.protocol != "honest":
         raise FERError(f"{run_dirs[0].name} uses the LEAKY {test.protocol} protocol, whose validation split (where "
                        "the region vote is chosen) is not recorded; compare honest runs")
-    dataset = run_data(configs[0], data, run_dirs[0].name)
-    val = rebuild_test_split(variant_from_config(configs[0]), dataset, configs[0].get("seed", 0), part="val")
+    val = run_val_split(run_dirs[0], data)
     models = [load_keras_model(Run(d).best) for d in run_dirs]
     classes = check_class_counts(models, [d.name for d in run_dirs])
     if classes != test.label_set.num_classes:
@@ -187,8 +186,8 @@ def compare_region_vote(members, regions=VOTE_REGIONS, data=None, results_dir="r
     name = name or f"region_vote-{datetime.now():%Y%m%d-%H%M%S}"
     folders = {"region_vote": name, "whole_face_vote": f"{name}-whole_face"}
     config = {"region_vote": {"regions": list(regions), "members": [str(d) for d in run_dirs],
-                              "folders": folders}, "data": configs[0]["data"], "command": " ".join(sys.argv),
-              "members": {d.name: c for d, c in zip(run_dirs, configs)}}
+                              "folders": folders}, "data": asdict(configs[0].data), "command": " ".join(sys.argv),
+              "members": {d.name: c.to_dict() for d, c in zip(run_dirs, configs)}}
     written = {}
     for vote, folder in folders.items():
         metrics = dict(fields[vote])

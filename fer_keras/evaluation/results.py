@@ -10,10 +10,12 @@ import csv
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.models.paper_results import PAPER_RESULTS, THESIS_LEAKY, paper_figure  # noqa: F401 (re-exported)
+from fer_keras.runs.config import CONFIG, RunConfig, read_record
 
 COLUMNS = ("run", "variant", "family", "size", "data", "protocol", "leaky", "learned", "recipe", "recipe_changes",
            "time_budget_minutes", "teacher", "precision_policy",
@@ -73,12 +75,12 @@ def _row(run_dir, metrics):
     timing = metrics.get("inference") or {}
     data = str(metrics.get("data") or "")
     config = _read_config(run_dir)
-    teacher = config.get("teacher") or {}
+    teacher = config.teacher or {}
     return {
         "run": run_dir.name, "variant": variant,
-        "family": (config.get("variant") or {}).get("model"), "size": config.get("size") or "paper",
+        "family": config.variant.get("model"), "size": config.size or "paper",
         "learned": _learned(metrics), "teacher": ", ".join(Path(t).name for t in teacher.get("runs", [])),
-        "precision_policy": config.get("precision_policy"), "resumed": bool(config.get("resumed")),
+        "precision_policy": config.precision_policy, "resumed": bool(config.resumed),
         "data": data if data.startswith("synthetic") else Path(data).name,
         "protocol": metrics.get("protocol") or "", "leaky": bool(metrics.get("leaky")),
         "recipe": metrics.get("recipe"), "best_epoch": metrics.get("best_epoch"),
@@ -95,10 +97,10 @@ def _row(run_dir, metrics):
         "paper_accuracy": paper.get("accuracy"), "paper_s_per_1000": paper.get("s_per_1000"),
         "paper_source": paper.get("source"),
         "time_budget_minutes": metrics.get("time_budget_minutes"),
-        "recipe_changes": _recipe_changes(config.get("recipe") or {}),
-        "model_kwargs": ", ".join(f"{k}={v}" for k, v in sorted((config.get("model_kwargs") or {}).items())),
-        "region": (config.get("model_kwargs") or {}).get("region"),  # a member of the region vote
-        "config": f"{run_dir.name}/config.json" if (run_dir / "config.json").exists() else None,
+        "recipe_changes": _recipe_changes(config.recipe or {}),
+        "model_kwargs": ", ".join(f"{k}={v}" for k, v in sorted((config.model_kwargs or {}).items())),
+        "region": (config.model_kwargs or {}).get("region"),  # a member of the region vote
+        "config": f"{run_dir.name}/{CONFIG}" if (run_dir / CONFIG).exists() else None,
         "report": f"{run_dir.name}/report.md" if (run_dir / "report.md").exists() else None,
     }
 
@@ -117,12 +119,26 @@ def _learned(metrics):
     return recall is None or recall > COLLAPSED_MACRO_RECALL / classes  # results without a confusion matrix
 
 
+EVALUATION_RECORDS = frozenset({"model", "ensemble", "region_vote"})
+"""Keys that mark a results folder's ``config.json`` as an evaluation's own record (``evaluate --model``, an
+ensemble, the region vote), not a copy of a training run's ``RunConfig``."""
+
+NO_CONFIG = SimpleNamespace(variant={}, teacher=None, size=None, precision_policy=None, resumed=(), recipe=None,
+                            model_kwargs=None)
+"""The facts of a result without a run config (none, or unreadable): all unknown."""
+
+
 def _read_config(run_dir):
-    """The run's ``config.json`` copy as a dict ({} when absent or unreadable)."""
+    """The facts the table shows of a results folder's ``config.json``: the copied run's ``RunConfig``
+    (an old, unversioned one upgraded); of an evaluation's record only the variant it names."""
     try:
-        return json.loads((run_dir / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
+        record = read_record(run_dir / CONFIG)
+        if isinstance(record, dict) and EVALUATION_RECORDS & record.keys():
+            variant = record.get("variant")
+            return SimpleNamespace(**{**vars(NO_CONFIG), "variant": variant if isinstance(variant, dict) else {}})
+        return RunConfig.from_dict(record, run_dir / CONFIG)
+    except FERError:
+        return NO_CONFIG
 
 
 def _recipe_changes(recorded):

@@ -9,6 +9,8 @@ what training recorded. ``train`` writes a run; ``evaluate``, ``ensemble``, ``sa
         history.csv    one row per epoch (CSVLogger)
         test_split.npz the test images the run is evaluated on (uint8), their labels, seven-class
                        emotions, source ids, and which have an exact copy in the source's Training rows
+        val_split.npz  the validation images (uint8), their labels, emotions and source ids: where
+                       ensembles, the region vote and diagnose choose, without splitting again
         budget.json    the time budget's bookkeeping (with --time-budget)
         snapshots/     cycle_1.keras … cycle_M.keras, one per learning-rate cycle (recipe "snapshot")
         logs/          TensorBoard event files
@@ -23,12 +25,13 @@ from pathlib import Path
 
 from fer_keras.errors import FERError
 from fer_keras.files import atomic_write
+from fer_keras.runs.config import CONFIG, DAMAGED, RunConfig
 
 BEST = "best.keras"
-CONFIG = "config.json"
 HISTORY = "history.csv"
 BUDGET = "budget.json"
 TEST_SPLIT = "test_split.npz"
+VAL_SPLIT = "val_split.npz"
 LOGS = "logs"
 BACKUP = "backup"
 SNAPSHOTS = "snapshots"
@@ -66,6 +69,10 @@ class Run:
     @property
     def test_split(self):
         return self.path / TEST_SPLIT
+
+    @property
+    def val_split(self):
+        return self.path / VAL_SPLIT
 
     @property
     def logs(self):
@@ -142,48 +149,34 @@ class Run:
         raise FERError(f"cannot create a run folder next to {stem}")
 
     def read_config(self):
-        """The run's ``config.json`` as a dict, checked for the fields its readers need (``variant``
-        with a ``name``, ``data`` with ``source`` and ``fingerprint``; ``seed`` an integer and
-        ``prepared`` an object when present); one FERError line naming the file otherwise."""
+        """The run's ``config.json`` as a :class:`~fer_keras.runs.config.RunConfig` (an old, unversioned one
+        upgraded); one FERError line naming the file when it is missing, unreadable or of an unknown shape."""
         if not self.config.is_file():
             raise FERError(f"{self.path} is not a training run: no {CONFIG} in it "
                            "(runs live in callbacks/<variant>-<time>/)")
-        try:
-            config = json.loads(self.config.read_bytes().decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-            raise FERError(f"{self.config} is not valid JSON ({_one_line(err)}); {DAMAGED}") from None
-        except OSError as err:
-            raise FERError(f"{self.config} cannot be read ({err.strerror or err})") from None
-        problem = config_problem(config)
-        if problem:
-            raise FERError(f"{self.config} {problem}; {DAMAGED}")
-        return config
+        return RunConfig.read(self.config)
 
     def write_test_split(self, images, labels, emotions, ids, in_training):
         """Record the test split (uint8 N×48×48 images, model labels, seven-class emotions, source
         ids, copy-in-Training mask), so that evaluation reads it instead of re-preparing the data."""
-        import numpy as np
-
-        atomic_write(self.test_split, lambda tmp: np.savez_compressed(
-            tmp, images=images, labels=labels, emotions=emotions, ids=np.asarray(ids, dtype=str),
-            in_training=in_training))
+        _save_split(self.test_split, images=images, labels=labels, emotions=emotions, ids=ids, in_training=in_training)
 
     def read_test_split(self):
         """The recorded test split as a dict of arrays (see :meth:`write_test_split`)."""
-        import numpy as np
-
         if not self.test_split.is_file():
             raise FERError(f"{self.path} has no {TEST_SPLIT}: it was made before runs recorded their test split; "
                            "evaluate its model with --model FILE --data PATH --variant NAME instead")
-        try:
-            with np.load(self.test_split, allow_pickle=False) as found:
-                arrays = {key: found[key] for key in found.files}
-        except Exception as err:  # noqa: BLE001 — a damaged .npz raises zip, zlib, pickle and format errors
-            raise FERError(f"{self.test_split} cannot be read ({_one_line(err)}); {DAMAGED}") from None
-        problem = split_problem(arrays)
-        if problem:
-            raise FERError(f"{self.test_split} {problem}; {DAMAGED}")
-        return arrays
+        return _load_split(self.test_split, TEST_SPLIT_ARRAYS)
+
+    def write_val_split(self, images, labels, emotions, ids):
+        """Record the validation split (the arrays of :meth:`write_test_split` but the copy mask), so that
+        choosing members, a vote or a diagnosis on it never cleans and splits the data again."""
+        _save_split(self.val_split, images=images, labels=labels, emotions=emotions, ids=ids)
+
+    def read_val_split(self):
+        """The recorded validation split as a dict of arrays, or None for a run made before runs recorded
+        it (its readers then make it again from the data)."""
+        return _load_split(self.val_split, VAL_SPLIT_ARRAYS) if self.val_split.is_file() else None
 
     def read_history(self):
         """``history.csv`` as a DataFrame; empty for a new run (CSVLogger may have opened it
@@ -209,40 +202,46 @@ class Run:
         return (None if best is None else int(history.loc[best[0], "epoch"]) + 1), len(history)
 
 
-DAMAGED = ("the run folder is damaged: train it again, or evaluate its model with "
-           "--model best.keras --data PATH --variant NAME")
 TEST_SPLIT_ARRAYS = {"images": "u", "labels": "iu", "emotions": "iu", "ids": "U", "in_training": "b"}
 """The arrays of ``test_split.npz`` and their NumPy dtype kinds."""
+VAL_SPLIT_ARRAYS = {key: kinds for key, kinds in TEST_SPLIT_ARRAYS.items() if key != "in_training"}
+"""The arrays of ``val_split.npz`` and their NumPy dtype kinds."""
 
 
-def config_problem(config):
-    """What makes ``config`` (a parsed ``config.json``) unusable by the run's readers, or None."""
-    if not isinstance(config, dict):
-        return f"holds a JSON {type(config).__name__}, not an object"
-    variant, data = config.get("variant"), config.get("data")
-    if not isinstance(variant, dict) or not isinstance(variant.get("name"), str):
-        return "has no 'variant' object with a 'name'"
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("source", "fingerprint")):
-        return "has no 'data' object with a 'source' and a 'fingerprint'"
-    if "seed" in config and (not isinstance(config["seed"], int) or isinstance(config["seed"], bool)):
-        return f"records the seed {config['seed']!r}, not an integer"
-    if not isinstance(config.get("prepared", {}), dict):
-        return "has a 'prepared' entry that is not an object"
-    return None
+def _save_split(path, ids, **arrays):
+    import numpy as np
+
+    atomic_write(path, lambda tmp: np.savez_compressed(tmp, ids=np.asarray(ids, dtype=str), **arrays))
 
 
-def split_problem(arrays):
-    """What makes the arrays of a ``test_split.npz`` unusable, or None: the five arrays of
-    :data:`TEST_SPLIT_ARRAYS`, one-dimensional but for the N×48×48 uint8 images, all N long."""
-    missing = [key for key in TEST_SPLIT_ARRAYS if key not in arrays]
+def _load_split(path, kinds):
+    """The arrays of a split file (never unpickled), checked by :func:`split_problem`; one FERError line
+    naming the file otherwise."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as found:
+            arrays = {key: found[key] for key in found.files}
+    except Exception as err:  # noqa: BLE001 — a damaged .npz raises zip, zlib, pickle and format errors
+        raise FERError(f"{path} cannot be read ({_one_line(err)}); {DAMAGED}") from None
+    problem = split_problem(arrays, kinds)
+    if problem:
+        raise FERError(f"{path} {problem}; {DAMAGED}")
+    return arrays
+
+
+def split_problem(arrays, kinds=TEST_SPLIT_ARRAYS):
+    """What makes the arrays of a split file unusable, or None: the arrays ``kinds`` names (default the
+    five of :data:`TEST_SPLIT_ARRAYS`), one-dimensional but for the N×48×48 uint8 images, all N long."""
+    missing = [key for key in kinds if key not in arrays]
     if missing:
         return f"lacks the array(s) {', '.join(missing)}"
     images = arrays["images"]
     if images.dtype != "uint8" or images.ndim != 3 or images.shape[1:] != (48, 48) or not len(images):
         return f"holds {images.dtype} images of shape {images.shape}, not N×48×48 uint8"
-    for key, kinds in TEST_SPLIT_ARRAYS.items():
+    for key, kind in kinds.items():
         value = arrays[key]
-        if key != "images" and (value.dtype.kind not in kinds or value.shape != (len(images),)):
+        if key != "images" and (value.dtype.kind not in kind or value.shape != (len(images),)):
             return f"holds {key} of {value.dtype} shape {value.shape}, not {len(images)} values"
     return None
 
@@ -278,9 +277,9 @@ def find_resumable(output_dir, resume_key):
         run = Run(path)
         if run.backup.is_dir() and run.config.exists():
             try:
-                if json.loads(run.config.read_text()).get("resume_key") == resume_key:
+                if RunConfig.read(run.config).resume_key == resume_key:
                     return run
-            except (json.JSONDecodeError, OSError):
+            except FERError:
                 continue
     return None
 

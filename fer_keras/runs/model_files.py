@@ -1,7 +1,6 @@
 """Saved models: one safe loader and one shape check for everything that reads a model after training
 (evaluate, ensemble, saliency, predict) — a ``.keras`` file, or a ``.tflite`` export run by :class:`TFLiteModel`."""
 
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -13,7 +12,7 @@ from fer_keras import EMOTIONS, IMAGE_SIZE
 from fer_keras.cli import import_keras_quietly
 from fer_keras.data.labelsets import FER2013, LABEL_SETS, get_label_set
 from fer_keras.errors import FERError
-from fer_keras.runs.folder import CONFIG
+from fer_keras.runs.config import CONFIG, RunConfig
 from fer_keras.runtime import tflite_interpreter
 
 
@@ -69,8 +68,8 @@ def label_set_of(model, path=None, name=None, option="--model-labels"):
     config = None if path is None else Path(path).with_name(CONFIG)
     if name is None and config is not None and config.is_file():
         try:
-            name = json.loads(config.read_text()).get("data", {}).get("label_set")
-        except (json.JSONDecodeError, AttributeError):
+            name = RunConfig.read(config).data.label_set
+        except FERError:
             name = None
     label_set = get_label_set(name) if name else FER2013
     if label_set.num_classes != width:

@@ -91,16 +91,16 @@ def check_teacher(path, dataset, test_ids, split_name):
     if not run.path.is_dir():
         raise FERError(f"--teacher {path}: no such run folder")
     config = run.read_config()
-    if config.get("prepared", {}).get("leaky") or config.get("variant", {}).get("protocol", "honest") != "honest":
+    if config.leaky:
         raise FERError(f"--teacher {path} is a LEAKY run (it trained on copies of test images): a teacher must be "
                        "an honest run")
-    if config.get("data", {}).get("fingerprint") != dataset.fingerprint:
-        raise FERError(f"--teacher {path} was trained on other data ({config.get('data', {}).get('source')}); a "
+    if config.data.fingerprint != dataset.fingerprint:
+        raise FERError(f"--teacher {path} was trained on other data ({config.data.source}); a "
                        "teacher must be a run of the student's data")
-    if list(config.get("data", {}).get("classes", [])) != list(dataset.label_set.classes):
-        raise FERError(f"--teacher {path} predicts {config.get('data', {}).get('label_set')}'s classes, not "
+    if list(config.data.classes or []) != list(dataset.label_set.classes):
+        raise FERError(f"--teacher {path} predicts {config.data.label_set}'s classes, not "
                        f"{dataset.label_set.name}'s")
-    if config.get("variant", {}).get("split") != split_name or not np.array_equal(
+    if config.variant.get("split") != split_name or not np.array_equal(
             run.read_test_split()["ids"], np.asarray(test_ids, dtype=str)):
         raise FERError(f"--teacher {path} used another split than the student's ({split_name}): its targets could "
                        "carry the student's validation or test faces")

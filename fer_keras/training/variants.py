@@ -5,7 +5,7 @@ that no entry trains (a plug-in's) gets a default variant named after it (``fami
 ``python -m fer_keras.train --list`` prints them.
 """
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from fer_keras import EMOTIONS
 from fer_keras.errors import FERError
@@ -56,6 +56,26 @@ class Variant:
 
     def to_dict(self):
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, recorded):
+        """The variant a run recorded (``to_dict``'s record in its ``config.json``), as it was when the run
+        was made, even if ``VARIANTS`` has changed since; a record with fields this version does not know,
+        or lacks, is one FERError line."""
+        unknown = sorted(set(recorded) - {f.name for f in fields(cls)})
+        if unknown:
+            raise FERError(f"the run's config.json records variant fields this version of fer_keras does not know "
+                           f"({', '.join(unknown)}); evaluate it with the fer_keras version that trained it")
+        record = dict(recorded)
+        try:
+            record["cleaning"] = tuple(record.get("cleaning", ()))
+            if isinstance(record.get("callbacks"), dict):
+                record["callbacks"] = CallbackConfig(**record["callbacks"])
+            return cls(**record)
+        except TypeError as err:  # a missing or mistyped field
+            raise FERError(f"the run's config.json records a variant this version of fer_keras cannot rebuild "
+                           f"({err}); evaluate it with the fer_keras version that trained it, or train it again"
+                           ) from None
 
 
 CNN_LSTM_CALLBACKS = CallbackConfig(lr_monitor="val_loss", lr_factor=0.1, lr_patience=2, lr_min_delta=1e-4,
