@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 
 STAGES = (
     ("data", "load, clean, split, balance and augment faces; find faces in photos; the EDA report"),
-    ("models", "one builder per architecture, the registry, CPU presets, papers' figures; the shipped model"),
+    ("models", "one module per model family (builder, CPU size, papers' figures), the registry that discovers them; "
+               "the shipped model"),
     ("runs", "the run folder that training writes and every later stage reads, its typed config; model files"),
     ("training", "named variants, recipes, schedules, callbacks, distillation; train() and its health check"),
     ("inference", "the recognizer on photos, folders, video and the webcam; TTA; the TFLite export; the web app"),

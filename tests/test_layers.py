@@ -107,6 +107,8 @@ def test_the_readme_architecture_section_lists_the_stage_folders_in_order():
     listed = [line.split("`")[1].rstrip("/").removeprefix("fer_keras/") for line in section.splitlines()
               if line.startswith("- `fer_keras/")]
     assert listed == [folder for folder, _ in STAGES] + list(AFTER)
+    for folder, what in STAGES:  # the same words as the code
+        assert f"- `fer_keras/{folder}/` — {what}\n" in section, folder
 
 
 def test_after_training_nothing_imports_training_or_balancing():
