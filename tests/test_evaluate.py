@@ -4,6 +4,7 @@ saliency — including that a trained model's saliency lies on the faces' mouth,
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -454,10 +455,17 @@ def test_ensemble_select_in_the_wrong_place_is_one_line_and_exit_2(trained, args
 def test_saliency_cli_writes_a_grid(trained, tmp_path):
     from fer_keras.evaluation.saliency import main
 
+    out = tmp_path / run_dir(trained).name
+    out.mkdir()
+    (out / "metrics.json").write_text('{"test_accuracy": 0.5}')  # the run's evaluation, kept beside the grids
+    (out / ".metrics.json.x1y2.json").write_text("{")  # a killed writer's temporary file, dropped
     for method in sorted({SALIENCY, "occlusion"}):
         args = ["--run", str(run_dir(trained)), "--n", "4", "--method", method, "--results-dir", str(tmp_path)]
         assert main(args) == 0
-        assert (tmp_path / run_dir(trained).name / f"saliency_{method}.png").stat().st_size > 0
+        assert (out / f"saliency_{method}.png").stat().st_size > 0
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", *sorted({f"saliency_{m}.png"
+                                                                             for m in (SALIENCY, "occlusion")})]
+    assert (out / "metrics.json").read_text() == '{"test_accuracy": 0.5}' and os.listdir(tmp_path) == [out.name]
 
 
 def test_trained_model_saliency_lies_on_mouth_eyes_and_brows(trained):

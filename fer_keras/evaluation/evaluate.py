@@ -33,6 +33,7 @@ from fer_keras.data.hashing import data_fingerprint, occurs_in
 from fer_keras.data.labelsets import FER2013, add_label_options, get_label_set, label_options_of, score_shared
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
+from fer_keras.files import replace_folder
 from fer_keras.runs.folder import (BEST, CONFIG, HISTORY, METRICS, Run, check_output_dir, read_history_csv, write_json,
                                    write_text)
 from fer_keras.runs.model_files import check_model, label_set_of, load_model
@@ -282,40 +283,54 @@ def split_key(config):
 # --------------------------------------------------------------------------- writing results
 
 
+EVALUATION_FILES = (METRICS, "report.md", "confusion_matrix.png", "curves.png", CONFIG)
+"""What :func:`write_results` writes into a results folder."""
+
+
 def write_results(out_dir, metrics, title, config=None, history_csv=None, merge=False):
     """Write ``metrics`` to ``out_dir/metrics.json``, the confusion matrix, the training curves (when
     ``history_csv`` exists), ``config.json`` (``config``: a dict, or a path to copy) and ``report.md``.
     ``merge``: keep the fields already there that ``metrics`` does not replace — a training run's
-    folder, re-evaluated (its training time, an earlier TTA or timing of the same model); otherwise
-    the folder's metrics are this evaluation's alone, so a name reused for other members or another
-    model keeps nothing stale. Returns the written metrics."""
+    folder, re-evaluated (its training time, an earlier TTA or timing of the same model) — and the
+    folder's other files (saliency grids); otherwise the folder is this evaluation's alone, so a name
+    reused for other members or another model keeps nothing stale. The folder is built in a temporary
+    sibling and swapped into place (``fer_keras.files.replace_folder``): a failure or a kill leaves the
+    previous evaluation or this one, whole. Returns the written metrics."""
     from fer_keras.evaluation.plots import plot_confusion_matrix, plot_training_curves
 
+    # everything read first: a damaged history, metrics or config is named before anything is written
     history = read_history_csv(history_csv) if history_csv is not None and Path(history_csv).exists() else None
-    out_dir = Path(out_dir)  # a damaged history is named above, before anything is written
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)
     path = out_dir / METRICS
     try:
         merged = json.loads(path.read_text()) if merge and path.exists() else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise FERError(f"{path} is damaged (not JSON); delete it and evaluate again") from None
+    if not isinstance(merged, dict):
+        raise FERError(f"{path} holds a JSON {type(merged).__name__}, not an object; delete it and evaluate again")
     merged.update(metrics)
-    files = [METRICS, "report.md"]
-    plot_confusion_matrix(metrics["confusion_matrix"], metrics["class_names"], out_dir / "confusion_matrix.png",
-                          title=f"{title} — test accuracy {metrics['test_accuracy']:.1%} (n={metrics['n_test']:,})")
-    files.append("confusion_matrix.png")
-    if history is not None:
-        plot_training_curves(history, out_dir / "curves.png", merged.get("best_epoch"), title=title)
-        files.append("curves.png")
-    if isinstance(config, (str, Path)):
-        write_text(out_dir / CONFIG, Path(config).read_text())
-    elif config is not None:
-        write_json(out_dir / CONFIG, config)
-    if (out_dir / CONFIG).exists():
-        files.append(CONFIG)
-    merged["files"] = files
-    write_json(path, merged)
-    write_text(out_dir / "report.md", report_markdown(merged, title, files))
+    config_text = Path(config).read_text() if isinstance(config, (str, Path)) else None
+
+    def build(folder):
+        files = [METRICS, "report.md"]
+        plot_confusion_matrix(metrics["confusion_matrix"], metrics["class_names"], folder / "confusion_matrix.png",
+                              title=f"{title} — test accuracy {metrics['test_accuracy']:.1%} "
+                              f"(n={metrics['n_test']:,})")
+        files.append("confusion_matrix.png")
+        if history is not None:
+            plot_training_curves(history, folder / "curves.png", merged.get("best_epoch"), title=title)
+            files.append("curves.png")
+        if config_text is not None:
+            write_text(folder / CONFIG, config_text)
+        elif config is not None:
+            write_json(folder / CONFIG, config)
+        if (folder / CONFIG).exists():
+            files.append(CONFIG)
+        merged["files"] = files
+        write_json(folder / METRICS, merged)
+        write_text(folder / "report.md", report_markdown(merged, title, files))
+
+    replace_folder(out_dir, build, carry=(lambda name: name not in EVALUATION_FILES) if merge else None)
     return merged
 
 

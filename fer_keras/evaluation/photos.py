@@ -21,10 +21,7 @@ place): ``metrics.json``, ``report.md``, ``confusion_matrix.png`` (ours, given a
 import argparse
 import csv
 import io
-import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +30,7 @@ import numpy as np
 
 from fer_keras import EMOTIONS
 from fer_keras.errors import FERDataError, FERError
+from fer_keras.files import replace_folder
 
 NO_FACE = -1
 """The prediction recorded for a photo in which the detector found no face."""
@@ -294,8 +292,9 @@ def report_markdown(metrics, title):
 
 
 def write_photo_results(out_dir, metrics, config, title):
-    """Write the results folder ``out_dir`` whole: built in a temporary sibling folder, then moved
-    into place (an existing folder of that name is replaced), so a failure leaves nothing half-written.
+    """Write the results folder ``out_dir`` whole: built in a temporary sibling folder, then swapped
+    into place (an existing folder of that name is replaced; see ``fer_keras.files.replace_folder``),
+    so a failure or a kill leaves the previous folder or the new one, never a mix.
     Returns the written ``metrics`` (without the per-photo records, which go to ``photos.csv``)."""
     from fer_keras.evaluation.plots import plot_confusion_matrix
     from fer_keras.runs.folder import CONFIG, METRICS, write_json, write_text
@@ -303,10 +302,9 @@ def write_photo_results(out_dir, metrics, config, title):
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise FERError(f"{out_dir}: exists and is not a folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     records = metrics.pop("records")
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+
+    def build(tmp):
         files = [METRICS, "report.md", CONFIG, "photos.csv"]
         for key, png in (("fer_keras", "confusion_matrix.png"), ("fer", "confusion_matrix_fer.png")):
             given = metrics["classifiers"].get(key, {}).get("given_face")
@@ -321,23 +319,9 @@ def write_photo_results(out_dir, metrics, config, title):
         write_json(tmp / CONFIG, config)
         write_json(tmp / METRICS, metrics)
         write_text(tmp / "report.md", report_markdown(metrics, title))
-        os.chmod(tmp, 0o777 & ~_umask())
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old."))
-            out_dir.rename(old / out_dir.name)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    replace_folder(out_dir, build)
     return metrics
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def results_name(model, detector, photos):

@@ -20,6 +20,7 @@ import numpy as np
 
 from fer_keras.cli import import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
+from fer_keras.files import replace_folder
 from fer_keras.runs.folder import Run, check_output_dir
 
 SALIENCY_METHODS = ("gradient", "gradcam", "occlusion")
@@ -249,12 +250,15 @@ def run_saliency(run_dir, n=16, method="gradient", data=None, results_dir="resul
     maps = saliency_maps(model, images, truth if target == "true" else predicted, method, **options)
     names = np.asarray(test.class_names)
     out_dir = Path(results_dir) / run_dir.name
-    out_dir.mkdir(parents=True, exist_ok=True)
     explained = "true" if target == "true" else "predicted"
     titles = {"gradient": "vanilla gradient", "gradcam": "Grad-CAM", "occlusion": "occlusion sensitivity"}
-    return plot_saliency_grid(images, maps, names[truth], names[predicted], out_dir / f"saliency_{method}.png",
-                              title=f"{run_dir.name} — {titles[method]} of the {explained} class "
-                              f"({(truth == predicted).sum()} of {len(pick)} right)")
+    grid = f"saliency_{method}.png"
+    # the run's results folder is swapped whole (its evaluation and other grids carried over), never half-written
+    replace_folder(out_dir, lambda folder: plot_saliency_grid(
+        images, maps, names[truth], names[predicted], folder / grid,
+        title=f"{run_dir.name} — {titles[method]} of the {explained} class "
+        f"({(truth == predicted).sum()} of {len(pick)} right)"), carry=lambda name: name != grid)
+    return out_dir / grid
 
 
 @user_errors_exit
