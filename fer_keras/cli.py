@@ -1,5 +1,6 @@
 """Shared plumbing for the command-line entry points."""
 
+import argparse
 import functools
 import importlib
 import importlib.util
@@ -47,6 +48,41 @@ def lazy_import(name):
     if importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     return sys.modules.get(name) or _Deferred(name)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser for every CLI, but an option that takes one value refuses a second, different one
+    instead of keeping the last silently: ``--results-dir a_file --results-dir out`` may hide the value the
+    user meant, or one that a check before work was to refuse. The same value twice is accepted; options
+    meant to repeat (``--set``) say so with ``action="append"``. Subcommands' parsers are of this class too."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        vars(namespace).pop(_GIVEN, None)
+        return namespace, extras
+
+
+_GIVEN = "_fer_keras_options_given"
+"""The namespace attribute where :class:`_StoreOnce` notes the values given so far (removed after parsing)."""
+
+
+class _StoreOnce(argparse._StoreAction):
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = vars(namespace).setdefault(_GIVEN, {})
+        if self.dest in given and given[self.dest] != values:
+            parser.error(f"argument {option_string or self.dest}: given twice ({_shown(given[self.dest])}, then "
+                         f"{_shown(values)}); give it once")
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
+def _shown(value):
+    return one_line(" ".join(map(str, value)) if isinstance(value, list) else str(value))
 
 
 def one_line(message):

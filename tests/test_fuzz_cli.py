@@ -201,6 +201,7 @@ def refused_in_one_line(command, argv, root, capsys):
     argparse_error = lines[0].startswith("usage:") and ": error: " in last
     assert argparse_error or (len(lines) == 1 and last.startswith("error: ")), f"{command} {argv!r}: {err!r}"
     assert snapshot(root) == before, f"{command} {argv!r} wrote {set(snapshot(root)) - set(before)}"
+    return last
 
 
 COMMANDS = sorted(REFUSE)
@@ -216,14 +217,8 @@ def test_every_cli_refuses_a_bad_value_in_one_line_and_writes_nothing(command, w
     check()
 
 
-KNOWN_GAPS = {"train": "at 200 examples the fuzzer finds an argument list that reaches model.fit before a bad value "
-                       "is refused (not yet reduced to its example; the 25-example tier passes) — issue 25"}
-"""Commands whose 200-example fuzz still finds a gap: expected to fail until it is fixed (not strict)."""
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c], strict=False))
-                                     if c in KNOWN_GAPS else c for c in COMMANDS])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_cli_refuses_a_bad_value_in_one_line_and_writes_nothing_more(command, workdir, capsys):
     @FUZZ_MORE
     @given(argv=argvs(command))
@@ -231,6 +226,28 @@ def test_every_cli_refuses_a_bad_value_in_one_line_and_writes_nothing_more(comma
         refused_in_one_line(command, argv, workdir, capsys)
 
     check()
+
+
+@pytest.mark.parametrize("command, argv", [
+    # the 200-example fuzz's find: the refused value, then a good one for the same option (argparse kept the last)
+    ("train", ["--results-dir", "empty.csv", "--mixed-precision", "--results-dir", "out/results", "--output-dir",
+               "out/callbacks"]),
+    ("train", ["--epochs", "2", "--epochs", "3", "--output-dir", "out/callbacks"]),
+    ("evaluate", ["--run", "run", "--run", "folder"]),
+])
+def test_an_option_given_twice_with_two_values_is_refused_before_work(command, argv, workdir, capsys):
+    assert "given twice" in refused_in_one_line(command, argv, workdir, capsys)
+
+
+def test_the_same_value_twice_and_repeatable_options_are_accepted():
+    from fer_keras.cli import ArgumentParser
+
+    parser = ArgumentParser()
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--set", action="append", default=[])
+    args = parser.parse_args(["--epochs", "3", "--epochs", "3", "--set", "a=1", "--set", "b=2"])
+    assert vars(args) == {"results_dir": "results", "epochs": 3, "set": ["a=1", "b=2"]}
 
 
 def test_the_fuzzed_inputs_exist(workdir):

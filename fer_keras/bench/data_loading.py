@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import ArgumentParser, user_errors_exit
 from fer_keras.data.io import CACHE_ENV, existing_path, load_csv
 
 
@@ -34,8 +34,8 @@ def _timed(function, *args, **kwargs):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fer_keras.bench.data_loading", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m fer_keras.bench.data_loading", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("csv", help="a Kaggle FER2013 CSV (plain or compressed)")
     path = existing_path(parser.parse_args(argv).csv)
 

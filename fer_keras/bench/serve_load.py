@@ -11,7 +11,6 @@ on as many copies of the photo, for its faces/s on the same machine. Exit status
 request failed or the RSS grew by more than ``--max-growth-mb``.
 """
 
-import argparse
 import http.client
 import json
 import os
@@ -25,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from fer_keras.cli import ArgumentParser
 
 
 def rss_mb(pid):
@@ -136,7 +137,7 @@ def report(args, load, rss, cli):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fer_keras.bench.serve_load", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m fer_keras.bench.serve_load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default: %(default)s)")
     parser.add_argument("--requests", type=int, default=400, help="requests in all (default: %(default)s)")
     parser.add_argument("--fast", action="store_true", help="serve the int8 TFLite copy")

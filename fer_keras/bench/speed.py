@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
 from fer_keras.constraints import check_options
 from fer_keras.errors import FERError
 from fer_keras.runtime import TRAINING_STEPS_PER_EXECUTION
@@ -253,7 +253,7 @@ def table(results, model_name, batch_size):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.bench",
         description="Training and inference images/s of a model on every installed Keras backend (TensorFlow, "
         "TensorFlow + XLA, JAX, torch) and of a hand-written PyTorch twin of baseline_cnn, measured in one run "

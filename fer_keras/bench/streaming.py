@@ -18,7 +18,7 @@ import tracemalloc
 import numpy as np
 
 from fer_keras import IMAGE_SIZE
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import ArgumentParser, user_errors_exit
 from fer_keras.data.container import make_fer_data
 from fer_keras.data.io import load_folder, write_folder
 from fer_keras.data.stream import index_folder
@@ -77,9 +77,9 @@ def measure(root, batch_size=256, load=False, seed=0):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fer_keras.bench.streaming",
-                                     description=__doc__.split("\n")[0], epilog=__doc__.split("\n\n")[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m fer_keras.bench.streaming",
+                            description=__doc__.split("\n")[0], epilog=__doc__.split("\n\n")[1],
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     write = commands.add_parser("write", help="write N synthetic 48×48 PNG faces under FOLDER")
     write.add_argument("folder")

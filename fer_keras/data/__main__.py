@@ -1,10 +1,9 @@
 """``python -m fer_keras.data info --data PATH|synthetic``: what a dataset holds, per split and emotion."""
 
-import argparse
 import sys
 import time
 
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import ArgumentParser, user_errors_exit
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data.labelsets import add_label_options, label_options_of
 
@@ -24,7 +23,7 @@ def info(source, cache=True, labels=None, ferplus_mode="majority"):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.data",
         description="Inspect a FER dataset: a Kaggle FER2013 CSV (.csv/.gz/.xz/.zip), an image folder "
         "ROOT/<split>/<emotion>/*.png, another label set's layout (--labels), or the embedded synthetic set.",

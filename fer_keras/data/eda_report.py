@@ -6,7 +6,6 @@ outliers, constant images, duplicates straddling splits), and writes figures, ``
 at the end, so a failure leaves ``--out`` as it was.
 """
 
-import argparse
 import json
 import shutil
 import tempfile
@@ -14,7 +13,7 @@ import time
 from pathlib import Path
 
 from fer_keras import EMOTIONS
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import ArgumentParser, user_errors_exit
 from fer_keras.constraints import check_options
 from fer_keras.data import SYNTHETIC, load
 from fer_keras.data import eda
@@ -126,7 +125,7 @@ def _markdown(s):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.eda",
         description="EDA report of a FER dataset: class balance, exact duplicates, conflicting labels, "
         "outliers, constant images and split leakage, as PNG figures plus summary.json and summary.md.",

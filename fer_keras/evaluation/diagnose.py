@@ -15,12 +15,11 @@ a held-out part of Training otherwise; never the test split):
 Backend-agnostic (``keras`` layers and calls only); the model file is never changed.
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
 from fer_keras.data.container import to_model_input
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import occurs_in
@@ -97,7 +96,7 @@ def describe(found):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.diagnose",
         description="Why a trained model predicts (nearly) one class: its top-class share, the live units of its "
         "ReLU Dense layers, and its validation accuracy before and after re-estimating BatchNorm's statistics "

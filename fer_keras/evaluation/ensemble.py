@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_keras import EMOTIONS
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
 from fer_keras.constraints import check
 from fer_keras.errors import FERError
 from fer_keras.evaluation.evaluate import (TIMING_CALLS, add_evaluation_options, evaluation_options_of,
@@ -254,7 +254,7 @@ def _region_vote_main(args, timing_calls, tta):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.ensemble",
         description="Evaluate an ensemble of trained runs on their shared test split (same metrics, figures and "
         "inference timing as fer_keras.evaluation.evaluate); writes results/<name>/.",

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_keras import EMOTIONS
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
 from fer_keras.data.container import to_model_input
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
@@ -611,7 +611,7 @@ def print_summary(metrics, out_dir):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.evaluate",
         description="Evaluate a trained model on its test split: accuracy, precision / recall / F1 (macro, "
         "weighted, per class), confusion matrix, training curves and inference time (1000 test images, batch "

@@ -18,7 +18,6 @@ place): ``metrics.json``, ``report.md``, ``confusion_matrix.png`` (ours, given a
 ``confusion_matrix_fer.png`` and ``photos.csv`` (one row per photo: box, faces found, predictions).
 """
 
-import argparse
 import csv
 import io
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_keras import EMOTIONS
+from fer_keras.cli import ArgumentParser
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.files import replace_folder
 
@@ -382,7 +382,7 @@ def photo_parser():
     """The options of ``python -m fer_keras.evaluate --photos DIR``."""
     from fer_keras.data.faces import DEFAULT_DETECTOR, DETECTORS
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.evaluate --photos",
         description="End-to-end evaluation on labelled photos (one folder per FER2013 emotion): face-found rate, "
         "accuracy, macro-F1 and per-class recall end to end (no face = a miss) and given a face, confusion matrix, "

@@ -5,14 +5,13 @@ Gathers every ``results/*/metrics.json`` (written by ``train``, ``evaluate`` and
 figure for its variant where one exists (``fer_keras.models.paper_results``, from DESIGN §4).
 """
 
-import argparse
 import csv
 import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from fer_keras.cli import user_errors_exit
+from fer_keras.cli import ArgumentParser, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.models.paper_results import PAPER_RESULTS, THESIS_LEAKY, paper_figure  # noqa: F401 (re-exported)
 from fer_keras.runs.config import CONFIG, RunConfig, read_record
@@ -306,7 +305,7 @@ def write_tables(results_dir="results"):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.results",
         description="Gather every results/*/metrics.json into results/README.md and results/results.csv, "
         "next to the seed papers' figures.")

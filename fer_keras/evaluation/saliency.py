@@ -13,12 +13,11 @@ backend. The CLI explains each image's true emotion by default and writes a grid
 map overlay, true and predicted emotion) to ``results/<run>/saliency_<method>.png``.
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.files import replace_folder
 from fer_keras.runs.folder import Run, check_output_dir
@@ -263,7 +262,7 @@ def run_saliency(run_dir, n=16, method="gradient", data=None, results_dir="resul
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.saliency",
         description="Saliency maps of a run's test images: vanilla gradients, Grad-CAM (TensorFlow backend) or "
         "occlusion sensitivity (any backend). Writes results/<run>/saliency_<method>.png.",

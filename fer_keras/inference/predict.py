@@ -15,7 +15,6 @@ Command line: ``python -m fer_keras.predict photo.jpg folder/ clip.mp4`` (``--mo
 when a model is loaded, so ``--help`` and a mistyped ``--model`` answer at once.
 """
 
-import argparse
 import csv
 import json
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras.cli import EXIT_USER_ERROR, lazy_import, user_errors_exit
+from fer_keras.cli import ArgumentParser, EXIT_USER_ERROR, lazy_import, user_errors_exit
 from fer_keras.constraints import check_options
 from fer_keras.data.container import to_model_input
 from fer_keras.data.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
@@ -414,7 +413,7 @@ def _frames(sources, args, stats, warn, interrupt):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.predict",
         description="Find faces (BlazeFace, Haar cascade or MTCNN) in images, folders, videos or a webcam and "
         "classify their emotion with the packaged FERNet-S (or your own .keras model). Results go to stdout as CSV "

@@ -11,13 +11,12 @@ Full-integer quantisation calibrates its activation ranges on real faces: ``--da
 backend loads it); the ``.tflite`` copy is for fast inference on a CPU.
 """
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.runs.model_files import TFLiteModel
 
@@ -72,7 +71,7 @@ def calibration_faces(data, n=500, seed=0):
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.tflite",
         description="Export a trained .keras face classifier to TensorFlow Lite for fast CPU inference; the "
         "result works wherever fer_keras takes a model (evaluate --model, predict --model, EmotionRecognizer).",

@@ -13,7 +13,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from fer_keras.cli import import_keras_quietly, user_errors_exit
+from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
 from fer_keras.data import SYNTHETIC
 from fer_keras.data.labelsets import add_label_options, label_options_of
 from fer_keras.errors import FERError
@@ -115,7 +115,7 @@ def list_variants():
 
 @user_errors_exit
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fer_keras.train",
         description="Train a named experiment (model + cleaning + split + balancing + hyper-parameters) "
         "and evaluate its best checkpoint on the test split.",
