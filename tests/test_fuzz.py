@@ -296,8 +296,6 @@ def test_a_damaged_run_folder_reads_or_gives_one_line(tmp_path_factory, config, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="at 400 examples a test_split.npz whose arrays disagree in length reads without an error "
-                   "(Run.read_test_split checks each array, not their common length) — issue 25", strict=False)
 @FUZZ_MORE
 @given(config=config_payloads(), split=split_payloads(), history=history_payloads())
 def test_a_damaged_run_folder_reads_or_gives_one_line_more(tmp_path_factory, config, split, history):

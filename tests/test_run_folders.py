@@ -114,6 +114,19 @@ def test_a_valid_run_folder_reads_back(good_run):
     assert read_history_csv(good_run / "missing.csv").empty
 
 
+def test_a_test_split_is_read_as_its_five_arrays_of_one_length(good_run):
+    """Found by the 400-example run-folder fuzz: an extra array of another length (or none) was handed on."""
+    path = good_run / "test_split.npz"
+    for extra in (np.zeros(7), np.zeros(()), np.array(["x"])):
+        split_with(path, extra=extra)
+        arrays = Run(good_run).read_test_split()
+        assert set(arrays) == {"images", "labels", "emotions", "ids", "in_training"}
+        assert {len(a) for a in arrays.values()} == {5}
+    split_with(path, ids=np.array(["a", "b"]))
+    with pytest.raises(FERError, match="holds ids of <U1 shape \\(2,\\), not 5 values"):
+        Run(good_run).read_test_split()
+
+
 def test_a_header_only_history_is_an_empty_history(tmp_path):
     (tmp_path / "history.csv").write_text("epoch,loss\n")
     assert read_history_csv(tmp_path / "history.csv").empty

@@ -215,13 +215,13 @@ def _save_split(path, ids, **arrays):
 
 
 def _load_split(path, kinds):
-    """The arrays of a split file (never unpickled), checked by :func:`split_problem`; one FERError line
-    naming the file otherwise."""
+    """The arrays of a split file that ``kinds`` names (never unpickled; other arrays in the file are not
+    read), checked by :func:`split_problem` to share one length; one FERError line naming the file otherwise."""
     import numpy as np
 
     try:
         with np.load(path, allow_pickle=False) as found:
-            arrays = {key: found[key] for key in found.files}
+            arrays = {key: found[key] for key in found.files if key in kinds}
     except Exception as err:  # noqa: BLE001 — a damaged .npz raises zip, zlib, pickle and format errors
         raise FERError(f"{path} cannot be read ({_one_line(err)}); {DAMAGED}") from None
     problem = split_problem(arrays, kinds)
