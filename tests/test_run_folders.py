@@ -127,6 +127,75 @@ def test_a_test_split_is_read_as_its_five_arrays_of_one_length(good_run):
         Run(good_run).read_test_split()
 
 
+def committed(folder, state):
+    """A run folder whose ``backup/state.json`` is ``state`` (a dict, or raw text), beside an epoch's weights."""
+    (folder / "backup").mkdir(parents=True)
+    (folder / "backup" / "epoch_3.weights.h5").write_bytes(b"weights")
+    raw = state if isinstance(state, bytes) else (state if isinstance(state, str) else json.dumps(state)).encode()
+    (folder / "backup" / "state.json").write_bytes(raw)
+    return Run(folder)
+
+
+def test_the_committed_state_names_the_epochs_done_and_their_weights(tmp_path):
+    from fer_keras.runs.folder import CommittedState
+
+    assert Run(tmp_path).committed_state() is None and Run(tmp_path).committed_epochs() is None
+    run = committed(tmp_path, {"epochs_done": 3, "weights": "epoch_3.weights.h5"})
+    assert run.committed_state() == CommittedState(3, tmp_path / "backup" / "epoch_3.weights.h5")
+    assert run.committed_epochs() == 3
+
+
+@pytest.mark.parametrize("state, message", [
+    ("{", "is damaged"), ("[]", "is damaged"), (b"\xff\xfe{", "is damaged"), ({}, "is damaged"),
+    ({"epochs_done": "3", "weights": "epoch_3.weights.h5"}, "is damaged"),
+    ({"epochs_done": 3.5, "weights": "epoch_3.weights.h5"}, "is damaged"),
+    ({"epochs_done": 3, "weights": ["epoch_3.weights.h5"]}, "is damaged"),
+    ({"epochs_done": 3, "weights": "epoch_2.weights.h5"}, "names epoch_2.weights.h5, which is missing"),
+    ({"epochs_done": 3, "weights": "../backup/epoch_3.weights.h5"}, "which is missing"),
+])
+def test_a_damaged_committed_state_is_one_line(tmp_path, state, message):
+    run = committed(tmp_path, state)
+    with pytest.raises(FERError, match=message) as caught:
+        run.committed_state()
+    assert "\n" not in str(caught.value) and "--fresh" in str(caught.value)
+
+
+def test_the_backup_callback_restores_what_the_committed_state_names(tmp_path, monkeypatch):
+    """``CommittedBackup`` reads the commit through ``Run.committed_state`` alone (the one reader)."""
+    import keras
+
+    from fer_keras.runs.folder import CommittedState
+    from fer_keras.training.callbacks import committed_backup
+
+    def model(value):
+        inputs = keras.Input((2,))
+        dense = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(value))
+        built = keras.Model(inputs, dense(inputs))
+        built.compile(optimizer="sgd", loss="mse")
+        return built
+
+    (tmp_path / "backup").mkdir()
+    model(0.5).save_weights(tmp_path / "backup" / "epoch_4.weights.h5")
+    (tmp_path / "backup" / "state.json").write_text("not read")
+    states = []
+
+    def committed_state(run):
+        states.append(run.path)
+        return CommittedState(4, tmp_path / "backup" / "epoch_4.weights.h5")
+
+    monkeypatch.setattr(Run, "committed_state", committed_state)
+    resumed = model(0.0)
+    callback = committed_backup(Run(tmp_path))
+    callback.set_model(resumed)
+    callback.on_train_begin()
+    assert states == [tmp_path] and resumed._initial_epoch == 4
+    np.testing.assert_allclose(resumed.layers[-1].kernel.numpy(), 0.5)
+    callback = committed_backup(Run(tmp_path), since=4)  # a later stage, past the commit: nothing restored
+    callback.set_model(fresh := model(0.0))
+    callback.on_train_begin()
+    np.testing.assert_allclose(fresh.layers[-1].kernel.numpy(), 0.0)
+
+
 def test_a_header_only_history_is_an_empty_history(tmp_path):
     (tmp_path / "history.csv").write_text("epoch,loss\n")
     assert read_history_csv(tmp_path / "history.csv").empty

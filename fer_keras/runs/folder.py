@@ -41,6 +41,14 @@ TRAINED = "trained.json"
 
 
 @dataclass(frozen=True)
+class CommittedState:
+    """What ``backup/state.json`` records: ``epochs`` done, and the ``weights`` file saved after the last."""
+
+    epochs: int
+    weights: Path
+
+
+@dataclass(frozen=True)
 class Run:
     """A run folder and the paths of its files."""
 
@@ -92,20 +100,28 @@ class Run:
         not trained again."""
         return self.path / TRAINED
 
-    def committed_epochs(self):
-        """The epochs the last commit of ``backup/state.json`` says are done (``callbacks.committed_backup``),
-        or None for a run without one."""
+    def committed_state(self):
+        """The last commit of ``backup/state.json`` (``callbacks.committed_backup``): the epochs done and the
+        weights file saved with them, or None for a run without one. The one reader of that file."""
         state = self.backup / "state.json"
         if not state.is_file():
             return None
         try:
-            found = json.loads(state.read_text())
-            epochs, weights = int(found["epochs_done"]), found["weights"]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            found = json.loads(state.read_bytes().decode("utf-8"))
+            epochs, weights = found["epochs_done"], found["weights"]
+            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0 or not isinstance(weights, str):
+                raise ValueError
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, RecursionError):
             raise FERError(f"{state} is damaged: start afresh with --fresh") from None
-        if not (self.backup / weights).is_file():
+        path = self.backup / weights
+        if Path(weights).name != weights or not path.is_file():
             raise FERError(f"{state} names {weights}, which is missing: start afresh with --fresh")
-        return epochs
+        return CommittedState(epochs, path)
+
+    def committed_epochs(self):
+        """The epochs the last commit says are done (see :meth:`committed_state`), or None."""
+        state = self.committed_state()
+        return None if state is None else state.epochs
 
     def remove_partial_files(self):
         """Delete the temporary files a killed writer left (``.<name>.*`` of ``atomic_write``, ``.partial-*``

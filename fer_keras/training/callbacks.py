@@ -145,13 +145,13 @@ def committed_backup(run, since=0):
             self.state = run.backup / "state.json"
 
         def on_train_begin(self, logs=None):
-            done = run.committed_epochs()
-            if done is None or done <= since:
+            state = run.committed_state()
+            if state is None or state.epochs <= since:
                 return
             if not self.model.optimizer.built:
                 self.model.optimizer.build(self.model.trainable_variables)
-            self.model.load_weights(run.backup / json.loads(self.state.read_text())["weights"])
-            self.model._initial_epoch = done
+            self.model.load_weights(state.weights)
+            self.model._initial_epoch = state.epochs
 
         def _save_model(self):
             run.backup.mkdir(exist_ok=True)
