@@ -34,9 +34,10 @@ def resume_key(options, data):
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
-def open_run(options, key, batches):
+def open_run(options, key, batches, before_creating=None):
     """(run, its earlier RunConfig or None): the interrupted run with ``key``, rolled back to its last
-    committed epoch and ``batches`` moved to it, or a new run folder. A staged run starts afresh."""
+    committed epoch and ``batches`` moved to it, or a new run folder. A staged run starts afresh.
+    ``before_creating(before)``: the last checks (the snapshot plan), run before a folder is made or changed."""
     from fer_keras.training.callbacks import roll_back_to
 
     run = None if options.fresh else find_resumable(options.output_dir, key)
@@ -44,9 +45,13 @@ def open_run(options, key, batches):
         print(f"not resuming {run.path}: a staged run starts afresh")
         run = None
     if run is None:
-        return Run.create(options.output_dir, options.variant.name), None
+        if before_creating is not None:
+            before_creating(None)
+        return Run.create(options.output_dir, options.variant.name), None  # once every check has passed
     print(f"resuming the interrupted run in {run.path}")
     before = run.read_config()
+    if before_creating is not None:
+        before_creating(before)
     run.remove_partial_files()
     roll_back_to(run, run.committed_epochs() or 0)  # an epoch that was not committed runs again
     batches.start_at(len(run.read_history()))  # the batch order an uninterrupted run had

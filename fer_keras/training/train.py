@@ -48,8 +48,7 @@ def train(options=DEFAULT_VARIANT, data=SYNTHETIC, **settings):
     data = prepare_training(options)  # load, clean, split, balance (and distil)
     fit = Fit(options, data)  # the compiled model, its batches, the first plan
     key = resume_key(options, data)
-    run, before = open_run(options, key, fit.batches)
-    fit.plan_snapshots(before)
+    run, before = open_run(options, key, fit.batches, before_creating=fit.plan_snapshots)
     run_config(options, data, fit, key, before).write(run.config)
     record_splits(run, data.prepared, data.dataset)
     plan, callbacks = fit.callbacks(run)
