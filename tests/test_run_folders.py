@@ -53,6 +53,19 @@ DAMAGE = {
         {**json.loads(p.read_text()), "seed": "one"})), "records the seed 'one', not an integer"),
     "config-variant-fields": ("config.json", lambda p: p.write_text(json.dumps(
         {**json.loads(p.read_text()), "variant": {"name": "x"}})), "records a variant this version"),
+    # mistyped fields that readers use before the variant is rebuilt (TypeError / AttributeError tracebacks before)
+    "config-cleaning-int": ("config.json", lambda p: p.write_text(json.dumps(
+        {**json.loads(p.read_text()), "variant": {**json.loads(p.read_text())["variant"], "cleaning": 5}})),
+        "records 'variant.cleaning' as a number, not a list of names"),
+    "config-callbacks-list": ("config.json", lambda p: p.write_text(json.dumps(
+        {**json.loads(p.read_text()), "variant": {**json.loads(p.read_text())["variant"], "callbacks": [1]}})),
+        "records 'variant.callbacks' as a list, not an object"),
+    "config-label-set-list": ("config.json", lambda p: p.write_text(json.dumps(
+        {**json.loads(p.read_text()), "data": {**json.loads(p.read_text())["data"], "label_set": ["x"]}})),
+        "records 'data.label_set' as a list, not a string"),
+    "config-leaky-text": ("config.json", lambda p: p.write_text(json.dumps(
+        {**json.loads(p.read_text()), "prepared": {"leaky": "yes"}})),
+        "records 'prepared.leaky' as a string, not true or"),
     "split-pickled": ("test_split.npz", pickled_split, "cannot be read (Object arrays cannot be loaded"),
     "split-truncated": ("test_split.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), "cannot be read"),
     "split-text": ("test_split.npz", lambda p: p.write_text("hello"), "cannot be read"),

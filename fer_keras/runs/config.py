@@ -151,6 +151,12 @@ def read_record(path):
         raise FERError(f"{path} cannot be read ({err.strerror or err})") from None
 
 
+VARIANT_FIELDS = {"cleaning": list, "split": str, "protocol": str, "sampling": str, "model": str,
+                  "binary_emotion": str, "callbacks": dict}
+"""Fields of the recorded variant that readers use before ``Variant.from_dict`` rebuilds it (the ensemble's
+split key, the label names), with their JSON types when present."""
+
+
 def _shape_problem(record):
     """The problems the readers named before the config was typed (kept word for word), or None."""
     if not isinstance(record, dict):
@@ -158,6 +164,12 @@ def _shape_problem(record):
     variant, data = record.get("variant"), record.get("data")
     if not isinstance(variant, dict) or not isinstance(variant.get("name"), str):
         return "has no 'variant' object with a 'name'"
+    for key, kind in VARIANT_FIELDS.items():  # the variant stays a plain record: the fields read before it is rebuilt
+        value = variant.get(key)
+        if value is not None and (not isinstance(value, kind) or kind is list and not all(
+                isinstance(item, str) for item in value)):
+            return (f"records 'variant.{key}' as {_json_type(value)}, not "
+                    f"{'a list of names' if kind is list else _describe(kind)}")
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("source", "fingerprint")):
         return "has no 'data' object with a 'source' and a 'fingerprint'"
     seed = record.get("seed", 0)
