@@ -66,6 +66,10 @@ DAMAGE = {
     "config-leaky-text": ("config.json", lambda p: p.write_text(json.dumps(
         {**json.loads(p.read_text()), "prepared": {"leaky": "yes"}})),
         "records 'prepared.leaky' as a string, not true or"),
+    "split-label-past-the-classes": ("test_split.npz", lambda p: split_with(p, labels=np.full(5, 99)),
+                                     "holds labels up to 99, but the run's model has 7 classes"),
+    "split-negative-emotion": ("test_split.npz", lambda p: split_with(p, emotions=np.full(5, -1)),
+                               "holds negative emotions (-1)"),
     "split-pickled": ("test_split.npz", pickled_split, "cannot be read (Object arrays cannot be loaded"),
     "split-truncated": ("test_split.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), "cannot be read"),
     "split-text": ("test_split.npz", lambda p: p.write_text("hello"), "cannot be read"),

@@ -34,8 +34,8 @@ from fer_keras.data.labelsets import FER2013, add_label_options, get_label_set, 
 from fer_keras.data.splits import split
 from fer_keras.errors import FERError
 from fer_keras.files import replace_folder
-from fer_keras.runs.folder import (BEST, CONFIG, HISTORY, METRICS, Run, check_output_dir, read_history_csv, write_json,
-                                   write_text)
+from fer_keras.runs.folder import (BEST, CONFIG, DAMAGED, HISTORY, METRICS, Run, check_output_dir, labels_problem,
+                                   read_history_csv, write_json, write_text)
 from fer_keras.runs.model_files import check_model, label_set_of, load_model
 
 TIMING_IMAGES = 1000
@@ -240,6 +240,9 @@ def run_test_split(run_dir, data=None):
     variant = variant_from_config(config)
     prepared = config.prepared
     label_set = get_label_set(config.data.label_set)
+    problem = labels_problem(recorded, len(class_names_of(variant, label_set)), len(label_set.classes))
+    if problem:
+        raise FERError(f"{run.test_split} {problem}; {DAMAGED}")
     test = HeldOutSplit(to_model_input(recorded["images"]), recorded["labels"], recorded["emotions"],
                         class_names_of(variant, label_set), variant, config.data.source, config.data.fingerprint,
                         prepared.protocol or variant.protocol, bool(prepared.leaky),

@@ -259,6 +259,17 @@ def split_problem(arrays, kinds=TEST_SPLIT_ARRAYS):
         value = arrays[key]
         if key != "images" and (value.dtype.kind not in kind or value.shape != (len(images),)):
             return f"holds {key} of {value.dtype} shape {value.shape}, not {len(images)} values"
+        if kind == "iu" and (value < 0).any():
+            return f"holds negative {key} ({value.min()})"
+    return None
+
+
+def labels_problem(arrays, n_labels, n_emotions):
+    """What makes a test split's ``labels`` (the model's, ``n_labels`` classes) or ``emotions`` (the
+    label set's ``n_emotions``) unusable, or None: a class number past the last class."""
+    for key, n in (("labels", n_labels), ("emotions", n_emotions)):
+        if arrays[key].max() >= n:
+            return f"holds {key} up to {arrays[key].max()}, but the run's model has {n} classes"
     return None
 
 
