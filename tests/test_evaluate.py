@@ -304,6 +304,24 @@ def test_results_table_shows_the_papers_figure_and_marks_leaky_runs(tmp_path):
     assert "| 67.69 |" in readme and "74.97 (leaky)" in readme and "**LEAKY**" in readme
 
 
+@pytest.mark.parametrize("damage", [b"[1, 2]", b"\xff\xfe{", b'{"test_accuracy": NaN}', b'{"test_accuracy": "x"}',
+                                    b'{"test_accuracy": 0.5, "variant": 5, "n_test": "many", "inference": [1]}',
+                                    b"[" * 100_000])
+def test_a_damaged_metrics_file_is_skipped_with_a_note(tmp_path, capsys, damage):
+    from fer_keras.evaluation.results import main
+
+    for name, raw in (("good", json.dumps({"variant": "five_layer_original", "test_accuracy": 0.5}).encode()),
+                      ("bad", damage)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_bytes(raw)
+        (tmp_path / name / "config.json").write_bytes(b"[1]" if name == "bad" else b"{}")
+    assert main(["--results-dir", str(tmp_path)]) == 0
+    assert "skipping" in capsys.readouterr().err
+    readme = (tmp_path / "README.md").read_text()
+    assert "five_layer_original" in readme and "| bad |" not in readme
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "bad", "good", "results.csv"]
+
+
 def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_changes(tmp_path):
     from fer_keras.training.recipes import MODERN
     from fer_keras.evaluation.results import write_tables

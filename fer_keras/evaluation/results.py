@@ -6,15 +6,18 @@ figure for its variant where one exists (``fer_keras.models.paper_results``, fro
 """
 
 import csv
+import io
 import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from fer_keras.cli import ArgumentParser, user_errors_exit
+from fer_keras.cli import ArgumentParser, one_line, user_errors_exit
 from fer_keras.errors import FERError
+from fer_keras.files import atomic_write
 from fer_keras.models.paper_results import PAPER_RESULTS, THESIS_LEAKY, paper_figure  # noqa: F401 (re-exported)
 from fer_keras.runs.config import CONFIG, RunConfig, read_record
+from fer_keras.runs.folder import write_text
 
 COLUMNS = ("run", "variant", "family", "size", "data", "protocol", "leaky", "learned", "recipe", "recipe_changes",
            "time_budget_minutes", "teacher", "precision_policy",
@@ -51,16 +54,20 @@ def collect(results_dir="results"):
     rows = []
     for path in sorted(Path(results_dir).glob("*/metrics.json")):
         try:
-            metrics = json.loads(path.read_text())
-        except (json.JSONDecodeError, OSError) as err:
-            print(f"skipping {path}: {err}", file=sys.stderr)
+            metrics = json.loads(path.read_bytes().decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, OSError) as err:
+            print(f"skipping {path}: {one_line(str(err))}", file=sys.stderr)
             continue
-        if "test_accuracy" not in metrics:
-            print(f"skipping {path}: no test_accuracy in it", file=sys.stderr)
+        accuracy = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
+        if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:
+            print(f"skipping {path}: no test_accuracy between 0 and 1 in it", file=sys.stderr)
             continue
         if metrics.get("split") == "validation":  # model selection, not a result
             continue
-        rows.append(_row(path.parent, metrics))
+        try:
+            rows.append(_row(path.parent, metrics))
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:  # a field of the wrong type
+            print(f"skipping {path}: a field of the wrong type ({one_line(str(err))})", file=sys.stderr)
     return sorted(rows, key=lambda r: (r["variant"], r["run"]))
 
 
@@ -292,14 +299,15 @@ def write_tables(results_dir="results"):
     body = markdown_table(rows) if rows else "No runs yet: train one (`python -m fer_keras.train`) and evaluate it."
     readme = results_dir / "README.md"
     zoo, cpu_zoo = zoo_table(rows), cpu_zoo_table(rows)
-    readme.write_text(INTRO + (CPU_ZOO_INTRO + "\n" + cpu_zoo + "\n" if cpu_zoo else "")
-                      + RUNS_INTRO.format(n=len(rows)) + "\n" + body + "\n"
-                      + (ZOO_INTRO + "\n" + zoo + "\n" if zoo else ""))
+    write_text(readme, INTRO + (CPU_ZOO_INTRO + "\n" + cpu_zoo + "\n" if cpu_zoo else "")
+               + RUNS_INTRO.format(n=len(rows)) + "\n" + body + "\n"
+               + (ZOO_INTRO + "\n" + zoo + "\n" if zoo else ""))
     table = results_dir / "results.csv"
-    with table.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(table, lambda tmp: Path(tmp).write_text(text.getvalue(), newline=""))
     return rows, (readme, table)
 
 
