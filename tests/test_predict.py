@@ -214,10 +214,11 @@ def test_cli_csv_has_a_header_and_one_row_per_face(files, capsys):
     assert cells[1] == "" and sum(map(float, cells[8:])) == pytest.approx(1, abs=1e-5)
 
 
-def test_cli_exits_2_when_no_input_is_readable(files, capsys):
-    code = main(["--model", str(files["model"]), *(str(files[n]) for n in ("missing", "corrupt", "zero"))])
+def test_cli_exits_2_when_no_input_is_readable(files, capsys, tmp_path):
+    code = main(["--model", str(files["model"]), *(str(files[n]) for n in ("missing", "corrupt", "zero")),
+                 "--annotate", str(tmp_path / "annotated")])
     captured = capsys.readouterr()
-    assert code == 2
+    assert code == 2 and not (tmp_path / "annotated").exists()  # nothing written: the folder comes with a file
     assert captured.err.count("warning: skipping") == 3 and "no input could be read" in captured.err
     assert captured.out.splitlines() == [",".join(["source", "frame", "x", "y", "w", "h", "emotion", "score",
                                                    *EMOTIONS])]

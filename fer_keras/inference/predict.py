@@ -265,17 +265,21 @@ def _short(text, limit=80):
 
 class Annotator:
     """Writes ``<stem>_annotated<ext>`` images and ``<stem>_annotated.mp4`` videos into a folder,
-    each through a temporary name renamed into place when complete."""
+    each through a temporary name renamed into place when complete. The folder is checked at once and
+    made with the first file: a run in which no input could be read creates nothing."""
 
     def __init__(self, out_dir, warn):
+        from fer_keras.runs.folder import check_output_dir
+
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise FERError(f"{self.out_dir}: exists and is not a folder; pass a folder for --annotate")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        check_output_dir(self.out_dir, "--annotate")
         self.warn, self.used, self.video = warn, set(), None
         self.written = []
 
     def _target(self, stem, suffix):
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         name, n = f"{stem}_annotated{suffix}", 1
         while name in self.used:
             name, n = f"{stem}_annotated-{n}{suffix}", n + 1
