@@ -68,6 +68,7 @@ CONSTRAINTS = {
     "rounds": Interval(int, 1, 1_000),
     "threshold": Interval(float, 0, 255),  # eda: a mean pixel
     "iqr_k": Interval(float, 0, 100),
+    "seed": Interval(int, 0, 2**32 - 1),  # what NumPy's and Keras' generators take
 }
 """Every constrained number, by name (recipe field or option ``dest``)."""
 

@@ -77,3 +77,22 @@ def test_ensemble_weights_are_checked_before_any_run_is_read(weights, message, t
         main(["--members", "a", "b", "--weights", *weights, "--results-dir", str(tmp_path / "out")])
     assert exit_.value.code == 2 and capsys.readouterr().err.strip() == f"error: {message}"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command, argv", [
+    ("train", ["--seed", "-1", "--epochs", "1"]),
+    ("train", ["--seed", str(2**64), "--epochs", "1"]),
+    ("evaluate", ["--model", "never_loaded.keras", "--data", "synthetic", "--seed", "-3"]),
+    ("saliency", ["--run", "no_run", "--seed", str(2**32)]),
+])
+def test_a_seed_outside_what_the_generators_take_is_one_line_before_work(command, argv, tmp_path, monkeypatch,
+                                                                         capsys):
+    """Found by the bad-input battery: train --seed -1 reached Keras' 'Seed must be between 0 and 2**32 - 1'."""
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"fer_keras.{command}").main([*argv, "--results-dir", "out"])
+    error = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and error.startswith("error: --seed must be a whole number in [0, 4.29497e+09]")
+    assert list(tmp_path.iterdir()) == []

@@ -27,6 +27,7 @@ import numpy as np
 
 from fer_keras import EMOTIONS
 from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
+from fer_keras.constraints import check_options
 from fer_keras.data.container import to_model_input
 from fer_keras.data.eda import clean
 from fer_keras.data.hashing import data_fingerprint, occurs_in
@@ -645,6 +646,7 @@ def main(argv=None):
                         "existing folder's metrics.json is merged into)")
     add_evaluation_options(parser)
     args = parser.parse_args(argv)
+    check_options(args, ("seed",))
     timing_calls, tta = evaluation_options_of(args)
     check_output_dir(args.results_dir, "--results-dir")
     labels, ferplus_mode = label_options_of(args)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_keras.cli import ArgumentParser, import_keras_quietly, user_errors_exit
+from fer_keras.constraints import check_options
 from fer_keras.errors import FERError
 from fer_keras.files import replace_folder
 from fer_keras.runs.folder import Run, check_output_dir
@@ -278,6 +279,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="which test images are picked (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="the PNG goes to DIR/<run>/ (default: %(default)s)")
     args = parser.parse_args(argv)
+    check_options(args, ("seed",))
     import_keras_quietly()
     if args.n < 1:
         raise FERError(f"--n must be a positive integer, got {args.n}")

@@ -109,7 +109,7 @@ class TrainOptions:
 def _checked_numbers(options):
     """``options`` with every number checked against ``fer_keras.constraints`` (declared once) and the
     named modes against their lists."""
-    for name in ("epochs", "batch_size", "per_class", "extra_per_class", "stream_cache", "time_budget"):
+    for name in ("epochs", "batch_size", "per_class", "extra_per_class", "stream_cache", "time_budget", "seed"):
         if name in options:
             options[name] = check(name, options[name], "--" + name.replace("_", "-"))
     check_precise_bn(options.get("precise_bn", "auto"))
