@@ -6,6 +6,7 @@ any work (``--results-dir`` a file, ``bench --out`` a file, ``diagnose --json`` 
 import importlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,3 +241,46 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(good_run, tmp_pa
     error = cli_fails(capsys, module, args)
     assert message in error, error
     assert (tmp_path / "FILE").read_text() == "keep me" and not list((tmp_path / "DIR").iterdir())
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[]", b"\xff\xfe", b"{}", b'{"seconds": "x"}', b"[" * 100_000])
+def test_a_damaged_trained_json_is_one_line(tmp_path, raw):
+    """Found by the bad-input battery: train resuming a finished, unevaluated run with a damaged trained.json
+    ended in a JSONDecodeError or KeyError traceback."""
+    (tmp_path / "trained.json").write_bytes(raw)
+    with pytest.raises(FERError, match="trained.json is damaged: delete it to check and evaluate") as caught:
+        Run(tmp_path).read_trained()
+    assert "\n" not in str(caught.value)
+    (tmp_path / "trained.json").write_text('{"seconds": 12.5, "recipe": "paper"}')
+    assert Run(tmp_path).read_trained() == {"seconds": 12.5, "recipe": "paper"}
+
+
+@pytest.mark.parametrize("file, raw, message", [
+    ("trained.json", b"[]", "trained.json is damaged"),
+    ("budget.json", b"{", "budget.json is damaged; delete it to restart the budget"),
+    ("budget.json", b'{"epoch_seconds": ["x"], "spent_seconds": 1, "planned_epochs": 3}', "budget.json is damaged"),
+    ("backup/state.json", b'{"epochs_done": "x"}', "state.json is damaged"),
+    ("history.csv", b"\xff\xfe", "history.csv is not a readable training history"),
+    ("config.json", None, "records 'resumed' as a string, not a list"),
+])
+def test_an_interrupted_run_is_read_whole_before_it_is_resumed(good_run, tmp_path, file, raw, message):
+    """Found by the bad-input battery: train resuming a run with a damaged budget.json, trained.json or config
+    entry ended in a traceback, after it had already rolled the history back and rewritten the config."""
+    good_run = Path(shutil.copytree(good_run, tmp_path / "run"))
+    path = good_run / file
+    path.parent.mkdir(exist_ok=True)
+    if raw is None:
+        path.write_text(json.dumps({**json.loads(path.read_text()), "resumed": "yesterday"}))
+    else:
+        path.write_bytes(raw)
+    before = {p: p.read_bytes() for p in good_run.rglob("*") if p.is_file()}
+    with pytest.raises(FERError, match=message):
+        Run(good_run).check_resumable()
+    assert {p: p.read_bytes() for p in good_run.rglob("*") if p.is_file()} == before
+
+
+def test_a_sound_interrupted_run_reads_back(good_run, tmp_path):
+    good_run = Path(shutil.copytree(good_run, tmp_path / "run"))
+    (good_run / "budget.json").write_text('{"epoch_seconds": [3.5], "spent_seconds": 3.5, "planned_epochs": 4}')
+    assert Run(good_run).check_resumable().variant_name == "baseline_cnn"
+    assert Run(good_run).read_budget()["planned_epochs"] == 4

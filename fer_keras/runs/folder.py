@@ -123,6 +123,46 @@ class Run:
         state = self.committed_state()
         return None if state is None else state.epochs
 
+    def read_trained(self):
+        """``trained.json`` (training's summary, written when training ended) as a dict with its ``seconds``;
+        one FERError line naming the file when it is damaged."""
+        try:
+            trained = json.loads(self.trained.read_bytes().decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, OSError):
+            trained = None
+        seconds = trained.get("seconds") if isinstance(trained, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise FERError(f"{self.trained} is damaged: delete it to check and evaluate the trained run again, or "
+                           "start afresh with --fresh")
+        return trained
+
+    def read_budget(self):
+        """``budget.json`` (the time budget's bookkeeping) as a dict whose ``epoch_seconds`` is a list of numbers
+        and ``spent_seconds`` a number; one FERError line naming the file when it is damaged."""
+        try:
+            budget = json.loads(self.budget.read_bytes().decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, OSError):
+            budget = None
+        numbers = budget.get("epoch_seconds") if isinstance(budget, dict) else None
+        if not (isinstance(numbers, list) and all(_is_number(v) for v in numbers)
+                and _is_number(budget.get("spent_seconds")) and _is_number(budget.get("planned_epochs"))):
+            raise FERError(f"{self.budget} is damaged; delete it to restart the budget, or start afresh with --fresh")
+        return budget
+
+    def check_resumable(self):
+        """Read every file an interrupted run resumes from — ``config.json`` (typed: its ``created`` and
+        ``resumed`` entries too), the committed state, ``history.csv``, ``budget.json`` and ``trained.json`` when
+        present — so that a damaged one is one FERError line before anything of the run is changed. Returns
+        the :class:`~fer_keras.runs.config.RunConfig`."""
+        config = self.read_config()
+        self.committed_state()
+        self.read_history()
+        if self.budget.exists():
+            self.read_budget()
+        if self.trained.exists():
+            self.read_trained()
+        return config
+
     def remove_partial_files(self):
         """Delete the temporary files a killed writer left (``.<name>.*`` of ``atomic_write``, ``.partial-*``
         of the checkpoint): they are never part of a run."""
@@ -290,6 +330,10 @@ def read_history_csv(path):
         raise FERError(f"{path} is not a training history (it needs an 'epoch' column and numbers only); "
                        "delete it to plot no curves, or train the run again")
     return numeric
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _one_line(err):

@@ -1,6 +1,5 @@
 """The callback suite every training run uses: standard Keras callbacks, configured per variant."""
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +174,7 @@ def roll_back_to(run, epochs):
         kept = history.iloc[:epochs]
         atomic_write(run.history, lambda tmp: kept.to_csv(tmp, index=False))
     if run.budget.exists():
-        budget = json.loads(run.budget.read_text())
+        budget = run.read_budget()
         if len(budget.get("epoch_seconds", [])) > epochs:
             budget["epoch_seconds"] = budget["epoch_seconds"][:epochs]
             budget["spent_seconds"] = sum(budget["epoch_seconds"])

@@ -49,7 +49,7 @@ def open_run(options, key, batches, before_creating=None):
             before_creating(None)
         return Run.create(options.output_dir, options.variant.name), None  # once every check has passed
     print(f"resuming the interrupted run in {run.path}")
-    before = run.read_config()
+    before = run.check_resumable()  # every file it resumes from, before any is changed
     if before_creating is not None:
         before_creating(before)
     run.remove_partial_files()
@@ -153,12 +153,13 @@ def write_training_record(run, training):
 def read_training_record(run):
     """The training record of a run trained and killed before its evaluation was written."""
     print(f"{run.path} finished training; evaluating it")
-    return json.loads(run.trained.read_text())
+    return run.read_trained()
 
 
 def warn_missing_snapshots(fit, training):
     """A snapshot run that the time budget ended early has fewer snapshots than cycles: say so."""
-    written, cycles = training.get("snapshots_written"), fit.data.recipe.cycles
+    cycles = fit.data.recipe.cycles
+    written = training.get("snapshots_written", cycles)
     if fit.snapshots and written < cycles:
         print(f"WARNING: the run ended after {written} of {cycles} snapshot cycles "
               "(the time budget found the epochs slower than first planned); the partial cycle is not a snapshot")
