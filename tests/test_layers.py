@@ -166,3 +166,10 @@ def test_every_command_answers_help_in_under_a_second_of_cpu():
         if cpu >= 1.0:
             slow[name] = round(cpu, 2)
     assert not slow, slow
+
+
+def test_the_tests_mirror_the_package_folders():
+    """tests/<folder>/ holds the tests of fer_keras/<folder>/; the top level only what spans the package."""
+    folders = {p.name for p in (REPO / "tests").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == set(ORDER), sorted(folders ^ set(ORDER))
+    assert all(list((REPO / "tests" / folder).glob("test_*.py")) for folder in folders)

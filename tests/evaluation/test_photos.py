@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from skimage import data as samples
 
+from conftest import REPO
 from fer_keras import EMOTIONS
 from fer_keras.evaluate import main  # the command: --photos hands over to fer_keras.evaluation.photos
 
-REALPHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "realphoto_dev"
+REALPHOTO = REPO.parent / "shared" / "data" / "realphoto_dev"
 ASTRONAUT_BOX = (177, 66, 95, 95)  # the Haar cascade's one face in skimage's astronaut
 
 

@@ -29,7 +29,7 @@ from fer_keras.models.pretrained import MODEL_CARD  # noqa: E402
 from fer_keras.inference.serve import Limits, bind, create_app, main, model_info, packaged_card  # noqa: E402
 
 ASTRONAUT_BOX = (176, 75, 98, 98)  # the default detector's (BlazeFace's) one face in skimage's astronaut
-# (tests/test_predict.py)
+# (tests/inference/test_predict.py)
 LIMITS = Limits(max_bytes=4 * 2**20, max_images=3, max_pixels=4_000_000)
 SCREENSHOT = REPO / "results" / "serve" / "screenshot.png"
 
