@@ -192,7 +192,18 @@ def model_overrides(name, assignments):
             kwargs[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
             kwargs[key] = text
+        if isinstance(parameters[key].default, (int, float)) and not _finite_number(kwargs[key]) \
+                and kwargs[key] is not None:
+            raise FERError(f"--set {assignment!r}: {key} takes a finite number, got {text!r}")
     return kwargs
+
+
+def _finite_number(value):
+    """Whether ``value`` is an int or float (not a bool) that is neither NaN nor infinite; ``nan`` and
+    ``inf`` arrive as text (``ast.literal_eval`` does not read them) and are refused as well."""
+    import math
+
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def unfreeze_backbone(model, n):

@@ -319,6 +319,9 @@ def test_model_overrides_parse_values_and_refuse_unknown_builder_arguments():
     from fer_keras.models.registry import model_overrides
 
     assert model_overrides("fernet_t", ["model.width=8", "model.dropout=0.5"]) == {"width": 8, "dropout": 0.5}
+    for bad in ("nan", "inf", "-inf", "1e999", "lots"):
+        with pytest.raises(FERError, match=f"dropout takes a finite number, got '{bad}'"):
+            model_overrides("fernet_t", [f"model.dropout={bad}"])
     assert model_overrides("vgg16_transfer", ["model.weights=None", "model.base_size=112"]) == {
         "weights": None, "base_size": 112}
     with pytest.raises(FERError, match="fernet_t takes model.KEY=VALUE with KEY one of width, depth, dropout"):
