@@ -491,8 +491,11 @@ def evaluate_run(run_dir, data=None, results_dir="results", n_calls=TIMING_CALLS
     """Evaluate the best checkpoint of the run in ``run_dir`` on its recorded test split; write
     ``results_dir/<run>/`` and return the merged metrics. ``n_calls=0`` skips the timing; ``tta``
     ("flip", "crops") adds the test-time-augmented numbers beside the plain ones; ``extra`` fields
-    (training's time and plan) are merged in. Training calls this: metrics have one writer."""
+    (training's time and plan; by default the run's ``trained.json``, so a re-evaluation into another
+    results folder keeps them) are merged in. Training calls this: metrics have one writer."""
     run = Run(Path(run_dir))
+    if extra is None and run.trained.exists():
+        extra = run.read_trained()
     test, config = run_test_split(run.path, data)
     model = load_keras_model(run.best)
     scores, tta_scores = model_scores(model, test.x, tta)

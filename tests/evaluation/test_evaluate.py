@@ -212,6 +212,8 @@ def test_evaluate_reports_tta_beside_the_plain_numbers_and_the_test_without_trai
     found = evaluate_run(run_dir(trained), results_dir=tmp_path, n_calls=0, tta="flip")
     assert found["tta"] == "flip" and 0.2 < found["test_accuracy_tta"] <= 1
     assert found["test_accuracy"] == pytest.approx(trained["main"]["test_accuracy"])  # the plain number stays
+    # a re-evaluation into another results folder keeps what training recorded (trained.json)
+    assert found["train_cpu_minutes"] == trained["main"]["train_cpu_minutes"] and found["learned"] is not None
     # the synthetic set plants exact copies; cross-split ones were removed from training, not from the test split
     assert 0 < found["n_test_without_train_copies"] <= found["n_test"]
     report = (tmp_path / run_dir(trained).name / "report.md").read_text()
