@@ -92,10 +92,13 @@ def test_split_key_tells_a_staged_leaky_run_from_an_honest_one_on_the_same_split
     """A staged run (LEAKY: it trained on PublicTest) keeps its variant's honest protocol; the key reads
     the run's, so an ensemble refuses to mix it with an honest run and report the mix as honest."""
     from fer_keras.evaluation.evaluate import split_key
+    from fer_keras.runs.config import RunConfig
 
-    honest = {"variant": {"cleaning": [], "split": "usage", "protocol": "honest"}, "data": {"fingerprint": "f"},
-              "prepared": {"protocol": "honest", "leaky": False}}
+    honest = {"variant": {"name": "v", "cleaning": [], "split": "usage", "protocol": "honest"},
+              "data": {"source": "fer2013.csv", "fingerprint": "f"}, "prepared": {"protocol": "honest", "leaky": False}}
     staged = {**honest, "prepared": {"protocol": "staged", "leaky": True}}
+    older = {k: v for k, v in honest.items() if k != "prepared"}
+    honest, staged, older = map(RunConfig.from_dict, (honest, staged, older))
     assert split_key(honest)["protocol"] == "honest" and split_key(staged)["protocol"] == "staged"
     assert split_key(honest) != split_key(staged)
-    assert split_key({k: v for k, v in honest.items() if k != "prepared"}) == split_key(honest)  # older runs
+    assert split_key(older) == split_key(honest)  # older runs

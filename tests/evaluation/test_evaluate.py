@@ -361,7 +361,8 @@ def test_a_region_member_is_named_by_its_region_and_left_out_of_the_cpu_zoo_tabl
             {"variant": "cnn_lstm_first", "test_accuracy": 0.55, "test_macro_recall": 0.5, "data": "fer2013.csv.gz",
              "protocol": "honest", "recipe": "modern", "time_budget_minutes": 7, "epochs_run": 5}))
         (tmp_path / name / "config.json").write_text(json.dumps(
-            {"size": "cpu", "model_kwargs": kwargs, "variant": {"model": "cnn_lstm_first"}}))
+            {"size": "cpu", "model_kwargs": kwargs, "variant": {"name": "cnn_lstm_first", "model": "cnn_lstm_first"},
+             "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}}))
     write_tables(tmp_path)
     readme = (tmp_path / "README.md").read_text()
     cpu_zoo = readme.split("## The zoo at CPU size")[1].split("\n## ")[0]

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -90,7 +91,7 @@ def killed(path, value):
         os.kill(os.getpid(), signal.SIGKILL)
     real(path, value)
 evaluate.write_json = killed
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{here!r}, {tests!r}]  # this module and the conftest it imports
 from test_results_folders import metrics
 evaluate.write_results({out!r}, metrics(2), "run", config={{"variant": {{"name": "second"}}}})
 """
@@ -98,7 +99,7 @@ evaluate.write_results({out!r}, metrics(2), "run", config={{"variant": {{"name":
 
 def test_a_kill_between_two_files_leaves_the_previous_evaluation_and_the_next_start_cleans_up(evaluated, tmp_path):
     before = contents(evaluated)
-    code = KILL_AT_METRICS.format(tests=str(REPO / "tests"), out=str(evaluated))
+    code = KILL_AT_METRICS.format(here=str(Path(__file__).parent), tests=str(REPO / "tests"), out=str(evaluated))
     killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
