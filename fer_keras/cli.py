@@ -45,8 +45,9 @@ def lazy_import(name):
     answer before pandas, OpenCV or h5py load (SPEC 1's idea; ``importlib.util.LazyLoader`` is not safe when
     the first access comes from several threads before Python 3.12). Modules use it for their heavy
     imports at the top level."""
-    if importlib.util.find_spec(name) is None:
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    package = name.partition(".")[0]  # a submodule's spec is found by importing its package: check the package
+    if importlib.util.find_spec(package) is None:
+        raise ModuleNotFoundError(f"No module named {package!r}", name=package)
     return sys.modules.get(name) or _Deferred(name)
 
 
