@@ -257,7 +257,7 @@ def main(argv=None):
     parser = ArgumentParser(
         prog="python -m fer_keras.ensemble",
         description="Evaluate an ensemble of trained runs on their shared test split (same metrics, figures and "
-        "inference timing as fer_keras.evaluation.evaluate); writes results/<name>/.",
+        "inference timing as python -m fer_keras.evaluate); writes results/<name>/.",
         epilog="examples:\n"
         "  python -m fer_keras.ensemble --method mean \\\n"
         "      --members callbacks/vgg16_original-* callbacks/resnet50_original-*\n"
