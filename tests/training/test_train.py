@@ -340,6 +340,7 @@ def test_a_run_killed_at_a_commit_point_resumes_to_the_uninterrupted_result(
                                  "cosine, onecycle"),
     (["--time-budget", "0.0001"], "too small for one epoch, which takes about"),
     (["--set", "model.widht=3"], "cnn_lstm_first takes model.KEY=VALUE with KEY one of"),
+    (["--set", "model.region=ear"], "unknown face region 'ear'; expected one of left_eye"),
     # found after the run folder was made, before: an empty, unresumable folder was left behind
     (["--recipe", "snapshot", "--set", "cycles=5", "--epochs", "2"], "error: 5 snapshot cycles need at least 5 "
                                                                      "epochs, but the run is planned for 2"),
