@@ -92,6 +92,7 @@ class RunConfig:
     deviations: list = field(default_factory=list)
     precise_bn: str | None = None
     teacher: dict | None = None
+    init: dict | None = None
     versions: dict | None = None
     created: str | None = None
     resumed: list = field(default_factory=list)

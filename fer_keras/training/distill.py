@@ -32,6 +32,7 @@ class Teacher:
     temperature: float
     targets: np.ndarray
     agreement: float
+    tta: str = "none"
 
     def describe(self):
         return (f"(weight {self.weight:g}, temperature {self.temperature:g}; the teachers' top class agrees with "
@@ -40,7 +41,7 @@ class Teacher:
     def record(self):
         """What ``config.json`` records of the teachers."""
         return {"runs": list(self.runs), "weight": self.weight, "temperature": self.temperature,
-                "train_agreement": round(self.agreement, 4)}
+                **({"tta": self.tta} if self.tta != "none" else {}), "train_agreement": round(self.agreement, 4)}
 
 
 def soften(probabilities, temperature):
@@ -66,55 +67,57 @@ class PackagedTeacher:
         return None
 
 
-def packaged_teacher(dataset, variant):
-    """The shipped FERNet-S as a teacher of ``variant`` on ``dataset``, or a one-line error when its model
-    card's data, split or cleaning differ from the student's."""
+def packaged_teacher(dataset, variant, flag="--teacher"):
+    """The shipped FERNet-S as a teacher of ``variant`` on ``dataset`` (or, with ``flag="--init"``, as its
+    starting weights), or a one-line error when its model card's data, split or cleaning differ from the
+    student's."""
     import json
 
     from fer_keras.models.pretrained import MODEL_CARD, default_model_path
 
     card = json.loads(MODEL_CARD.read_text())
     if card.get("data_fingerprint") != dataset.fingerprint:
-        raise FERError(f"--teacher {PACKAGED}: the shipped FERNet-S was trained on FER2013 (fingerprint "
+        raise FERError(f"{flag} {PACKAGED}: the shipped FERNet-S was trained on FER2013 (fingerprint "
                        f"{card.get('data_fingerprint')}), not on {dataset.source} ({dataset.fingerprint})")
     if variant.split != "usage" or variant.cleaning:
-        raise FERError(f"--teacher {PACKAGED}: the shipped FERNet-S learned FER2013's Usage split without cleaning; "
+        raise FERError(f"{flag} {PACKAGED}: the shipped FERNet-S learned FER2013's Usage split without cleaning; "
                        f"{variant.name} uses split {variant.split!r} and cleaning {list(variant.cleaning)}: its "
                        "validation or test faces could be in the teacher's training set")
     return PackagedTeacher(default_model_path())
 
 
-def check_teacher(path, dataset, test_ids, split_name):
+def check_teacher(path, dataset, test_ids, split_name, flag="--teacher"):
     """The teacher run at ``path`` as a ``Run``, or a one-line error: missing, LEAKY, other data, split or
-    label set."""
+    label set. ``flag`` names the option in the errors (``--init`` checks its run the same way)."""
     run = Run(Path(path))
     if not run.path.is_dir():
-        raise FERError(f"--teacher {path}: no such run folder")
+        raise FERError(f"{flag} {path}: no such run folder")
     config = run.read_config()
     if config.leaky:
-        raise FERError(f"--teacher {path} is a LEAKY run (it trained on copies of test images): a teacher must be "
+        raise FERError(f"{flag} {path} is a LEAKY run (it trained on copies of test images): it must be "
                        "an honest run")
     if config.data.fingerprint != dataset.fingerprint:
-        raise FERError(f"--teacher {path} was trained on other data ({config.data.source}); a "
-                       "teacher must be a run of the student's data")
+        raise FERError(f"{flag} {path} was trained on other data ({config.data.source}); it must be "
+                       "a run of the student's data")
     if list(config.data.classes or []) != list(dataset.label_set.classes):
-        raise FERError(f"--teacher {path} predicts {config.data.label_set}'s classes, not "
+        raise FERError(f"{flag} {path} predicts {config.data.label_set}'s classes, not "
                        f"{dataset.label_set.name}'s")
     if config.variant.get("split") != split_name or not np.array_equal(
             run.read_test_split()["ids"], np.asarray(test_ids, dtype=str)):
-        raise FERError(f"--teacher {path} used another split than the student's ({split_name}): its targets could "
+        raise FERError(f"{flag} {path} used another split than the student's ({split_name}): it could "
                        "carry the student's validation or test faces")
     if not run.best.is_file():
-        raise FERError(f"--teacher {path} has no {run.best.name}")
+        raise FERError(f"{flag} {path} has no {run.best.name}")
     return run
 
 
-def teacher_probabilities(run, x, key):
-    """``run``'s probabilities on faces ``x`` (hashed ``key``), computed once and cached in its folder."""
+def teacher_probabilities(run, x, key, tta="none"):
+    """``run``'s probabilities on faces ``x`` (hashed ``key``), computed once and cached in its folder;
+    ``tta="flip"`` averages them with those of the mirrored faces (a better teacher for two passes)."""
     from fer_keras.files import atomic_write
     from fer_keras.runs.model_files import check_model, load_model
 
-    cache = run.teacher_probabilities(key)
+    cache = run.teacher_probabilities(key if tta == "none" else f"{key}-{tta}")
     if cache is not None and cache.is_file():
         found = np.load(cache, allow_pickle=False)
         if found.shape[0] == len(x):
@@ -125,6 +128,9 @@ def teacher_probabilities(run, x, key):
                        f"{tuple(x.shape[1:])}")
     check_model(model, name=str(run.best), outputs=None)
     probabilities = np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32)
+    if tta == "flip":
+        mirrored = np.asarray(model.predict(x[:, :, ::-1], batch_size=256, verbose=0), dtype=np.float32)
+        probabilities = (probabilities + mirrored) / 2
     if cache is not None:
         atomic_write(cache, lambda tmp: np.save(tmp, probabilities))
     return probabilities
@@ -139,11 +145,11 @@ def teacher_targets(paths, prepared, dataset, recipe, variant):
             else check_teacher(path, dataset, prepared.test_ids, variant.split) for path in paths]
     x = np.asarray(prepared.x_train)
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
-    mean = np.mean([teacher_probabilities(run, x, key) for run in runs], axis=0)
+    mean = np.mean([teacher_probabilities(run, x, key, recipe.distill_tta) for run in runs], axis=0)
     if mean.shape != prepared.y_train.shape:
         raise FERError(f"--teacher: the teachers give {mean.shape[1]} classes, the student trains on "
                        f"{prepared.y_train.shape[1]}")
     weight, temperature = recipe.distill_weight, recipe.distill_temperature
     targets = ((1 - weight) * prepared.y_train + weight * soften(mean, temperature)).astype(np.float32)
     agreement = float((mean.argmax(1) == prepared.y_train.argmax(1)).mean())
-    return Teacher(tuple(str(p) for p in paths), weight, temperature, targets, agreement)
+    return Teacher(tuple(str(p) for p in paths), weight, temperature, targets, agreement, recipe.distill_tta)

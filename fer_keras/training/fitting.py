@@ -50,7 +50,8 @@ class Fit:
         self.snapshots = None
 
     def compiled_model(self, model=None, learning_rate=None):
-        """A new model (or ``model``) compiled by the recipe, at ``learning_rate`` if given."""
+        """A new model (or ``model``) compiled by the recipe, at ``learning_rate`` if given; a new model
+        starts from ``--init``'s weights when there is one."""
         from dataclasses import replace
 
         from fer_keras.models import build_model, compile_model
@@ -58,6 +59,7 @@ class Fit:
 
         variant, recipe, model_kwargs = self.options.variant, self.data.recipe, self.options.model_kwargs
         with self.data.placement.scope():  # a tf.distribute strategy's variables (JAX: their layout) are made here
+            fresh = model is None
             try:
                 model = model if model is not None else build_model(
                     variant.model, binary=variant.binary,
@@ -67,6 +69,8 @@ class Fit:
                 if not model_kwargs or isinstance(err, FERError):
                     raise
                 raise FERError(f"cannot build {variant.model} with {model_kwargs}: {err}") from None
+            if fresh and self.data.init is not None:  # --init: start from a trained model's weights
+                self.data.init.load_into(model)
             optimizer = build_optimizer(replace(recipe, learning_rate=learning_rate or recipe.learning_rate))
             return compile_model(model, optimizer=optimizer, binary=variant.binary,
                                  label_smoothing=recipe.label_smoothing,

@@ -66,6 +66,8 @@ class TrainOptions:
     deviations: list = field(default_factory=list)
     precise_bn: str = "auto"
     teachers: tuple = ()
+    init: str | None = None
+    """``--init``: a run folder or "packaged" whose weights the model starts from (``training.warm_start``)."""
     output_dir: str = "callbacks"
     results_dir: str = "results"
     fresh: bool = False
@@ -101,6 +103,8 @@ class TrainOptions:
                          else _check_folder(data, options.labels))
         extra_train = _extra_faces(options, extra_train, extra_cropped)
         _check_teachers(variant, options.teachers)
+        if options.init not in (None, PACKAGED):
+            Run(Path(options.init)).read_config()  # a missing start fails before the slow imports
         model_kwargs = _model_kwargs(variant, preset, model_kwargs, model_sets)
         return cls(**{**options.__dict__, "stages": stages, "extra_train": extra_train, "stream_labels": stream_labels,
                       "model_kwargs": model_kwargs})

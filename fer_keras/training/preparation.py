@@ -13,6 +13,7 @@ from fer_keras.data.stream import FolderIndex, index_folder
 from fer_keras.errors import FERError
 from fer_keras.runtime import mixed_precision_policy, training_steps_per_execution
 from fer_keras.training import distill
+from fer_keras.training.warm_start import warm_start
 from fer_keras.training.distribute import placement as data_parallel_placement
 from fer_keras.training.stages import leak_note
 
@@ -41,6 +42,8 @@ class TrainingData:
     teacher: object
     start: float
     """``time.perf_counter()`` when the data began loading: the run's seconds count from here."""
+    init: object = None
+    """``--init``'s checked :class:`fer_keras.training.warm_start.WarmStart`, or ``None``."""
 
 
 def prepare(variant, data, seed, per_class=None, extra_train=None, extra_per_class=None):
@@ -113,12 +116,15 @@ def prepare_training(options):
         teacher = distill.teacher_targets(options.teachers, prepared, dataset, recipe, options.variant)
         prepared = replace(prepared, y_train=teacher.targets)
         print(f"distillation: {len(options.teachers)} teacher(s) {teacher.describe()}")
+    init = warm_start(options.init, prepared, dataset, options.variant)
+    if init:
+        print(f"warm start: the weights of {init.source} ({init.model_file})")
     if prepared.extra:
         print(f"extra training faces: {prepared.extra['added']} added of {prepared.extra['images']} "
               f"({prepared.extra['test_copies']} exact copies of validation/test images refused, "
               f"{prepared.extra['no_face']} without a face, {prepared.extra['over_per_class']} over --extra-per-class)")
     return TrainingData(placement, dataset, cleaned, prepared, recipe, epochs, per_class, batch_size,
-                        steps_per_execution, policy, protocol, leaky, leak, teacher, start)
+                        steps_per_execution, policy, protocol, leaky, leak, teacher, start, init)
 
 
 def _demo_numbers(options, dataset):

@@ -33,6 +33,7 @@ from fer_keras.errors import FERError
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("plateau", "constant", "cosine", "onecycle", "cosine_restarts")
 AUGMENTATIONS = ("none", "bialek", "crop_flip", "crop_flip_erase")
+DISTILL_TTAS = ("none", "flip")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Recipe:
     distill_weight:   with ``--teacher``: the share of the teachers' softened probabilities in each training
                       target, the rest being the label (``fer_keras.training.distill``).
     distill_temperature: the teachers' probabilities are softened as p^(1/T), renormalised (Hinton et al. 2015).
+    distill_tta:      "none", or "flip": each teacher's probabilities are the mean over the face and its mirror.
     """
 
     name: str
@@ -77,9 +79,10 @@ class Recipe:
     early_stopping: bool = True
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
+    distill_tta: str = "none"
 
     def __post_init__(self):
-        for attribute, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        for attribute, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("distill_tta", DISTILL_TTAS)):
             if getattr(self, attribute) not in allowed:
                 raise FERError(f"recipe {self.name!r}: unknown {attribute} {getattr(self, attribute)!r}; "
                                f"expected one of {', '.join(allowed)}")

@@ -22,14 +22,16 @@ def resume_key(options, data):
     """What makes two runs the same run: an interrupted one with this key is resumed. Settings added over
     time join the key only when they differ from their default, so older runs keep their keys."""
     variant, recipe, teacher = options.variant, data.recipe, data.teacher
+    recipe_record = {k: v for k, v in recipe.to_dict().items() if (k, v) != ("distill_tta", "none")}
     key = ([variant.name, data.dataset.fingerprint, options.seed, data.epochs, data.batch_size, data.policy,
             data.per_class, options.model_kwargs]
-           + ([recipe.to_dict(), options.time_budget]
+           + ([recipe_record, options.time_budget]
               if recipe != resolve_recipe("paper", variant) or options.time_budget else [])
            + ([[s.to_dict() for s in options.stages], options.extra_train and options.extra_train.fingerprint(),
                options.extra_per_class] if options.staged or options.extra_train else [])
            + ([options.size, options.precise_bn] if options.size != "paper" or options.precise_bn != "auto" else [])
            + ([teacher.record()] if teacher else [])
+           + ([data.init.record()] if data.init else [])
            + ([options.budget_clock] if options.budget_clock != "wall" else []))
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
@@ -84,7 +86,8 @@ def run_config(options, data, fit, key, before=None):
         recipe=data.recipe.to_dict(), time_budget_minutes=options.time_budget,
         budget_clock=options.budget_clock if options.time_budget else None, snapshots=fit.snapshots,
         size=options.size, deviations=list(options.deviations), precise_bn=options.precise_bn,
-        teacher=data.teacher.record() if data.teacher else None, versions=versions(), created=created,
+        teacher=data.teacher.record() if data.teacher else None, init=data.init.record() if data.init else None,
+        versions=versions(), created=created,
         resumed=resumed)
 
 

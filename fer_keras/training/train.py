@@ -157,6 +157,10 @@ def main(argv=None):
                         "shipped FERNet-S, for FER2013 on the Usage split without cleaning): each training target "
                         "mixes the label with the teachers' softened mean probabilities (--set distill_weight=0.5 "
                         "--set distill_temperature=2); a run teacher's outputs are cached in its folder")
+    parser.add_argument("--init", metavar="RUN",
+                        help="start from the weights of this honest run folder of the same data, split and "
+                        "architecture, or 'packaged' (the shipped FERNet-S; with --variant fernet_s): fine-tune "
+                        "instead of training from scratch (the optimizer and schedule start afresh)")
     parser.add_argument("--recipe", metavar="NAME",
                         help="training recipe: 'paper' (the variant's published one), 'modern' (AdamW, "
                         "warm-up + cosine to the planned end, crop + flip: the best in minutes on a CPU), "
@@ -227,7 +231,7 @@ def main(argv=None):
         args.variant, args.data, recipe=args.recipe, overrides=args.overrides,
         stages=parse_stages(args.stages) if args.stages else None,
         size=args.size, extra_train=args.extra_train, extra_cropped=args.extra_cropped, teachers=args.teacher,
-        epochs=args.epochs, batch_size=args.batch_size, mixed_precision=args.mixed_precision, seed=args.seed,
+        init=args.init, epochs=args.epochs, batch_size=args.batch_size, mixed_precision=args.mixed_precision, seed=args.seed,
         output_dir=args.output_dir, results_dir=args.results_dir, fresh=args.fresh, per_class=args.per_class,
         time_budget=args.time_budget, budget_clock=args.budget_clock, devices=parse_devices(args.devices),
         multi_worker=args.multi_worker, labels=labels, ferplus_mode=ferplus_mode,

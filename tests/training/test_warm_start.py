@@ -1,0 +1,128 @@
+"""``--init RUN|packaged`` starts a run from a trained model's weights (issue 22: fine-tune the shipped
+model for photos); ``--set distill_tta=flip`` teaches with the mean over each face and its mirror."""
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from fer_keras.data.io import write_csv
+from fer_keras.data.synthetic import generate
+from fer_keras.errors import FERError
+from fer_keras.models.registry import MODEL_BUILDERS
+from fer_keras.training.variants import VARIANTS
+from test_health import tiny  # (the same folder)
+
+
+def wider(input_shape=(48, 48, 1), num_classes=7, binary=False, name="wider"):
+    """``tiny`` with a 32-unit hidden layer: another architecture."""
+    import keras
+    from keras import layers
+
+    x = inputs = keras.Input(input_shape)
+    x = layers.Conv2D(8, 3, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x), name=name)
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """A trained run, a run started from it at a learning rate too small to move it, and one started
+    from scratch at that learning rate (both one epoch)."""
+    from fer_keras.training.train import train
+
+    root = tmp_path_factory.mktemp("warm")
+    csv = write_csv(generate(n_samples=1400, seed=1).data, root / "faces.csv")
+    base = dataclasses.replace(VARIANTS["baseline_cnn"], model="tiny_warm", cleaning=(), reference="test",
+                               batch_size=32)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FER_KERAS_CACHE", str(root / "cache"))
+        patch.setitem(MODEL_BUILDERS, "tiny_warm", tiny)
+        patch.setitem(MODEL_BUILDERS, "wider_warm", wider)
+        patch.setitem(VARIANTS, "tiny_warm", dataclasses.replace(base, name="tiny_warm"))
+        patch.setitem(VARIANTS, "wider_warm", dataclasses.replace(base, name="wider_warm", model="wider_warm"))
+        common = {"data": str(csv), "output_dir": root / "callbacks", "results_dir": root / "results", "verbose": 0,
+                  "precise_bn": "off"}
+        still = ["learning_rate=1e-9"]
+        trained = train("tiny_warm", epochs=8, **common)
+        warm = train("tiny_warm", epochs=1, seed=1, init=trained["run_dir"], overrides=still, **common)
+        cold = train("tiny_warm", epochs=1, seed=1, overrides=still, **common)
+        flip = train("tiny_warm", epochs=1, seed=2, teachers=(trained["run_dir"],),
+                     overrides=["distill_tta=flip"], **common)
+        yield {"root": root, "csv": csv, "trained": trained, "warm": warm, "cold": cold, "flip": flip,
+               "common": common}
+
+
+@pytest.mark.slow
+def test_a_warm_start_begins_where_its_model_ended(started):
+    trained, warm, cold = started["trained"], started["warm"], started["cold"]
+    assert trained["test_accuracy"] > 0.3  # (chance: 1/7)
+    # (the weights stay; BatchNorm's moving statistics follow the one epoch's batches)
+    assert warm["test_accuracy"] > trained["test_accuracy"] - 0.08
+    assert cold["test_accuracy"] < trained["test_accuracy"] - 0.15
+    config = json.loads((Path(warm["run_dir"]) / "config.json").read_text())
+    assert config["init"] == {"from": str(trained["run_dir"]), "model_file": str(Path(trained["run_dir"]) / "best.keras")}
+    assert json.loads((Path(cold["run_dir"]) / "config.json").read_text())["init"] is None
+
+
+@pytest.mark.slow
+def test_a_flip_teacher_caches_its_mirrored_mean_apart_and_records_it(started):
+    caches = sorted(p.name for p in Path(started["trained"]["run_dir"]).glob("teacher_probabilities-*.npy"))
+    assert len(caches) == 1 and caches[0].endswith("-flip.npy")
+    probabilities = np.load(Path(started["trained"]["run_dir"]) / caches[0])
+    assert probabilities.shape[1] == 7 and np.allclose(probabilities.sum(1), 1, atol=1e-3)
+    config = json.loads((Path(started["flip"]["run_dir"]) / "config.json").read_text())
+    assert config["teacher"]["tta"] == "flip" and config["recipe"]["distill_tta"] == "flip"
+
+
+@pytest.mark.slow
+def test_a_start_of_another_architecture_leaky_or_missing_is_one_error(started, tmp_path):
+    from fer_keras.training.train import train
+
+    common = {**started["common"], "output_dir": tmp_path / "callbacks", "results_dir": tmp_path / "results"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(MODEL_BUILDERS, "wider_warm", wider)
+        patch.setitem(VARIANTS, "wider_warm", dataclasses.replace(VARIANTS["baseline_cnn"], name="wider_warm",
+                                                                  model="wider_warm", cleaning=(), batch_size=32))
+        with pytest.raises(FERError, match="does not have the architecture of wider"):
+            train("wider_warm", epochs=1, init=started["trained"]["run_dir"], **common)
+    leaky = tmp_path / "leaky"
+    shutil.copytree(started["trained"]["run_dir"], leaky)
+    config = json.loads((leaky / "config.json").read_text())
+    config["prepared"]["leaky"] = True
+    (leaky / "config.json").write_text(json.dumps(config))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(MODEL_BUILDERS, "tiny_warm", tiny)
+        patch.setitem(VARIANTS, "tiny_warm", dataclasses.replace(VARIANTS["baseline_cnn"], name="tiny_warm",
+                                                                 model="tiny_warm", cleaning=(), batch_size=32))
+        with pytest.raises(FERError, match="--init .* is a LEAKY run"):
+            train("tiny_warm", epochs=1, init=leaky, **common)
+
+
+def test_init_of_a_missing_run_is_one_line_and_writes_nothing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_keras.train", "--variant", "baseline_cnn", "--init", str(tmp_path / "nowhere"),
+         "--output-dir", str(tmp_path / "callbacks"), "--results-dir", str(tmp_path / "results")],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "nowhere" in result.stderr and not (tmp_path / "callbacks").exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_the_shipped_model_is_a_start_only_for_its_own_data_and_split(started):
+    from fer_keras.data import load
+    from fer_keras.training.warm_start import warm_start
+    from fer_keras.training.train import prepare
+
+    dataset = load(str(started["csv"]))
+    _, prepared = prepare(VARIANTS["fernet_s"], dataset, seed=0)
+    with pytest.raises(FERError, match="--init packaged: the shipped FERNet-S was trained on FER2013"):
+        warm_start("packaged", prepared, dataset, VARIANTS["fernet_s"])
+    assert warm_start(None, prepared, dataset, VARIANTS["fernet_s"]) is None
