@@ -34,9 +34,10 @@ class WarmStart:
         shapes = [tuple(w.shape) for w in start.weights]
         wanted = [tuple(w.shape) for w in model.weights]
         if shapes != wanted:
+            first = next((i for i, (a, b) in enumerate(zip(shapes, wanted)) if a != b), min(len(shapes), len(wanted)))
             raise FERError(f"--init {self.source}: its model ({start.name}, {len(shapes)} weights) does not have "
                            f"the architecture of {model.name} ({len(wanted)} weights; the first difference is at "
-                           f"weight {next((i for i, (a, b) in enumerate(zip(shapes, wanted)) if a != b), min(len(shapes), len(wanted)))})")
+                           f"weight {first})")
         model.set_weights(start.get_weights())
         return model
 

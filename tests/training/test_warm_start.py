@@ -68,7 +68,8 @@ def test_a_warm_start_begins_where_its_model_ended(started):
     assert warm["test_accuracy"] > trained["test_accuracy"] - 0.08
     assert cold["test_accuracy"] < trained["test_accuracy"] - 0.15
     config = json.loads((Path(warm["run_dir"]) / "config.json").read_text())
-    assert config["init"] == {"from": str(trained["run_dir"]), "model_file": str(Path(trained["run_dir"]) / "best.keras")}
+    best = Path(trained["run_dir"]) / "best.keras"
+    assert config["init"] == {"from": str(trained["run_dir"]), "model_file": str(best)}
     assert json.loads((Path(cold["run_dir"]) / "config.json").read_text())["init"] is None
 
 
