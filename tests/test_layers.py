@@ -130,7 +130,8 @@ def test_importing_the_package_sets_no_environment_variable_and_no_plot_backend(
 
 CLIS = ["train", "evaluate", "ensemble", "saliency", "diagnose", "predict", "serve", "tflite", "faces", "results",
         "bench", "eda", "data", "data.synthetic"]
-HEAVY = ("keras", "tensorflow", "sklearn", "scipy", "imblearn", "pandas", "cv2", "h5py", "matplotlib", "seaborn")
+HEAVY = ("keras", "tensorflow", "sklearn", "scipy", "imblearn", "pandas", "cv2", "h5py", "matplotlib", "seaborn",
+         "albumentations")
 """What --help must not load: a backend, and the libraries that take most of a second to import."""
 
 

@@ -1,11 +1,15 @@
-"""Augmentation: Białek's as Keras preprocessing layers, offline balancing to N per class, and the
-modern recipe's crop + flip (+ erasing) in NumPy. Keras is imported where it is used, so the data
-layer can balance with these functions without loading a backend.
+"""Augmentation: Białek's as Keras preprocessing layers, offline balancing to N per class, the
+modern recipe's crop + flip (+ erasing) in NumPy, and "photo" (albumentations: FER2013 faces made to
+look like detector crops of colour photos). Keras and albumentations are imported where they are used,
+so the data layer can balance with these functions without loading a backend.
 
 Rotation ±10°, horizontal mirror and zoom-in by 1.1–1.2× (Białek et al. 2023, §3.3). The same
 layers serve on-the-fly augmentation during training (``augmentation_layers``) and the offline
 balancing of the training split (``augment_to_n``).
 """
+
+import random
+import threading
 
 import numpy as np
 
@@ -113,14 +117,84 @@ def keras_layers_augmenter(layers):
     return augment
 
 
+def photo_pipeline():
+    """The "photo" policy as an albumentations ``Compose`` for one uint8 48×48 grey face: FER2013's
+    registered crops made to look like ``fer_keras.data.faces.crop_face`` crops of a detector box in a
+    colour photo. Each step imitates one way those differ:
+
+    1. Affine (p 0.9): the detector box's scale (0.9–1.15, x and y apart: its aspect), position (±6 %)
+       and a tilted head (±10°); the border reflects.
+    2. Horizontal flip (p ½): faces are symmetric enough.
+    3. One of gamma 0.7–1.5, brightness/contrast ±25 % or CLAHE (p ½): exposure, lighting, phone HDR.
+    4. One of Gaussian blur (σ ≤ 1.2), motion blur (3–5 px) or downscaling to 35–75 % and back
+       (INTER_AREA both ways, as ``crop_face`` enlarges a small face) (p 0.35): focus, shake, low resolution.
+    5. JPEG at quality 30–90 (p 0.3): compression artefacts.
+    6. Gaussian noise, σ 1–5 % of the range (p 0.2): sensor noise in dim light.
+    7. One rectangle of 10–30 % of each side filled with a random grey (p 0.3): a hand, hair, glasses.
+    """
+    import os
+
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # else its import asks PyPI for a newer version
+    import albumentations as A
+    import cv2
+
+    return A.Compose([
+        A.Affine(scale={"x": (0.9, 1.15), "y": (0.9, 1.15)}, keep_ratio=False, translate_percent=(-0.06, 0.06),
+                 rotate=(-10, 10), border_mode=cv2.BORDER_REFLECT_101, p=0.9),
+        A.HorizontalFlip(p=0.5),
+        A.OneOf([A.RandomGamma(gamma_limit=(70, 150)),
+                 A.RandomBrightnessContrast(brightness_limit=0.25, contrast_limit=0.25),
+                 A.CLAHE(clip_limit=(1, 3), tile_grid_size=(4, 4))], p=0.5),
+        A.OneOf([A.GaussianBlur(sigma_limit=(0.3, 1.2)),
+                 A.MotionBlur(blur_limit=(3, 5)),
+                 A.Downscale(scale_range=(0.35, 0.75),
+                             interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_AREA})], p=0.35),
+        A.ImageCompression(compression_type="jpeg", quality_range=(30, 90), p=0.3),
+        A.GaussNoise(std_range=(0.01, 0.05), p=0.2),
+        A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.1, 0.3), hole_width_range=(0.1, 0.3),
+                        fill="random_uniform", p=0.3),
+    ])
+
+
+def restart(pipeline, rng):
+    """Restart the random state of an albumentations ``pipeline`` from the NumPy generator ``rng``: all
+    its steps share one NumPy and one Python generator seeded from it. (``Compose(seed=…)`` and
+    ``set_random_seed`` give every step its own copy of one stream, so the steps' draws agree: where
+    the noise (p 0.2) is added, the image is nearly always mirrored too.)"""
+    seed = int(rng.integers(2 ** 63))
+    pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
+
+
+def photo_augmenter():
+    """The batch function ``(x, rng) → augmented x`` of :func:`photo_pipeline`: the float batch
+    N×H×W×C in [0, 1] goes to uint8, through the pipeline image by image, and back to float32.
+
+    Every batch restarts the pipeline's random state from ``rng`` (:func:`restart`); each thread (Keras
+    may fetch batches in threads) builds its own pipeline."""
+    local = threading.local()
+
+    def augment(x, rng):
+        if not hasattr(local, "pipeline"):
+            local.pipeline = photo_pipeline()
+        restart(local.pipeline, rng)
+        images = np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
+        out = np.stack([local.pipeline(image=image)["image"] for image in images])
+        return (out.reshape(x.shape) / np.float32(255)).astype(np.float32)
+
+    return augment
+
+
 def augmenter(policy, seed=0, padding=4, erase_probability=0.5):
     """The batch function ``(x, rng) → augmented x`` of an augmentation policy (see ``fer_keras.training.recipes``),
     drawing from the NumPy generator ``rng`` only (``EpochBatches`` gives every batch its own, from
     ``[seed, epoch, batch]``): "bialek" runs the Keras layers of :func:`augmentation_layers`;
-    "crop_flip" and "crop_flip_erase" are :func:`crop_flip` in NumPy; "none" returns ``None``."""
+    "crop_flip" and "crop_flip_erase" are :func:`crop_flip` in NumPy; "photo" is :func:`photo_augmenter`
+    (albumentations); "none" returns ``None``."""
     if policy in (None, "none"):
         return None
     if policy == "bialek":
         return keras_layers_augmenter(augmentation_layers(seed))
+    if policy == "photo":
+        return photo_augmenter()
     erase = erase_probability if policy == "crop_flip_erase" else 0.0
     return lambda x, rng: crop_flip(x, rng, padding, erase)

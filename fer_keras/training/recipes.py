@@ -32,7 +32,7 @@ from fer_keras.errors import FERError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("plateau", "constant", "cosine", "onecycle", "cosine_restarts")
-AUGMENTATIONS = ("none", "bialek", "crop_flip", "crop_flip_erase")
+AUGMENTATIONS = ("none", "bialek", "crop_flip", "crop_flip_erase", "photo")
 DISTILL_TTAS = ("none", "flip")
 
 
@@ -53,8 +53,9 @@ class Recipe:
     batch_size:       ``None`` keeps the variant's.
     augmentation:     "none", "bialek" (rotate ±10°, mirror, zoom 1.1–1.2; Keras layers),
                       "crop_flip" (random 48×48 crop of the image reflect-padded by ``crop_padding``,
-                      horizontal flip) or "crop_flip_erase" (plus random erasing with probability
-                      ``erase_probability``).
+                      horizontal flip), "crop_flip_erase" (plus random erasing with probability
+                      ``erase_probability``) or "photo" (albumentations: detector-box jitter, tilt, flip,
+                      lighting, blur / low resolution, JPEG, noise, occlusion, as in photo crops).
     early_stopping:   keep the variant's EarlyStopping (a scheduled run should reach its planned end).
     distill_weight:   with ``--teacher``: the share of the teachers' softened probabilities in each training
                       target, the rest being the label (``fer_keras.training.distill``).

@@ -201,6 +201,19 @@ def test_augmentation_costs_under_15_percent_of_a_training_step():
     assert (time.process_time() - start) / 20 < 0.15 * step
 
 
+def test_a_model_trains_on_photo_augmented_batches_and_a_second_run_repeats_it():
+    from fer_keras.data.augment import augmenter
+    from fer_keras.training.batches import EpochBatches
+
+    x, y = tiny_data(64)
+    losses = []
+    for _ in range(2):
+        batches = EpochBatches(x, y, batch_size=16, seed=1, augment=augmenter("photo"))
+        losses.append(tiny_model(seed=2).fit(batches, epochs=2, verbose=0).history["loss"])
+    assert len(losses[0]) == 2 and np.isfinite(losses[0]).all()
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
 def test_flip_tta_of_a_flip_invariant_model_equals_its_plain_prediction():
     inputs = keras.Input((48, 48, 1))
     pooled = keras.layers.GlobalAveragePooling2D()(inputs)  # the mean pixel: blind to mirroring
@@ -236,7 +249,7 @@ def test_batches_follow_a_per_epoch_seeded_order_that_a_resumed_run_repeats():
     assert epoch_rows(doubled) == [2 * v for v in orders[0]]
 
 
-@pytest.mark.parametrize("policy", ["crop_flip_erase", "bialek"])
+@pytest.mark.parametrize("policy", ["crop_flip_erase", "bialek", "photo"])
 def test_a_resumed_run_augments_each_batch_as_an_uninterrupted_one_did(policy):
     from fer_keras.data.augment import augmenter
     from fer_keras.training.batches import EpochBatches
