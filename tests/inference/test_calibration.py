@@ -1,0 +1,94 @@
+"""The class bias for photos (``fer_keras.inference.calibration``) and the recognizer that applies it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fer_keras.errors import FERError
+from fer_keras.inference.calibration import (apply_class_bias, check_class_bias, cross_validated_predictions,
+                                             fit_class_bias)
+
+
+def shifted(n=1400, shift=2.0, seed=0):
+    """Labels of 7 balanced classes and probabilities of a model that knows them but under-answers class 6:
+    its evidence for class 6 is divided by e^shift."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 7
+    logits = rng.normal(0, 1, (n, 7)) + 1.5 * np.eye(7)[labels]
+    logits[:, 6] -= shift
+    probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return probabilities, labels
+
+
+def test_a_bias_reweights_by_its_exponent_and_renormalises():
+    p = np.array([[0.5, 0.3, 0.2]])
+    assert apply_class_bias(p, None) is p
+    out = apply_class_bias(p, np.log([1.0, 1.0, 4.0]))
+    assert np.allclose(out, np.array([[0.5, 0.3, 0.8]]) / 1.6) and np.allclose(out.sum(1), 1)
+    assert np.allclose(apply_class_bias(p, np.zeros(3)), p)
+
+
+def test_the_fitted_bias_undoes_a_planted_prior_shift():
+    probabilities, labels = shifted()
+    before = (probabilities.argmax(1) == labels).mean()
+    recall_6 = (probabilities.argmax(1)[labels == 6] == 6).mean()
+    bias = fit_class_bias(probabilities, labels)
+    after = apply_class_bias(probabilities, bias).argmax(1)
+    assert (after == labels).mean() > before + 0.05
+    assert (after[labels == 6] == 6).mean() > recall_6 + 0.3
+    assert bias[6] - np.delete(bias, 6).mean() > 1.0  # the shift comes back, roughly
+    assert np.all(np.isin(bias, np.round(np.linspace(-3, 3, 25), 2)))
+
+
+def test_cross_validated_predictions_carry_the_gain_to_faces_not_fitted_on():
+    probabilities, labels = shifted(seed=1)
+    predicted = cross_validated_predictions(probabilities, labels, folds=5)
+    assert predicted.shape == labels.shape
+    assert (predicted == labels).mean() > (probabilities.argmax(1) == labels).mean() + 0.025
+    # a model with no shift gains nothing worth speaking of
+    fair, labels = shifted(shift=0.0, seed=2)
+    assert abs((cross_validated_predictions(fair, labels) == labels).mean() - (fair.argmax(1) == labels).mean()) < 0.03
+
+
+def test_a_bias_of_the_wrong_length_or_not_finite_is_one_error():
+    assert check_class_bias([0, 1, 2], 3, "x").dtype == np.float64
+    for bad in ([0, 1], [0, 1, float("nan")], "abc", [[0, 1, 2]]):
+        with pytest.raises(FERError, match="x: a class bias is a list of 3"):
+            check_class_bias(bad, 3, "x")
+
+
+def test_the_recognizer_applies_the_packaged_bias_and_only_to_the_packaged_model(tmp_path):
+    import keras
+
+    from fer_keras.inference.predict import EmotionRecognizer
+    from fer_keras.models.pretrained import DEFAULT_MODEL, MODEL_CARD
+
+    card = json.loads(MODEL_CARD.read_text())
+    faces = np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8)
+    shipped = EmotionRecognizer(detector="haar")
+    if card.get("photo_class_bias") is not None:
+        assert np.allclose(shipped.class_bias, card["photo_class_bias"])
+        assert np.allclose(shipped.classify(faces), apply_class_bias(shipped.scores(faces), shipped.class_bias))
+    assert EmotionRecognizer(str(DEFAULT_MODEL), detector="haar").class_bias is None  # a model given by path
+    assert EmotionRecognizer(detector="haar", class_bias=None).class_bias is None
+    tilted = EmotionRecognizer(detector="haar", class_bias=[0, 0, 0, 0, 0, 0, 5.0])
+    assert (tilted.classify(faces).argmax(1) == 6).mean() > (tilted.scores(faces).argmax(1) == 6).mean()
+    with pytest.raises(FERError, match="class_bias: a class bias is a list of 7"):
+        EmotionRecognizer(detector="haar", class_bias=[1.0, 2.0])
+    with pytest.raises(FERError, match="class_bias must be 'auto'"):
+        EmotionRecognizer(detector="haar", class_bias="card")
+    assert keras.ops  # (Keras loaded the model above)
+
+
+def test_the_search_scores_as_scikit_learn_does():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from fer_keras.inference.calibration import _score
+
+    rng = np.random.default_rng(3)
+    labels, predicted = rng.integers(0, 6, 500), rng.integers(0, 7, 500)  # class 6 never true, class 5 rare
+    predicted[predicted == 5] = 4
+    expected = accuracy_score(labels, predicted) + f1_score(labels, predicted, labels=range(7), average="macro",
+                                                            zero_division=0)
+    assert _score(labels, predicted, 7) == pytest.approx(expected)
