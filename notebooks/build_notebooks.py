@@ -5,9 +5,15 @@ A single-model notebook (01–06, 12, 13) is one variation's story (its first ce
 builder arguments (``MODEL_KWARGS``), and may end with cells of its own. Every other cell is shared,
 so a change to how a variation is trained or reported is made once. ``tests/test_notebooks.py``
 checks that the committed notebooks are this script's output.
+
+The results notebooks train nothing and are committed executed: 17 (the whole zoo at CPU size) and one
+per seed family, ``zoo/<family>.ipynb`` (``zoo_notebook``; the family list is taken from ``results/`` and
+the registry when the script runs). ``python notebooks/build_notebooks.py --execute`` rewrites and
+executes them all from ``results/``; without ``--execute`` they are only written when missing.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -463,6 +469,7 @@ at its **CPU size** (`python -m fer_keras.train --variant NAME --size cpu`, `fer
 commands and CPU minutes in `results/COMMANDS.md`) and shows, per run, its numbers beside the paper's claim,
 its training curves and its confusion matrix on PrivateTest. It is committed executed, so the figures are
 here without running anything; `python notebooks/build_notebooks.py --execute` refreshes it from `results/`.
+One family at a time, with its paper's claim and the figures of its best run: `zoo/<family>.ipynb`.
 
 Honest protocol throughout: split first, cross-split copies removed, validation = PublicTest (checkpoint,
 precise BatchNorm), test = PrivateTest reported once. The CPU size is a deviation from each paper (thinner,
@@ -494,6 +501,133 @@ for _, run in zoo.iterrows():
     ],
 }
 """Notebooks that only read committed results: committed executed (``--execute``), with their outputs."""
+
+ZOO = HERE / "zoo"
+"""One results notebook per seed family, ``zoo/<family>.ipynb`` (``zoo_notebook``), committed executed."""
+
+OWN_PAPER = "this project"
+"""How the registry's ``paper`` of this project's own families (baseline_cnn, FERNet) begins: they are no seed
+family, so they get no zoo notebook."""
+
+
+def is_zoo_run(row):
+    """Whether a ``collect`` row is a FER2013 run at CPU size."""
+    return row["size"] == "cpu" and row["data"].startswith("fer2013")
+
+
+def zoo_families(results_dir=HERE.parent / "results"):
+    """Family → whether it has a FER2013 run at CPU size in ``results_dir``: every family that has one, and
+    every registered family, less this project's own (``OWN_PAPER``)."""
+    from fer_keras.evaluation.results import collect
+    from fer_keras.models.registry import MODEL_FAMILIES
+
+    ran = {row["family"] for row in collect(results_dir) if is_zoo_run(row) and row["family"]}
+    own = {name for name, family in MODEL_FAMILIES.items() if family.paper.startswith(OWN_PAPER)}
+    return {name: name in ran for name in sorted((ran | set(MODEL_FAMILIES)) - own)}
+
+
+def _claim(figures):
+    """The paper's figures (``ModelFamily.figures``) in a sentence, by source."""
+    if not figures:
+        return "The registry records no FER2013 figure of its paper for it (`ModelFamily.figures`)."
+    by_source = {}
+    for variant, found in figures.items():
+        by_source.setdefault(found["source"], []).append(f"`{variant}` **{found['accuracy']:g} %**")
+    claims = "; ".join(f"{', '.join(variants)} ({source})" for source, variants in by_source.items())
+    return f"The paper's claim (`ModelFamily.figures`, test accuracy): {claims}."
+
+
+ZOO_OPENING = """\
+# {family} at CPU size: its real FER2013 runs
+
+**{family}** — {paper}. {claim}
+
+Nothing is trained here: this notebook reads the committed results of the family's FER2013 runs at its CPU size
+(`results/<run>/`; honest protocol, PrivateTest reported once) and shows the training curves and the confusion matrix
+of its best learned run; it is committed executed, with its outputs.
+{reproduce}
+`python notebooks/build_notebooks.py --execute` refreshes every notebook of `notebooks/zoo/` from `results/`; the
+whole zoo on one page is `../17_zoo_cpu_size.ipynb`."""
+
+ZOO_REPRODUCE = """\
+To reproduce a run, run the `command` recorded in its `config.json` from the repository root (printed below for the
+best run); `results/COMMANDS.md` has every command, dated."""
+
+ZOO_NO_RUN = """\
+**No CPU-size run yet**: `python -m fer_keras.train --variant {variant} --size cpu --data \
+../shared/data/fer2013.csv.gz` makes one."""
+
+ZOO_CELLS = [  # after the opening and the parameters cell
+    ("markdown", """\
+## The runs
+
+Every FER2013 run of the family at CPU size in `RESULTS_DIR`, best first: accuracy and macro-F1 in % on PrivateTest,
+with test-time augmentation (`tta`, `accuracy_tta`) where it was measured; `paper_accuracy` is the paper's figure for
+the variant; `train_cpu_minutes` the training's CPU minutes; `learned` is False for a run at the class prior (did not
+learn); `teacher` the distillation teacher, `region` the face region a run was trained on (a region-vote member)."""),
+    ("code", """\
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's note: this kernel has no ipywidgets
+from fer_keras.evaluation.results import collect  # noqa: E402
+
+rows = pd.DataFrame(collect(RESULTS_DIR))
+runs = rows[(rows["family"] == "{family}") & (rows["size"] == "cpu") & rows["data"].str.startswith("fer2013")]
+runs = runs.sort_values(["accuracy", "run"], ascending=[False, True]).astype({"epochs_run": "Int64"})
+runs[["variant", "accuracy", "macro_f1", "tta", "accuracy_tta", "paper_accuracy", "train_cpu_minutes", "epochs_run",
+      "learned", "teacher", "region", "run"]].set_index("run").fillna({"tta": "", "region": ""})"""),
+    ("markdown", """\
+## The best learned run
+
+The learned run of the whole face (no `region`) with the highest PrivateTest accuracy: the command that made it, its
+training curves and its confusion matrix on PrivateTest."""),
+    ("code", """\
+learned = runs[runs["learned"] & runs["region"].isna()]
+best = learned.iloc[0] if len(learned) else None
+if best is None:
+    display(Markdown("No whole-face run of this family learned (each is at the class prior): no figures to show."))
+else:
+    display(Markdown(f"### `{best['run']}`: {best['accuracy']:.2f} % (macro-F1 {best['macro_f1']:.2f})"))
+    print(json.loads((Path(RESULTS_DIR) / best["config"]).read_text())["command"])
+    display(Image(filename=Path(RESULTS_DIR) / best["run"] / "curves.png", width=640))
+    display(Image(filename=Path(RESULTS_DIR) / best["run"] / "confusion_matrix.png", width=420))"""),
+    ("markdown", "## The other runs"),
+    ("code", """\
+lines = []
+for _, run in runs[runs["run"] != (None if best is None else best["run"])].iterrows():
+    line = f"- `{run['run']}`: {run['accuracy']:.2f} % (macro-F1 {run['macro_f1']:.2f}), {run['epochs_run']} epochs"
+    line += "" if run["learned"] else ", *did not learn*"
+    line += f", teacher {run['teacher']}" if run["teacher"] else ""
+    line += f", region {run['region']}" if pd.notna(run["region"]) else ""
+    line += f", {run['tta']} TTA {run['accuracy_tta']:.2f} %" if pd.notna(run["tta"]) else ""
+    figures = Path(RESULTS_DIR) / run["run"]
+    lines.append(f"{line} — [curves]({figures / 'curves.png'}), [confusion matrix]({figures / 'confusion_matrix.png'})")
+display(Markdown("\\n".join(lines) or "No other CPU-size run."))"""),
+]
+
+
+def zoo_notebook(family, has_run=True):
+    """The cells of ``zoo/<family>.ipynb``: the family, its paper and claim, and (when it has a CPU-size run)
+    its runs, read from ``RESULTS_DIR`` when executed."""
+    from fer_keras.models.registry import MODEL_FAMILIES
+    from fer_keras.training.variants import VARIANTS
+
+    registered = MODEL_FAMILIES.get(family)
+    paper = registered.paper if registered else "not in the registry (`fer_keras.models.MODEL_FAMILIES`)"
+    if has_run:
+        reproduce = ZOO_REPRODUCE
+    else:
+        reproduce = ZOO_NO_RUN.format(variant=next(v.name for v in VARIANTS.values() if v.model == family))
+    opening = ZOO_OPENING.format(family=family, paper=paper, claim=_claim(registered.figures if registered else {}),
+                                 reproduce=reproduce)
+    cells = [("markdown", opening), ("parameters", 'RESULTS_DIR = "../../results"  # the committed results folder')]
+    body = [(kind, source.replace('"{family}"', f'"{family}"')) for kind, source in ZOO_CELLS]
+    return cells + (body if has_run else body[:2])
 
 
 def notebook(spec):
@@ -541,32 +675,64 @@ def render(spec):
 
 
 def render_result_notebook(name, execute=False):
-    """A ``RESULT_NOTEBOOKS`` notebook as JSON text; ``execute`` runs it (nbclient, in ``notebooks/``)
-    so that it is stored with its outputs."""
-    nb = _nbformat(RESULT_NOTEBOOKS[name])
-    if execute:
+    """A ``RESULT_NOTEBOOKS`` notebook as JSON text; ``execute`` runs it (in ``notebooks/``) so that it is
+    stored with its outputs."""
+    return _render_executed(_nbformat(RESULT_NOTEBOOKS[name]), HERE if execute else None)
+
+
+def render_zoo_notebook(family, has_run=True, execute=False):
+    """``zoo/<family>.ipynb`` as JSON text; ``execute`` runs it (in ``notebooks/zoo/``)."""
+    return _render_executed(_nbformat(zoo_notebook(family, has_run)), ZOO if execute else None)
+
+
+def _render_executed(nb, folder=None):
+    """The notebook as JSON text; with a ``folder``, executed first (nbclient) in a fresh kernel of this
+    interpreter whose working folder is ``folder`` and which imports this checkout's ``fer_keras``."""
+    if folder is not None:
         import nbformat
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
         from nbclient import NotebookClient
 
         nb = nbformat.reads(json.dumps(nb), as_version=4)
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+        kernel = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+        path = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
+        try:
+            NotebookClient(nb, km=kernel, timeout=600, resources={"metadata": {"path": str(folder)}}).execute(
+                env={**os.environ, "PYTHONPATH": path})
+        finally:  # a kernel manager handed to nbclient is the caller's to shut down
+            if kernel.has_kernel:
+                run_sync(kernel.shutdown_kernel)(now=True)
         for cell in nb.cells:  # the execution's own bookkeeping changes from run to run
             cell.metadata.pop("execution", None)
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def main(argv=None):
+    """Writes the template notebooks; the results notebooks (17 and ``zoo/<family>``) when missing, or all of
+    them executed with ``--execute``, the zoo's family list taken from ``results/`` and the registry."""
     execute = "--execute" in (sys.argv[1:] if argv is None else argv)
     for name, spec in {**NOTEBOOKS, **FAMILIES}.items():
         (HERE / f"{name}.ipynb").write_text(render(spec))
         print(f"wrote notebooks/{name}.ipynb")
-    for name in RESULT_NOTEBOOKS:
-        path = HERE / f"{name}.ipynb"
+    results = {HERE / f"{name}.ipynb": lambda name=name: render_result_notebook(name, execute)
+               for name in RESULT_NOTEBOOKS}
+    families = zoo_families()
+    results.update({ZOO / f"{family}.ipynb": lambda family=family, ran=ran: render_zoo_notebook(family, ran, execute)
+                    for family, ran in families.items()})
+    ZOO.mkdir(exist_ok=True)
+    for path in sorted(set(ZOO.glob("*.ipynb")) - set(results)):  # a family no longer in the zoo
+        path.unlink()
+        print(f"removed {path.relative_to(HERE.parent)}")
+    for path, rendered in results.items():
         if execute or not path.exists():
-            path.write_text(render_result_notebook(name, execute))
-            print(f"wrote notebooks/{name}.ipynb" + (" (executed)" if execute else " (not executed: --execute)"))
+            path.write_text(rendered())
+            done = " (executed)" if execute else " (not executed: --execute)"
+            print(f"wrote {path.relative_to(HERE.parent)}{done}")
     return 0
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent))  # this checkout's fer_keras: the zoo's families come from its registry
     sys.exit(main())

@@ -122,6 +122,78 @@ def test_a_results_notebook_is_its_template_executed_and_shows_every_cpu_size_ru
     assert all(r["run"] in shown for r in runs)
 
 
+ZOO = NOTEBOOKS / "zoo"
+ZOO_NOTEBOOKS = sorted(path.stem for path in ZOO.glob("*.ipynb"))
+"""The results notebook of each seed family, ``notebooks/zoo/<family>.ipynb``: stored executed, with its outputs."""
+
+ZOO_EXECUTED = "cnn_lstm_first"
+"""The one family notebook the slow tier executes again (a kernel start): a TTA run and region runs beside its best."""
+
+
+def zoo_runs(family):
+    """The family's FER2013 runs at CPU size in the committed ``results/``."""
+    from fer_keras.evaluation.results import collect
+
+    return [r for r in collect(NOTEBOOKS.parent / "results")
+            if r["family"] == family and r["size"] == "cpu" and r["data"].startswith("fer2013")]
+
+
+def test_every_seed_family_has_its_results_notebook():
+    """Every family with a CPU-size FER2013 run in results/ and every registered one, less this project's own
+    (baseline_cnn, FERNet): one notebook each, and no other."""
+    from fer_keras.evaluation.results import collect
+    from fer_keras.models.registry import MODEL_FAMILIES
+
+    template = template_module()
+    families = template.zoo_families()
+    ran = {r["family"] for r in collect(NOTEBOOKS.parent / "results")
+           if r["size"] == "cpu" and r["data"].startswith("fer2013") and r["family"]}
+    own = {name for name, family in MODEL_FAMILIES.items() if family.paper.startswith(template.OWN_PAPER)}
+    assert {"baseline_cnn", "fernet_s"} <= own and not own & set(families)
+    assert (ran | set(MODEL_FAMILIES)) - own == set(families) and len(ran - own) >= 15
+    assert all(has_run == (family in ran) for family, has_run in families.items())
+    assert ZOO_NOTEBOOKS == sorted(families), "notebooks/zoo/ is out of date: run build_notebooks.py --execute"
+
+
+def test_a_family_without_a_cpu_size_run_says_so(tmp_path):
+    template = template_module()
+    families = template.zoo_families(tmp_path)  # a results folder without runs
+    assert families and not any(families.values())
+    cells = template.zoo_notebook("pattlite", has_run=False)
+    assert "No CPU-size run yet" in cells[0][1] and "--variant pattlite --size cpu" in cells[0][1]
+    assert [kind for kind, _ in cells] == ["markdown", "parameters", "markdown", "code"]  # the (empty) table
+
+
+@pytest.mark.parametrize("family", ZOO_NOTEBOOKS)
+def test_a_family_results_notebook_is_its_template_executed_and_shows_its_runs(family):
+    nb, template, runs = read(f"zoo/{family}"), template_module(), zoo_runs(family)
+    expected = nbformat.reads(template.render_zoo_notebook(family, bool(runs)), as_version=4)
+    assert [c.source for c in nb.cells] == [c.source for c in expected.cells], (
+        f"zoo/{family}.ipynb differs from notebooks/build_notebooks.py: run it with --execute")
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), f"zoo/{family}: run build_notebooks.py with --execute"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert all(c.outputs for c in code if "parameters" not in c.metadata.get("tags", []))
+    if not runs:
+        assert "No CPU-size run yet" in nb.cells[0].source and shown_images(nb) == 0
+        return
+    learned = [r for r in runs if r["learned"] and not r["region"]]
+    assert shown_images(nb) == (2 if learned else 0), "the best learned run's curves and confusion matrix"
+    shown = output_text(nb) + "".join(o.get("data", {}).get("text/markdown", "") for c in code for o in c.outputs)
+    assert all(r["run"] in shown for r in runs), f"zoo/{family}: a run is missing, run build_notebooks.py --execute"
+    if learned:
+        assert f"### `{max(learned, key=lambda r: r['accuracy'])['run']}`" in shown
+
+
+@pytest.mark.slow
+def test_a_family_results_notebook_executed_again_is_the_stored_one():
+    """One family notebook executed afresh from the committed results/ (one kernel): byte for byte the stored one."""
+    template = template_module()
+    fresh = template.render_zoo_notebook(ZOO_EXECUTED, bool(zoo_runs(ZOO_EXECUTED)), execute=True)
+    assert fresh == (ZOO / f"{ZOO_EXECUTED}.ipynb").read_text(), "run python notebooks/build_notebooks.py --execute"
+
+
 @pytest.mark.parametrize("name", sorted(INJECTED))
 def test_notebook_is_stored_without_outputs(name):
     nb = read(name)
@@ -155,7 +227,7 @@ def test_later_cells_never_rebind_a_parameter(name):
             assert not parameters & bound_names(cell.source), f"{name}: a cell rebinds a parameter"
 
 
-@pytest.mark.parametrize("name", sorted([*INJECTED, *RESULT_NOTEBOOKS]))
+@pytest.mark.parametrize("name", sorted([*INJECTED, *RESULT_NOTEBOOKS, *(f"zoo/{f}" for f in ZOO_NOTEBOOKS)]))
 def test_notebook_is_thin_over_the_package(name):
     """Cells import, set parameters, call the package and display: no functions, classes, models
     or training loops of their own."""
