@@ -257,6 +257,9 @@ def report_markdown(metrics, title):
              f"- **detector**: {metrics['detector']}; crop margin {metrics['margin']:.0%} per side of the box"
              + (f", moved {'up' if metrics['shift'] < 0 else 'down'} {abs(metrics['shift']):.0%} of its side"
                 if metrics.get("shift") else "") + "; the largest face of each photo is scored",
+             "- **class bias** (log-offset per class before our model's answer): "
+             + (" ".join(f"{e} {b:+.2f}" for e, b in zip(EMOTIONS, metrics["class_bias"]["applied"]))
+                if metrics.get("class_bias", {}).get("applied") else "none"),
              f"- **evaluated**: {metrics['evaluated']}", "",
              "> A folder used to choose settings (detector, thresholds, augmentation) — such as `realphoto_dev` — "
              "gives development numbers, not a held-out test.", "",
@@ -269,8 +272,15 @@ def report_markdown(metrics, title):
         lines.append(f"| {names.get(key, key)} | **{e2e['accuracy']:.2%}** | **{e2e['macro_f1']:.4f}** | "
                      + (f"{given['accuracy']:.2%} | {given['macro_f1']:.4f} | {given['n']:,}" if given else "— | — | 0")
                      + " |")
-    lines += ["", "*End to end*: every photo, no face = a miss. *Given a face*: the photos where a face was found.",
-              "", "## Per class", "", "Recall end to end (given a face in brackets).", ""]
+    lines += ["", "*End to end*: every photo, no face = a miss. *Given a face*: the photos where a face was found."]
+    fitted = {k.replace("_fitted_here", ""): b for k, b in metrics.get("class_bias", {}).items()
+              if k != "applied" and b is not None}
+    if fitted:
+        lines += ["", "*+bias (5-fold)*: each photo scored under a class bias chosen on the other 4 of 5 folds of "
+                  "these photos (an honest estimate of a bias chosen on photos like these). Chosen on all of them:", ""]
+        lines += [f"- {name}: " + " ".join(f"{e} {b:+.2f}" for e, b in zip(EMOTIONS, bias))
+                  for name, bias in fitted.items()]
+    lines += ["", "## Per class", "", "Recall end to end (given a face in brackets).", ""]
     header = ["emotion", "photos", "face found"] + [names.get(k, k).split(" (")[0].split(",")[0] for k in classifiers]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for name in EMOTIONS:
