@@ -85,3 +85,21 @@ def test_the_fast_copys_private_test_accuracy_is_the_model_cards(fer2013_path, t
     card = json.loads(MODEL_CARD.read_text())["int8_tflite"]["private_test"]
     found = evaluate_model_file(FAST_MODEL, fer2013_path, variant="fernet_s", results_dir=tmp_path, n_calls=0)
     assert found["n_test"] == card["n"] and abs(100 * found["test_accuracy"] - card["accuracy"]) <= 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_its_realphoto_dev_numbers_are_the_model_cards():
+    """End to end on realphoto_dev with the default detector and the card's class bias (issue 22)."""
+    from fer_keras.evaluation.photos import evaluate_photos
+    from fer_keras.inference.predict import EmotionRecognizer
+
+    photos = REPO.parent / "shared" / "data" / "realphoto_dev"
+    if not photos.is_dir():
+        pytest.skip(f"realphoto_dev not found at {photos}")
+    card = json.loads(MODEL_CARD.read_text())["realphoto_dev"]
+    metrics = evaluate_photos(photos, EmotionRecognizer(), log=lambda message: None)
+    e2e = metrics["classifiers"]["fer_keras"]["end_to_end"]
+    assert metrics["n_photos"] == card["n_photos"] and metrics["n_face_found"] == card["n_face_found"]
+    assert abs(100 * e2e["accuracy"] - card["accuracy"]) <= 0.5
+    assert abs(e2e["macro_f1"] - card["macro_f1"]) <= 0.01
