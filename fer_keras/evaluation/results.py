@@ -104,7 +104,7 @@ def _row(run_dir, metrics):
         "paper_source": paper.get("source"),
         "time_budget_minutes": metrics.get("time_budget_minutes"),
         "recipe_changes": _recipe_changes(config.recipe or {}),
-        "model_kwargs": ", ".join(f"{k}={v}" for k, v in sorted((config.model_kwargs or {}).items())),
+        "model_kwargs": builder_arguments(config.model_kwargs),
         "region": (config.model_kwargs or {}).get("region"),  # a member of the region vote
         "config": f"{run_dir.name}/{CONFIG}" if (run_dir / CONFIG).exists() else None,
         "report": f"{run_dir.name}/report.md" if (run_dir / "report.md").exists() else None,
@@ -283,11 +283,24 @@ def cpu_zoo_table(rows):
         recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
         table.append((f"`{r['family']}`", claim, f"[{_accuracy_cell(r)}]({r['report'] or r['run']})",
                       _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r),
-                      f"{preset.parameters:,}" if preset and preset.parameters else "—",
+                      _preset_parameters(preset, r),
                       ("≥ " if r["resumed"] else "") + _cell(r["train_cpu_minutes"], "{:.1f}"),
                       {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(r["precision_policy"], "float32"),
                       recipe, r["teacher"] or "—", here_cell))
     return _markdown(header, table) if table else ""
+
+
+def builder_arguments(model_kwargs):
+    """A run's builder arguments as the tables print them: ``key=value, …`` in key order."""
+    return ", ".join(f"{k}={v}" for k, v in sorted((model_kwargs or {}).items()))
+
+
+def _preset_parameters(preset, row):
+    """The CPU size's parameter total, for a run that built exactly today's CPU size ("—" for a run of an
+    earlier CPU size or with other builder arguments: the count would not be its model's)."""
+    if preset is None or not preset.parameters or row["model_kwargs"] != builder_arguments(preset.model):
+        return "—"
+    return f"{preset.parameters:,}"
 
 
 def write_tables(results_dir="results"):

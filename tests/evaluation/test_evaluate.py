@@ -507,3 +507,23 @@ def test_trained_model_saliency_lies_on_mouth_eyes_and_brows(trained):
     untrained = mask_mass_ratio(saliency_maps(tiny_model(), x, labels, SALIENCY), parts)
     print(f"saliency mass / area share inside face parts: trained {ratio:.2f}, untrained {untrained:.2f}")
     assert ratio > 1.6 and ratio > untrained + 0.5
+
+
+def test_the_cpu_zoo_table_prints_the_preset_parameters_only_for_runs_of_todays_cpu_size(tmp_path):
+    from fer_keras.evaluation.results import write_tables
+    from fer_keras.models.presets import CPU_PRESETS
+
+    preset = CPU_PRESETS["patch_vit"]
+    for name, kwargs in (("today", dict(preset.model)), ("earlier", {"patch_size": 6})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(
+            {"variant": "patch_vit_trinh", "test_accuracy": 0.5, "test_macro_recall": 0.45, "data": "fer2013.csv.gz",
+             "protocol": "honest", "recipe": "modern", "time_budget_minutes": 20, "epochs_run": 9}))
+        (tmp_path / name / "config.json").write_text(json.dumps(
+            {"size": "cpu", "model_kwargs": kwargs, "variant": {"name": "patch_vit_trinh", "model": "patch_vit"},
+             "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}}))
+    write_tables(tmp_path)
+    cpu_zoo = (tmp_path / "README.md").read_text().split("## The zoo at CPU size")[1].split("\n## ")[0]
+    rows = {line.split("](")[1].split(")")[0]: line for line in cpu_zoo.splitlines() if line.startswith("| `")}
+    assert f"| {preset.parameters:,} |" in rows["today"] and f"{preset.parameters:,}" not in rows["earlier"]
+    assert rows["earlier"].split(" | ")[5] == "—"
