@@ -244,9 +244,9 @@ def _class_bias(class_bias, packaged, num_classes):
             raise FERError(f"class_bias must be 'auto', None or {num_classes} numbers, got {class_bias!r}")
         if not packaged:
             return None
-        from fer_keras.models.pretrained import MODEL_CARD
+        from fer_keras.models.pretrained import model_card
 
-        class_bias = json.loads(MODEL_CARD.read_text()).get("photo_class_bias")
+        class_bias = model_card().get("photo_class_bias")
     return None if class_bias is None else check_class_bias(class_bias, num_classes, "class_bias")
 
 

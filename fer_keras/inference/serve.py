@@ -242,9 +242,9 @@ def model_info(recognizer, name, card=None, settings=None):
 
 def packaged_card(fast=False):
     """The packaged model's PrivateTest / PublicTest numbers from its model card."""
-    from fer_keras.models.pretrained import MODEL_CARD
+    from fer_keras.models.pretrained import model_card
 
-    card = json.loads(MODEL_CARD.read_text())
+    card = model_card()
     test = card["int8_tflite"]["private_test"] if fast else card["private_test"]
     return {"private_test_accuracy": test["accuracy"], "private_test_macro_f1": test["macro_f1"],
             "private_test_accuracy_tta": test["accuracy_tta"], "tta": test["tta"],

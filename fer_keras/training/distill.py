@@ -71,11 +71,9 @@ def packaged_teacher(dataset, variant, flag="--teacher"):
     """The shipped FERNet-S as a teacher of ``variant`` on ``dataset`` (or, with ``flag="--init"``, as its
     starting weights), or a one-line error when its model card's data, split or cleaning differ from the
     student's."""
-    import json
+    from fer_keras.models.pretrained import default_model_path, model_card
 
-    from fer_keras.models.pretrained import MODEL_CARD, default_model_path
-
-    card = json.loads(MODEL_CARD.read_text())
+    card = model_card()
     if card.get("data_fingerprint") != dataset.fingerprint:
         raise FERError(f"{flag} {PACKAGED}: the shipped FERNet-S was trained on FER2013 (fingerprint "
                        f"{card.get('data_fingerprint')}), not on {dataset.source} ({dataset.fingerprint})")

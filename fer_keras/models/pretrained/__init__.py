@@ -19,6 +19,13 @@ MODEL_CARD = Path(__file__).with_name("fernet_s.json")
 """The model card's numbers, machine-readable: command, data fingerprint, PrivateTest scores."""
 
 
+def model_card():
+    """The packaged model's card (``MODEL_CARD``) as a dict."""
+    import json
+
+    return json.loads(MODEL_CARD.read_text())
+
+
 def default_model_path(fast=False):
     """The packaged model's path (``fast``: its int8 TFLite copy); a clear error if missing."""
     path = FAST_MODEL if fast else DEFAULT_MODEL
