@@ -31,7 +31,8 @@ from fer_keras import EMOTIONS
 from fer_keras.cli import ArgumentParser
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.files import replace_folder
-from fer_keras.inference.calibration import apply_class_bias, cross_validated_predictions, fit_class_bias
+from fer_keras.inference.calibration import (apply_class_bias, check_class_bias, cross_validated_predictions,
+                                             fit_class_bias)
 
 NO_FACE = -1
 """The prediction recorded for a photo in which the detector found no face."""
@@ -247,6 +248,11 @@ def photos_csv(records, root, classifiers):
     return out.getvalue()
 
 
+def bias_text(bias):
+    """A class bias as the report and the summary print it: ``angry -0.50 disgust +0.75 …``."""
+    return " ".join(f"{emotion} {b:+.2f}" for emotion, b in zip(EMOTIONS, bias))
+
+
 def report_markdown(metrics, title):
     """``report.md`` of a photo evaluation."""
     classifiers = metrics["classifiers"]
@@ -258,8 +264,8 @@ def report_markdown(metrics, title):
              + (f", moved {'up' if metrics['shift'] < 0 else 'down'} {abs(metrics['shift']):.0%} of its side"
                 if metrics.get("shift") else "") + "; the largest face of each photo is scored",
              "- **class bias** (log-offset per class before our model's answer): "
-             + (" ".join(f"{e} {b:+.2f}" for e, b in zip(EMOTIONS, metrics["class_bias"]["applied"]))
-                if metrics.get("class_bias", {}).get("applied") else "none"),
+             + (bias_text(metrics["class_bias"]["applied"]) if metrics.get("class_bias", {}).get("applied")
+                else "none"),
              f"- **evaluated**: {metrics['evaluated']}", "",
              "> A folder used to choose settings (detector, thresholds, augmentation) — such as `realphoto_dev` — "
              "gives development numbers, not a held-out test.", "",
@@ -278,8 +284,7 @@ def report_markdown(metrics, title):
     if fitted:
         lines += ["", "*+bias (5-fold)*: each photo scored under a class bias chosen on the other 4 of 5 folds of "
                   "these photos (an honest estimate of a bias chosen on photos like these). Chosen on all of them:", ""]
-        lines += [f"- {name}: " + " ".join(f"{e} {b:+.2f}" for e, b in zip(EMOTIONS, bias))
-                  for name, bias in fitted.items()]
+        lines += [f"- {name}: {bias_text(bias)}" for name, bias in fitted.items()]
     lines += ["", "## Per class", "", "Recall end to end (given a face in brackets).", ""]
     header = ["emotion", "photos", "face found"] + [names.get(k, k).split(" (")[0].split(",")[0] for k in classifiers]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -392,8 +397,6 @@ def read_class_bias(option):
     object with a ``photo_class_bias`` list, as a model card or a photo evaluation's ``metrics.json`` has)."""
     import json
 
-    from fer_keras.inference.calibration import check_class_bias
-
     if option in ("auto", "none"):
         return None if option == "none" else "auto"
     path = Path(option)
@@ -423,7 +426,7 @@ def summary(metrics):
     for name, bias in metrics["class_bias"].items():
         if name != "applied" and bias is not None:
             lines.append(f"class bias chosen on these photos for {name.replace('_fitted_here', '')}: "
-                         + " ".join(f"{e} {b:+.2f}" for e, b in zip(EMOTIONS, bias)))
+                         f"{bias_text(bias)}")
     lines.append(f"{metrics['timing']['ms_per_photo']:.1f} ms per photo")
     return "\n".join(lines)
 

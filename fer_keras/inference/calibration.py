@@ -12,6 +12,8 @@ as a test; the shipped model's card carries the one chosen on ``realphoto_dev``
 
 import numpy as np
 
+from fer_keras.errors import FERError
+
 GRID = np.round(np.linspace(-3.0, 3.0, 25), 2)
 """The offsets tried per class (steps of 0.25)."""
 
@@ -28,8 +30,6 @@ def apply_class_bias(probabilities, bias):
 
 def check_class_bias(bias, num_classes, source):
     """``bias`` as a float array of ``num_classes`` finite numbers, or a FERError line naming ``source``."""
-    from fer_keras.errors import FERError
-
     try:
         values = np.asarray(bias, dtype=np.float64)
     except (TypeError, ValueError):
@@ -77,8 +77,6 @@ def cross_validated_predictions(probabilities, labels, folds=5, seed=0):
     """Each face's prediction under a bias fitted on the other folds (stratified ``folds``-fold): an
     honest estimate of what a bias chosen on photos like these does on photos it was not chosen on."""
     from sklearn.model_selection import StratifiedKFold
-
-    from fer_keras.errors import FERError
 
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
     folds = min(folds, int(np.bincount(labels).max()) if len(labels) else 0)
