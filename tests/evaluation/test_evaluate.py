@@ -324,6 +324,13 @@ def test_a_damaged_metrics_file_is_skipped_with_a_note(tmp_path, capsys, damage)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "bad", "good", "results.csv"]
 
 
+def fake_run(folder, metrics, config):
+    """A results folder holding only ``metrics.json`` and ``config.json``: what the tables read."""
+    folder.mkdir()
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "config.json").write_text(json.dumps(config))
+
+
 def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_changes(tmp_path):
     from fer_keras.training.recipes import MODERN
     from fer_keras.evaluation.results import write_tables
@@ -332,13 +339,11 @@ def test_zoo_table_lists_budgeted_real_data_runs_by_model_with_their_recipe_chan
             "demo": ("baseline_cnn", "synthetic(n=4000, seed=0)", 30, 0.5),
             "long": ("baseline_cnn", "fer2013.csv.gz", None, 0.5)}
     for name, (variant, data, budget, recall) in runs.items():
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.json").write_text(json.dumps(
-            {"variant": variant, "test_accuracy": 0.6, "test_macro_recall": recall, "data": data, "protocol": "honest",
-             "recipe": "modern", "time_budget_minutes": budget, "epochs_run": 7}))
-        (tmp_path / name / "config.json").write_text(json.dumps(  # a run config: its variant, data and recipe
-            {"variant": {"name": variant, "model": variant}, "data": {"source": data, "fingerprint": "0"},
-             "recipe": {**MODERN.to_dict(), "weight_decay": 5e-4}}))
+        fake_run(tmp_path / name,
+                 {"variant": variant, "test_accuracy": 0.6, "test_macro_recall": recall, "data": data,
+                  "protocol": "honest", "recipe": "modern", "time_budget_minutes": budget, "epochs_run": 7},
+                 {"variant": {"name": variant, "model": variant}, "data": {"source": data, "fingerprint": "0"},
+                  "recipe": {**MODERN.to_dict(), "weight_decay": 5e-4}})  # its variant, data and recipe
     write_tables(tmp_path)
     zoo = (tmp_path / "README.md").read_text().split("## The model zoo on FER2013")[1]
     rows = [line for line in zoo.splitlines() if line.startswith("| `")]
@@ -356,13 +361,13 @@ def test_a_region_member_is_named_by_its_region_and_left_out_of_the_cpu_zoo_tabl
     from fer_keras.evaluation.results import write_tables
 
     for name, kwargs in (("whole-face", {}), ("mouth", {"region": "mouth"})):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.json").write_text(json.dumps(
-            {"variant": "cnn_lstm_first", "test_accuracy": 0.55, "test_macro_recall": 0.5, "data": "fer2013.csv.gz",
-             "protocol": "honest", "recipe": "modern", "time_budget_minutes": 7, "epochs_run": 5}))
-        (tmp_path / name / "config.json").write_text(json.dumps(
-            {"size": "cpu", "model_kwargs": kwargs, "variant": {"name": "cnn_lstm_first", "model": "cnn_lstm_first"},
-             "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}}))
+        fake_run(tmp_path / name,
+                 {"variant": "cnn_lstm_first", "test_accuracy": 0.55, "test_macro_recall": 0.5,
+                  "data": "fer2013.csv.gz", "protocol": "honest", "recipe": "modern", "time_budget_minutes": 7,
+                  "epochs_run": 5},
+                 {"size": "cpu", "model_kwargs": kwargs,
+                  "variant": {"name": "cnn_lstm_first", "model": "cnn_lstm_first"},
+                  "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}})
     write_tables(tmp_path)
     readme = (tmp_path / "README.md").read_text()
     cpu_zoo = readme.split("## The zoo at CPU size")[1].split("\n## ")[0]
@@ -515,13 +520,12 @@ def test_the_cpu_zoo_table_prints_the_preset_parameters_only_for_runs_of_todays_
 
     preset = CPU_PRESETS["patch_vit"]
     for name, kwargs in (("today", dict(preset.model)), ("earlier", {"patch_size": 6})):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.json").write_text(json.dumps(
-            {"variant": "patch_vit_trinh", "test_accuracy": 0.5, "test_macro_recall": 0.45, "data": "fer2013.csv.gz",
-             "protocol": "honest", "recipe": "modern", "time_budget_minutes": 20, "epochs_run": 9}))
-        (tmp_path / name / "config.json").write_text(json.dumps(
-            {"size": "cpu", "model_kwargs": kwargs, "variant": {"name": "patch_vit_trinh", "model": "patch_vit"},
-             "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}}))
+        fake_run(tmp_path / name,
+                 {"variant": "patch_vit_trinh", "test_accuracy": 0.5, "test_macro_recall": 0.45,
+                  "data": "fer2013.csv.gz", "protocol": "honest", "recipe": "modern", "time_budget_minutes": 20,
+                  "epochs_run": 9},
+                 {"size": "cpu", "model_kwargs": kwargs, "variant": {"name": "patch_vit_trinh", "model": "patch_vit"},
+                  "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}})
     write_tables(tmp_path)
     cpu_zoo = (tmp_path / "README.md").read_text().split("## The zoo at CPU size")[1].split("\n## ")[0]
     rows = {line.split("](")[1].split(")")[0]: line for line in cpu_zoo.splitlines() if line.startswith("| `")}
