@@ -92,3 +92,9 @@ def test_the_search_scores_as_scikit_learn_does():
     expected = accuracy_score(labels, predicted) + f1_score(labels, predicted, labels=range(7), average="macro",
                                                             zero_division=0)
     assert _score(labels, predicted, 7) == pytest.approx(expected)
+
+
+def test_too_few_faces_to_fold_is_one_error():
+    probabilities, labels = np.full((3, 7), 1 / 7), np.array([0, 1, 2])  # one face per class: no two folds
+    with pytest.raises(FERError, match=r"too few labelled faces \(3\) to score a class bias on folds"):
+        cross_validated_predictions(probabilities, labels)

@@ -267,3 +267,11 @@ def test_a_resumed_run_augments_each_batch_as_an_uninterrupted_one_did(policy):
     plain = EpochBatches(x, y, batch_size=8, seed=3)
     plain.start_at(1)
     assert not np.array_equal(seen[0], plain[0][0]) and np.array_equal(resumed[0][1], plain[0][1])  # augmented
+
+
+def test_an_unknown_distill_tta_is_one_line():
+    from fer_keras.training.recipes import MODERN, override
+
+    assert override(MODERN, ["distill_tta=flip"]).distill_tta == "flip"
+    with pytest.raises(FERError, match="unknown distill_tta 'crops'; expected one of none, flip"):
+        override(MODERN, ["distill_tta=crops"])
