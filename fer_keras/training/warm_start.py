@@ -3,8 +3,9 @@
 The starting model must be the same architecture (every weight of the same shape, in the same order)
 and an honest run of the same data, split and label set, checked as distillation checks its teachers
 (``fer_keras.training.distill``): a start that had seen the student's validation or test faces would
-leak them. ``packaged`` is the shipped FERNet-S, checked by its model card. The optimizer starts
-afresh; the recipe's schedule (warm-up included) runs as planned. A resumed run restores its own
+leak them. ``packaged`` is the shipped FERNet-S, checked by its model card. A saved model has no
+auxiliary heads (GoogLeNet's are for training only), so the weights go into the training model's
+one-output model and its auxiliary heads start fresh. The optimizer starts afresh; the recipe's schedule (warm-up included) runs as planned. A resumed run restores its own
 weights over these.
 """
 
@@ -28,17 +29,18 @@ class WarmStart:
 
     def load_into(self, model):
         """Copy the starting model's weights into ``model``, or a one-line error when they do not fit."""
+        from fer_keras.models.registry import inference_model
         from fer_keras.runs.model_files import load_model
 
-        start = load_model(self.model_file)
+        start, target = load_model(self.model_file), inference_model(model)
         shapes = [tuple(w.shape) for w in start.weights]
-        wanted = [tuple(w.shape) for w in model.weights]
+        wanted = [tuple(w.shape) for w in target.weights]
         if shapes != wanted:
             first = next((i for i, (a, b) in enumerate(zip(shapes, wanted)) if a != b), min(len(shapes), len(wanted)))
             raise FERError(f"--init {self.source}: its model ({start.name}, {len(shapes)} weights) does not have "
                            f"the architecture of {model.name} ({len(wanted)} weights; the first difference is at "
                            f"weight {first})")
-        model.set_weights(start.get_weights())
+        target.set_weights(start.get_weights())
         return model
 
 

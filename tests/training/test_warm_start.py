@@ -127,3 +127,33 @@ def test_the_shipped_model_is_a_start_only_for_its_own_data_and_split(started):
     with pytest.raises(FERError, match="--init packaged: the shipped FERNet-S was trained on FER2013"):
         warm_start("packaged", prepared, dataset, VARIANTS["fernet_s"])
     assert warm_start(None, prepared, dataset, VARIANTS["fernet_s"]) is None
+
+
+def test_a_start_fills_a_training_model_with_auxiliary_heads_which_start_fresh(tmp_path):
+    """A run saves its one-output model (GoogLeNet's auxiliary heads are for training only): a warm start
+    puts those weights into the training model and leaves its auxiliary head as built."""
+    import keras
+    from keras import layers
+
+    from fer_keras.models.blocks import AUX_OUTPUTS, MAIN_OUTPUT
+    from fer_keras.models.registry import inference_model
+    from fer_keras.training.warm_start import WarmStart
+
+    def with_aux(seed):
+        keras.utils.set_random_seed(seed)
+        x = inputs = keras.Input((12, 12, 1))
+        x = layers.Conv2D(4, 3, activation="relu", name="conv")(x)
+        pooled = layers.GlobalAveragePooling2D()(x)
+        main = layers.Dense(7, activation="softmax", name=MAIN_OUTPUT)(pooled)
+        aux = layers.Dense(7, activation="softmax", name=AUX_OUTPUTS[0])(pooled)
+        return keras.Model(inputs, [main, aux], name="aux_net")
+
+    trained, fresh = with_aux(1), with_aux(2)
+    aux_before = [w.copy() for w in fresh.get_layer(AUX_OUTPUTS[0]).get_weights()]
+    inference_model(trained).save(tmp_path / "best.keras")
+    WarmStart("run", tmp_path / "best.keras").load_into(fresh)
+    for name in ("conv", MAIN_OUTPUT):
+        for got, want in zip(fresh.get_layer(name).get_weights(), trained.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+    for got, want in zip(fresh.get_layer(AUX_OUTPUTS[0]).get_weights(), aux_before):
+        np.testing.assert_array_equal(got, want)
