@@ -120,23 +120,31 @@ def test_with_a_budget_the_rate_falls_with_the_budget_spent_even_when_the_plan_g
 
 
 class SlowEpochs(keras.callbacks.Callback):
+    """Each epoch costs 0.4 s on ``clock`` (a fake clock: the test does not depend on the machine's load)."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 0.0
+
+    def clock(self):
+        return self.now
+
     def on_epoch_end(self, epoch, logs=None):
-        time.sleep(0.4)
+        self.now += 0.4
 
 
 def test_a_budgeted_run_stops_within_one_epoch_of_its_budget(tmp_path):
     model, (x, y) = tiny_model(), tiny_data()
-    budget_minutes = 3.0 / 60
+    budget_seconds, slow = 3.0, SlowEpochs()
     plan = RunPlan(1000)
-    started = time.perf_counter()
     history = model.fit(x, y, batch_size=32, epochs=1000, verbose=0,
-                        callbacks=[SlowEpochs(), TimeBudget(budget_minutes, plan, tmp_path / "budget.json")])
-    elapsed = time.perf_counter() - started
+                        callbacks=[slow, TimeBudget(budget_seconds / 60, plan, tmp_path / "budget.json",
+                                                    clock=slow.clock)])
     state = json.loads((tmp_path / "budget.json").read_text())
-    per_epoch = max(state["epoch_seconds"])
+    assert state["epoch_seconds"] == pytest.approx([0.4] * len(history.history["loss"]))
     assert len(history.history["loss"]) == plan.epochs == state["planned_epochs"]
-    assert budget_minutes * 60 - per_epoch <= elapsed <= budget_minutes * 60 + per_epoch + 0.5
-    assert 3 <= plan.epochs < 1000
+    assert budget_seconds - 0.4 <= slow.now <= budget_seconds + 0.4
+    assert plan.epochs == 7  # 3 s of 0.4-second epochs: an eighth would pass the budget
 
 
 def test_a_budget_resumed_from_its_state_file_counts_the_time_already_spent_and_keeps_its_plan(tmp_path):
