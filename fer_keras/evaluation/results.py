@@ -21,7 +21,7 @@ from fer_keras.runs.folder import write_text
 
 COLUMNS = ("run", "variant", "family", "size", "data", "protocol", "leaky", "learned", "recipe", "recipe_changes",
            "time_budget_minutes", "teacher", "precision_policy",
-           "best_epoch", "epochs_run", "train_cpu_minutes",
+           "init", "best_epoch", "epochs_run", "train_cpu_minutes", "cpu_minutes_with_init",
            "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "tta", "accuracy_tta",
            "macro_f1_tta", "accuracy_without_train_copies", "s_per_1000", "device", "paper_accuracy",
            "paper_s_per_1000", "paper_source", "config")
@@ -68,7 +68,29 @@ def collect(results_dir="results"):
             rows.append(_row(path.parent, metrics))
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:  # a field of the wrong type
             print(f"skipping {path}: a field of the wrong type ({one_line(str(err))})", file=sys.stderr)
-    return sorted(rows, key=lambda r: (r["variant"], r["run"]))
+    return add_warm_start_minutes(sorted(rows, key=lambda r: (r["variant"], r["run"])))
+
+
+def add_warm_start_minutes(rows):
+    """Fill each row's ``cpu_minutes_with_init``: its own training CPU minutes plus, for a warm start
+    (``--init RUN``), those of the run it started from and of that run's own start, and so on. ``None``
+    when a start in the chain is not among ``rows`` (or is the packaged model) or a run in it has no CPU
+    time: the total would be a guess. Returns ``rows``."""
+    by_name = {r["run"]: r for r in rows}
+
+    def total(row, seen):
+        own = row["train_cpu_minutes"]
+        if not row["init"] or own is None:
+            return own
+        start = by_name.get(row["init"])
+        if start is None or row["init"] in seen:
+            return None
+        before = total(start, seen | {row["init"]})
+        return None if before is None else round(before + own, 2)
+
+    for row in rows:
+        row["cpu_minutes_with_init"] = total(row, {row["run"]})
+    return rows
 
 
 def _percent(value):
@@ -82,6 +104,7 @@ def _row(run_dir, metrics):
     data = str(metrics.get("data") or "")
     config = _read_config(run_dir)
     teacher = config.teacher or {}
+    init = (config.init or {}).get("from")
     return {
         "run": run_dir.name, "variant": variant,
         "family": config.variant.get("model"), "size": config.size or "paper",
@@ -89,6 +112,7 @@ def _row(run_dir, metrics):
         "precision_policy": config.precision_policy, "resumed": bool(config.resumed),
         "data": data if data.startswith("synthetic") else Path(data).name,
         "protocol": metrics.get("protocol") or "", "leaky": bool(metrics.get("leaky")),
+        "init": Path(init).name if init else "",
         "recipe": metrics.get("recipe"), "best_epoch": metrics.get("best_epoch"),
         "epochs_run": metrics.get("epochs_run"),
         "train_cpu_minutes": metrics.get("train_cpu_minutes"),
@@ -253,7 +277,8 @@ pretrained weights, or the thesis' leaky split where marked); *paper size here* 
 run of the paper's model (no builder argument changed) on this machine. No pretrained weights ship here:
 the transfer models train from scratch. *CPU min* is the training process' CPU time: the runs had one
 core each, shared with other work, so a 10-minute budget bought 4–9 CPU-minutes; "≥" marks a run resumed
-after its process was killed, whose first session's CPU time is not counted.
+after its process was killed, whose first session's CPU time is not counted. A warm start (`--init RUN`, named in
+*recipe*) counts the run it started from: "43.1 (24.0 + 19.1)" is that run's 24.0 CPU-minutes and this run's 19.1.
 """
 
 
@@ -280,14 +305,27 @@ def cpu_zoo_table(rows):
                      else f"{here['accuracy']:.2f} in {_cell(here['train_cpu_minutes'], '{:.0f}')} CPU-min"
                      + ("" if here["learned"] else " *did not learn*"))
         preset = CPU_PRESETS.get(r["family"])
-        recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
+        recipe = ((r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
+                  + (f"; warm start from {r['init']}" if r["init"] else ""))
         table.append((f"`{r['family']}`", claim, f"[{_accuracy_cell(r)}]({r['report'] or r['run']})",
                       _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r),
                       _preset_parameters(preset, r),
-                      ("≥ " if r["resumed"] else "") + _cell(r["train_cpu_minutes"], "{:.1f}"),
+                      _cpu_minutes_cell(r),
                       {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(r["precision_policy"], "float32"),
                       recipe, r["teacher"] or "—", here_cell))
     return _markdown(header, table) if table else ""
+
+
+def _cpu_minutes_cell(row):
+    """A run's training CPU minutes; for a warm start, the whole chain's as "total (start + this run)",
+    or "≥ this run" when the start's minutes are not known."""
+    own = ("≥ " if row["resumed"] else "") + _cell(row["train_cpu_minutes"], "{:.1f}")
+    if not row["init"]:
+        return own
+    if row["cpu_minutes_with_init"] is None or row["train_cpu_minutes"] is None:
+        return f"≥ {own.removeprefix('≥ ')}"
+    before = row["cpu_minutes_with_init"] - row["train_cpu_minutes"]
+    return f"{row['cpu_minutes_with_init']:.1f} ({before:.1f} + {row['train_cpu_minutes']:.1f})"
 
 
 def builder_arguments(model_kwargs):

@@ -531,3 +531,31 @@ def test_the_cpu_zoo_table_prints_the_preset_parameters_only_for_runs_of_todays_
     rows = {line.split("](")[1].split(")")[0]: line for line in cpu_zoo.splitlines() if line.startswith("| `")}
     assert f"| {preset.parameters:,} |" in rows["today"] and f"{preset.parameters:,}" not in rows["earlier"]
     assert rows["earlier"].split(" | ")[5] == "—"
+
+
+def test_a_warm_start_counts_the_cpu_minutes_of_the_run_it_started_from(tmp_path):
+    """``--init RUN`` continues RUN's training: the CPU-size zoo table prints the chain's CPU minutes, and
+    only "≥ its own" when the start is not among the results."""
+    from fer_keras.evaluation.results import collect, write_tables
+
+    def run(name, minutes, init=None):
+        fake_run(tmp_path / name,
+                 {"variant": "resemotenet", "test_accuracy": 0.55, "test_macro_recall": 0.45, "data": "fer2013.csv.gz",
+                  "protocol": "honest", "recipe": "modern", "time_budget_minutes": 20, "train_cpu_minutes": minutes},
+                 {"size": "cpu", "variant": {"name": "resemotenet", "model": "resemotenet"},
+                  "data": {"source": "fer2013.csv.gz", "fingerprint": "f"},
+                  **({"init": {"from": f"/elsewhere/callbacks/{init}", "model_file": "best.keras"}} if init else {})})
+
+    run("first", 24.0)
+    run("second", 19.1, init="first")
+    run("third", 10.0, init="second")
+    run("orphan", 12.5, init="gone")
+    totals = {r["run"]: r["cpu_minutes_with_init"] for r in collect(tmp_path)}
+    assert totals == {"first": 24.0, "second": 43.1, "third": 53.1, "orphan": None}
+    write_tables(tmp_path)
+    cpu_zoo = (tmp_path / "README.md").read_text().split("## The zoo at CPU size")[1].split("\n## ")[0]
+    rows = {line.split("](")[1].split(")")[0]: line.split(" | ") for line in cpu_zoo.splitlines()
+            if line.startswith("| `")}
+    assert rows["first"][6] == "24.0" and rows["second"][6] == "43.1 (24.0 + 19.1)"
+    assert rows["third"][6] == "53.1 (43.1 + 10.0)" and rows["orphan"][6] == "≥ 12.5"
+    assert "warm start from second" in rows["third"][8]
