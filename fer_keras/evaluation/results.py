@@ -154,7 +154,7 @@ EVALUATION_RECORDS = frozenset({"model", "ensemble", "region_vote"})
 ensemble, the region vote), not a copy of a training run's ``RunConfig``."""
 
 NO_CONFIG = SimpleNamespace(variant={}, teacher=None, size=None, precision_policy=None, resumed=(), recipe=None,
-                            model_kwargs=None)
+                            model_kwargs=None, init=None)
 """The facts of a result without a run config (none, or unreadable): all unknown."""
 
 

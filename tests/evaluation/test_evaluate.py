@@ -550,8 +550,10 @@ def test_a_warm_start_counts_the_cpu_minutes_of_the_run_it_started_from(tmp_path
     run("second", 19.1, init="first")
     run("third", 10.0, init="second")
     run("orphan", 12.5, init="gone")
+    fake_run(tmp_path / "vote", {"variant": "ensemble_mean", "test_accuracy": 0.6, "data": "fer2013.csv.gz"},
+             {"ensemble": {"members": ["first", "second"]}})  # an evaluation's record, not a RunConfig
     totals = {r["run"]: r["cpu_minutes_with_init"] for r in collect(tmp_path)}
-    assert totals == {"first": 24.0, "second": 43.1, "third": 53.1, "orphan": None}
+    assert totals == {"first": 24.0, "second": 43.1, "third": 53.1, "orphan": None, "vote": None}
     write_tables(tmp_path)
     cpu_zoo = (tmp_path / "README.md").read_text().split("## The zoo at CPU size")[1].split("\n## ")[0]
     rows = {line.split("](")[1].split(")")[0]: line.split(" | ") for line in cpu_zoo.splitlines()
