@@ -351,7 +351,7 @@ def evaluation_fields(truth, predicted, class_names):
 
 def model_scores(model, x, tta="none"):
     """Probabilities of ``model`` on ``x``: plain, and with test-time augmentation when asked."""
-    from fer_keras.inference.tta import predict_tta
+    from fer_keras.models.tta import predict_tta
 
     plain = model.predict(x, batch_size=256, verbose=0)
     return plain, (None if tta == "none" else predict_tta(model, x, tta))
@@ -597,7 +597,7 @@ def add_evaluation_options(parser):
 
 def evaluation_options_of(args):
     """(timing calls, TTA mode) from the parsed options, checked before any slow import."""
-    from fer_keras.inference.tta import check_tta
+    from fer_keras.models.tta import check_tta
 
     if args.timing_calls < 0:
         raise FERError(f"--timing-calls must be 0 or more, got {args.timing_calls}")

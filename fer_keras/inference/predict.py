@@ -36,7 +36,7 @@ from fer_keras.data.faces import (DEFAULT_DETECTOR, DETECTORS, crop_face, crop_s
 from fer_keras.data.labelsets import LABEL_SETS, get_label_set
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.inference.calibration import apply_class_bias, check_class_bias
-from fer_keras.inference.tta import check_tta, predict_tta
+from fer_keras.models.tta import check_tta, predict_tta
 from fer_keras.inference.video import draw_faces, iter_frames, open_video, read_video, video_fps, video_table
 from fer_keras.runs.model_files import check_model, label_set_of, load_model
 
@@ -124,7 +124,7 @@ class EmotionRecognizer:
     longer side (the box reported is the detector's); ``None`` (default) is the detector's own
     setting, ``fer_keras.data.faces.CROPS`` (BlazeFace's was chosen on realphoto_dev; 0.1 and 0 for
     Haar and MTCNN). batch_size: faces per model call. tta: "none", "flip" (2 views) or "crops" (10
-    views; see ``fer_keras.inference.tta``) — more accurate, 2× / 10× the classification time.
+    views; see ``fer_keras.models.tta``) — more accurate, 2× / 10× the classification time.
     labels: the label set the model was trained on (``fer_keras.data.labelsets``; default: the one its run's
     ``config.json`` records, or FER2013's for seven outputs): its class names key ``emotions``.
     class_bias: a log-offset per class added to the model's log-probabilities before the answer

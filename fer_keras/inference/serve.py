@@ -356,7 +356,7 @@ def positive(kind):
 
 def parse_args(argv):
     from fer_keras.data.faces import DEFAULT_DETECTOR, DETECTORS
-    from fer_keras.inference.tta import check_tta
+    from fer_keras.models.tta import check_tta
 
     parser = Parser(
         prog="python -m fer_keras.serve",

@@ -113,6 +113,7 @@ def teacher_probabilities(run, x, key, tta="none"):
     """``run``'s probabilities on faces ``x`` (hashed ``key``), computed once and cached in its folder;
     ``tta="flip"`` averages them with those of the mirrored faces (a better teacher for two passes)."""
     from fer_keras.files import atomic_write
+    from fer_keras.models.tta import predict_tta
     from fer_keras.runs.model_files import check_model, load_model
 
     cache = run.teacher_probabilities(key if tta == "none" else f"{key}-{tta}")
@@ -125,10 +126,7 @@ def teacher_probabilities(run, x, key, tta="none"):
         raise FERError(f"--teacher {run.path} takes {tuple(model.input_shape[1:])} input, the student "
                        f"{tuple(x.shape[1:])}")
     check_model(model, name=str(run.best), outputs=None)
-    probabilities = np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32)
-    if tta == "flip":
-        mirrored = np.asarray(model.predict(x[:, :, ::-1], batch_size=256, verbose=0), dtype=np.float32)
-        probabilities = (probabilities + mirrored) / 2
+    probabilities = np.asarray(predict_tta(model, x, tta), dtype=np.float32)
     if cache is not None:
         atomic_write(cache, lambda tmp: np.save(tmp, probabilities))
     return probabilities

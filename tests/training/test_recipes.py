@@ -11,7 +11,7 @@ from fer_keras.data.augment import crop_flip
 from fer_keras.errors import FERError
 from fer_keras.training.recipes import MODERN, RECIPES, Recipe, plan_first_epochs, resolve_recipe, schedule_factor
 from fer_keras.training.schedules import RunPlan, ScheduledLearningRate, TimeBudget
-from fer_keras.inference.tta import predict_tta, tta_views
+from fer_keras.models.tta import predict_tta, tta_views
 from fer_keras.training.variants import get_variant
 
 

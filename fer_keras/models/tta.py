@@ -1,4 +1,5 @@
-"""Test-time augmentation: average a model's probabilities over flipped and shifted views.
+"""Test-time augmentation: average a model's probabilities over flipped and shifted views (used by the
+evaluation, the recognizer and distillation's teachers, so it sits below all three).
 
 ``"flip"``: the image and its mirror (2 views). ``"crops"``: the image shifted by ``shift`` pixels
 towards each corner and the centre of its reflect-padded copy — the views the "modern" recipe's
