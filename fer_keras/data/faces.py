@@ -120,6 +120,9 @@ BLAZEFACE_MODELS = {
 """MediaPipe's BlazeFace models and the settings of MediaPipe's own graphs for them
 (``face_detection_short_range.pbtxt`` / ``face_detection_full_range.pbtxt``)."""
 
+BLAZEFACE_KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
+"""BlazeFace's six keypoints, in the order of its regressor's columns 4–15 (MediaPipe's face detection)."""
+
 
 def blazeface_anchors(side, strides):
     """MediaPipe's SSD anchor centres (fixed size 1) for a ``side``×``side`` input: per stride, the
@@ -141,7 +144,8 @@ def blazeface_anchors(side, strides):
 
 def _weighted_nms(boxes, scores, threshold=0.3):
     """MediaPipe's weighted non-maximum suppression: each kept box is the score-weighted mean of the
-    boxes overlapping the best remaining one by IoU > ``threshold``. ``boxes`` N×4 (x0, y0, x1, y1)."""
+    boxes overlapping the best remaining one by IoU > ``threshold``. ``boxes`` N×D: (x0, y0, x1, y1) and
+    any further columns (the keypoints), averaged with the same weights."""
     order = np.argsort(-scores)
     boxes, scores = boxes[order], scores[order]
     kept = []
@@ -208,6 +212,15 @@ class BlazeFaceDetector:
 
     def detect_with_scores(self, grey):
         """``[(box, score)]``: ``[x, y, w, h]`` ints and the face probability, left to right."""
+        return [(box, score) for box, score, _ in self._faces(grey)]
+
+    def detect_with_landmarks(self, grey):
+        """``[(box, keypoints)]``: ``[x, y, w, h]`` ints and BlazeFace's six keypoints ``{"right_eye": (x, y),
+        "left_eye", "nose", "mouth", "right_ear", "left_ear"}`` (the person's right and left; float pixels),
+        left to right, as :class:`MTCNNDetector`'s method of the same name."""
+        return [(box, keypoints) for box, _, keypoints in self._faces(grey)]
+
+    def _faces(self, grey):
         grey = np.asarray(grey, dtype=np.uint8)
         faces = self._detect(grey)
         if faces or not self.pad:
@@ -217,12 +230,12 @@ class BlazeFaceDetector:
         framed = cv2.copyMakeBorder(grey, border, border, border, border, cv2.BORDER_CONSTANT,
                                     value=int(grey.mean()) if grey.size else 0)
         faces = []
-        for (x, y, w, h), score in self._detect(framed):
+        for (x, y, w, h), score, keypoints in self._detect(framed):
             x0, y0 = max(x - border, 0), max(y - border, 0)
             x1, y1 = min(x - border + w, width), min(y - border + h, height)
             box = [x0, y0, x1 - x0, y1 - y0]
             if min(box[2:]) >= self.min_face and score >= self.pad_threshold:
-                faces.append((box, score))
+                faces.append((box, score, {k: (px - border, py - border) for k, (px, py) in keypoints.items()}))
         return sorted(faces, key=lambda f: (f[0][0], f[0][1]))
 
     def _detect(self, grey):
@@ -247,13 +260,18 @@ class BlazeFaceDetector:
         w, h = raw[:, 2] / self.side, raw[:, 3] / self.side
         corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * longest
         corners -= np.array([left, top, left, top], dtype=np.float32)
+        points = (raw[:, 4:4 + 2 * len(BLAZEFACE_KEYPOINTS)].reshape(len(raw), -1, 2) / self.side
+                  + anchors[:, None, :]) * longest - np.array([left, top], dtype=np.float32)
         faces = []
-        for (x0, y0, x1, y1), score in _weighted_nms(corners, scores):
+        for found, score in _weighted_nms(np.concatenate([corners, points.reshape(len(raw), -1)], axis=1), scores):
+            x0, y0, x1, y1 = found[:4]
             x0, y0 = max(x0, 0.0), max(y0, 0.0)
             x1, y1 = min(x1, width), min(y1, height)
             box = [int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))]
             if min(box[2:]) >= self.min_face:
-                faces.append((box, score))
+                keypoints = {name: (float(px), float(py))
+                             for name, (px, py) in zip(BLAZEFACE_KEYPOINTS, found[4:].reshape(-1, 2))}
+                faces.append((box, score, keypoints))
         return sorted(faces, key=lambda f: (f[0][0], f[0][1]))
 
     def detect(self, grey):
@@ -291,12 +309,24 @@ def make_detector(name=DEFAULT_DETECTOR, min_face=30, scale_factor=1.1, min_neig
     raise FERError(f"unknown face detector {name!r}; expected one of {', '.join(DETECTORS)}")
 
 
-def crop_face(grey, box, margin=0.1, size=IMAGE_SIZE, shift=0.0):
+def eye_angle(keypoints):
+    """The tilt of the line through the eyes, in degrees (positive: the eye further right in the image is
+    lower), from a detector's keypoints (``"left_eye"`` and ``"right_eye"``); 0 without them."""
+    if not keypoints or "left_eye" not in keypoints or "right_eye" not in keypoints:
+        return 0.0
+    (xa, ya), (xb, yb) = sorted([keypoints["left_eye"], keypoints["right_eye"]])
+    return float(np.degrees(np.arctan2(yb - ya, xb - xa))) if xb > xa else 0.0
+
+
+def crop_face(grey, box, margin=0.1, size=IMAGE_SIZE, shift=0.0, angle=0.0):
     """The face ``box`` of ``grey``, made square (its longer side), enlarged by ``margin`` of that side
     on every side (a negative margin shrinks it) and moved down by ``shift`` of that side (up when
     negative), as a ``size``×``size`` uint8 crop (INTER_AREA). Parts outside the image repeat the
-    edge pixels.
+    edge pixels. ``angle`` (degrees, :func:`eye_angle`) turns the crop with the face, so the eyes lie
+    level, as in FER2013's registered faces; "down" is then the face's own.
     """
+    if angle:
+        return _turned_crop(grey, box, margin, size, shift, angle)
     x, y, w, h = box
     side = max(max(w, h) * (1 + 2 * margin), 1.0)
     cx, cy = x + w / 2, y + h / 2 + shift * max(w, h)
@@ -308,6 +338,22 @@ def crop_face(grey, box, margin=0.1, size=IMAGE_SIZE, shift=0.0):
     if any(pads):
         crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _turned_crop(grey, box, margin, size, shift, angle):
+    """:func:`crop_face` of a face tilted by ``angle`` degrees: the square is sampled along the face's own
+    axes at the image's resolution (bilinear), then reduced to ``size`` with INTER_AREA as the level crop is."""
+    x, y, w, h = box
+    longer = max(w, h)
+    side = max(int(round(longer * (1 + 2 * margin))), 1)
+    theta = np.radians(angle)
+    right, down = np.array([np.cos(theta), np.sin(theta)]), np.array([-np.sin(theta), np.cos(theta)])
+    centre = np.array([x + w / 2, y + h / 2]) + shift * longer * down
+    origin = centre - side / 2 * (right + down)  # the image point of the crop's top-left corner
+    to_image = np.array([[right[0], down[0], origin[0]], [right[1], down[1], origin[1]]], dtype=np.float64)
+    turned = cv2.warpAffine(grey, to_image, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_REPLICATE)
+    return cv2.resize(turned, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def on_canvas(face, scale=4, canvas=320):

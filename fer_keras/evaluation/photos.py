@@ -116,7 +116,7 @@ def detect_and_crop(photos, recognizer, fer_side=None, log=None):
     crops, fer crops, unreadable, seconds): one record per readable photo (path, label, box or None,
     faces found), the 48×48 crops and ``fer_side``-pixel crops of the same boxes, the ``(path,
     reason)`` of the photos that could not be read, and the seconds spent reading and detecting."""
-    from fer_keras.data.faces import crop_face, read_image, to_grey
+    from fer_keras.data.faces import read_image, to_grey
 
     records, crops, fer_crops, unreadable = [], [], [], []
     seconds = {"read": 0.0, "detect": 0.0}
@@ -129,15 +129,16 @@ def detect_and_crop(photos, recognizer, fer_side=None, log=None):
             continue
         read = time.perf_counter()
         grey = to_grey(image)
-        boxes = recognizer.detector.detect(grey)
-        box = largest(boxes)
-        if box is not None:
-            crops.append(crop_face(grey, box, recognizer.margin, shift=recognizer.shift))
+        found = recognizer.find_faces(grey)
+        face = max(found, key=lambda f: f[0][2] * f[0][3]) if found else None  # the largest: the subject
+        box = None if face is None else face[0]
+        if face is not None:
+            crops.append(recognizer.crop(grey, face))
             if fer_side:
-                fer_crops.append(crop_face(grey, box, recognizer.margin, size=fer_side, shift=recognizer.shift))
+                fer_crops.append(recognizer.crop(grey, face, size=fer_side))
         seconds["read"] += read - start
         seconds["detect"] += time.perf_counter() - read
-        records.append({"path": path, "label": label, "box": box, "faces": len(boxes)})
+        records.append({"path": path, "label": label, "box": box, "faces": len(found)})
         if log and (i + 1) % 200 == 0:
             log(f"  {i + 1} / {len(photos)} photos")
     return records, crops, fer_crops, unreadable, seconds
@@ -262,7 +263,8 @@ def report_markdown(metrics, title):
              + (f", {metrics['n_skipped']} file(s) skipped (below)" if metrics["n_skipped"] else ""),
              f"- **detector**: {metrics['detector']}; crop margin {metrics['margin']:.0%} per side of the box"
              + (f", moved {'up' if metrics['shift'] < 0 else 'down'} {abs(metrics['shift']):.0%} of its side"
-                if metrics.get("shift") else "") + "; the largest face of each photo is scored",
+                if metrics.get("shift") else "") + ("; turned so the eyes lie level" if metrics.get("align") else "")
+             + "; the largest face of each photo is scored",
              "- **class bias** (log-offset per class before our model's answer): "
              + (bias_text(metrics["class_bias"]["applied"]) if metrics.get("class_bias", {}).get("applied")
                 else "none"),
@@ -372,7 +374,8 @@ def run(args, log=None):
         raise FERError(f"{args.compare_fer}: no such file; --compare-fer needs fer's emotion_model.hdf5")
     class_bias = read_class_bias(args.class_bias)
     import_keras_quietly()
-    recognizer = EmotionRecognizer(args.model or None, detector=args.detector, batch_size=64, class_bias=class_bias)
+    recognizer = EmotionRecognizer(args.model or None, detector=args.detector, batch_size=64, class_bias=class_bias,
+                                   align=args.align == "on")
     fer_model = load_fer_classifier(args.compare_fer) if args.compare_fer else None
     metrics = evaluate_photos(args.photos, recognizer, fer_model, log, fit_bias=args.fit_class_bias)
     from fer_keras.models.pretrained import default_model_path
@@ -380,10 +383,11 @@ def run(args, log=None):
     model = str(args.model) if args.model else str(default_model_path())
     name = args.name or results_name(args.model, args.detector, args.photos)
     metrics.update(model=model, detector=args.detector, margin=recognizer.margin, shift=recognizer.shift,
-                   fer_model=args.compare_fer,
+                   align=recognizer.align, fer_model=args.compare_fer,
                    device="GPU" if gpu_available() else "CPU", evaluated=datetime.now().isoformat(timespec="seconds"))
     config = {"command": " ".join(sys.argv), "photos": str(args.photos), "model": model, "detector": args.detector,
-              "margin": recognizer.margin, "shift": recognizer.shift, "fer_model": args.compare_fer,
+              "margin": recognizer.margin, "shift": recognizer.shift, "align": recognizer.align,
+              "fer_model": args.compare_fer,
               "class_bias": metrics["class_bias"]["applied"], "fit_class_bias": args.fit_class_bias}
     out_dir = Path(args.results_dir) / name
     metrics = write_photo_results(out_dir, metrics, config, name)
@@ -434,6 +438,7 @@ def summary(metrics):
 def photo_parser():
     """The options of ``python -m fer_keras.evaluate --photos DIR``."""
     from fer_keras.data.faces import DEFAULT_DETECTOR, DETECTORS
+    from fer_keras.inference.predict import ALIGN
 
     parser = ArgumentParser(
         prog="python -m fer_keras.evaluate --photos",
@@ -447,6 +452,9 @@ def photo_parser():
     parser.add_argument("--model", help="a .keras or .tflite model (default: the packaged FERNet-S)")
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
                         help="face detector, as predict's --detector (default: %(default)s)")
+    parser.add_argument("--align", choices=("on", "off"), default="on" if ALIGN else "off",
+                        help="turn each crop so the eyes lie level (BlazeFace and MTCNN find eyes; Haar's crops stay "
+                        "level), for both classifiers (default: %(default)s)")
     parser.add_argument("--compare-fer", metavar="FILE",
                         help="also score the fer package's classifier file (fer/data/emotion_model.hdf5) on the same "
                         "crops")

