@@ -19,8 +19,8 @@ from fer_keras.models.paper_results import PAPER_RESULTS, THESIS_LEAKY, paper_fi
 from fer_keras.runs.config import CONFIG, RunConfig, read_record
 from fer_keras.runs.folder import write_text
 
-COLUMNS = ("run", "variant", "family", "size", "data", "protocol", "leaky", "learned", "recipe", "recipe_changes",
-           "time_budget_minutes", "teacher", "precision_policy",
+COLUMNS = ("run", "variant", "family", "binary", "size", "data", "protocol", "leaky", "learned", "recipe",
+           "recipe_changes", "time_budget_minutes", "teacher", "precision_policy",
            "init", "best_epoch", "epochs_run", "train_cpu_minutes", "cpu_minutes_with_init",
            "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "tta", "accuracy_tta",
            "macro_f1_tta", "accuracy_without_train_copies", "s_per_1000", "device", "paper_accuracy",
@@ -113,6 +113,8 @@ def _row(run_dir, metrics):
         "data": data if data.startswith("synthetic") else Path(data).name,
         "protocol": metrics.get("protocol") or "", "leaky": bool(metrics.get("leaky")),
         "init": Path(init).name if init else "",
+        "binary": config.variant.get("binary_emotion") or "",  # a one-vs-rest head: its accuracy is binary
+        "method": metrics.get("method") or "", "members": list(metrics.get("members") or []),
         "recipe": metrics.get("recipe"), "best_epoch": metrics.get("best_epoch"),
         "epochs_run": metrics.get("epochs_run"),
         "train_cpu_minutes": metrics.get("train_cpu_minutes"),
@@ -259,6 +261,7 @@ def zoo_table(rows):
     for r in zoo:
         recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
         note = "; ".join(filter(None, ["" if r["learned"] else "*did not learn*",
+                                       f"binary: {r['binary']} or not" if r["binary"] else "",
                                        "CPU size" if r["size"] == "cpu" else "", r["model_kwargs"]]))
         table.append((f"`{VARIANTS[r['variant']].model}`", f"[`{r['variant']}`]({r['report'] or r['run']})", recipe,
                       f"{r['time_budget_minutes']:g}", _cell(r["epochs_run"]), _cell(r["train_cpu_minutes"], "{:.0f}"),
@@ -279,6 +282,8 @@ the transfer models train from scratch. *CPU min* is the training process' CPU t
 core each, shared with other work, so a 10-minute budget bought 4–9 CPU-minutes; "≥" marks a run resumed
 after its process was killed, whose first session's CPU time is not counted. A warm start (`--init RUN`, named in
 *recipe*) counts the run it started from: "43.1 (24.0 + 19.1)" is that run's 24.0 CPU-minutes and this run's 19.1.
+The binary one-vs-rest heads appear as their seven-class vote (`python -m fer_keras.ensemble --method ovr`), with
+the seven heads' CPU minutes summed.
 """
 
 
@@ -286,8 +291,8 @@ def cpu_zoo_table(rows):
     """The CPU-size runs of every family beside its paper's claim and its paper-size run here (markdown)."""
     from fer_keras.models.presets import CPU_PRESETS
 
-    honest = [r for r in rows if r["data"].startswith("fer2013") and not r["leaky"] and r["family"]
-              and not r["region"]]  # the region vote's members are reported with their vote
+    honest = [r for r in [*rows, *one_vs_rest_rows(rows)] if r["data"].startswith("fer2013") and not r["leaky"]
+              and r["family"] and not r["region"] and not r["binary"]]  # members are reported with their vote
     cpu = sorted((r for r in honest if r["size"] == "cpu"), key=lambda r: (r["family"], r["teacher"], r["run"]))
     paper_size = {}  # runs of the paper's model as published: no builder argument changed
     for r in honest:
@@ -314,6 +319,25 @@ def cpu_zoo_table(rows):
                       {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(r["precision_policy"], "float32"),
                       recipe, r["teacher"] or "—", here_cell))
     return _markdown(header, table) if table else ""
+
+
+def one_vs_rest_rows(rows):
+    """The one-vs-rest votes (``ensemble --method ovr``) of seven CPU-size binary heads among ``rows``, as rows of
+    the CPU zoo table: family "one-vs-rest (7 × F)", the heads' recipe and precision, CPU minutes their sum
+    (``None`` when a head's is unknown). A vote whose heads are not all among ``rows`` at CPU size is left out."""
+    by_name = {r["run"]: r for r in rows}
+    found = []
+    for r in rows:
+        heads = [by_name.get(name) for name in r["members"]] if r["method"] == "ovr" else [None]
+        if None in heads or any(h["size"] != "cpu" for h in heads):
+            continue
+        minutes = [h["train_cpu_minutes"] for h in heads]
+        first = heads[0]
+        found.append({**r, "family": f"one-vs-rest (7 × {first['family']})", "size": "cpu",
+                      "train_cpu_minutes": None if None in minutes else round(sum(minutes), 2),
+                      "cpu_minutes_with_init": None, "init": "", "resumed": any(h["resumed"] for h in heads),
+                      **{key: first[key] for key in ("precision_policy", "recipe", "recipe_changes", "model_kwargs")}})
+    return found
 
 
 def _cpu_minutes_cell(row):

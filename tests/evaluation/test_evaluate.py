@@ -561,3 +561,35 @@ def test_a_warm_start_counts_the_cpu_minutes_of_the_run_it_started_from(tmp_path
     assert rows["first"][6] == "24.0" and rows["second"][6] == "43.1 (24.0 + 19.1)"
     assert rows["third"][6] == "53.1 (43.1 + 10.0)" and rows["orphan"][6] == "≥ 12.5"
     assert "warm start from second" in rows["third"][8]
+
+
+def test_one_vs_rest_heads_enter_the_cpu_zoo_table_as_their_seven_class_vote(tmp_path):
+    """A binary head's accuracy is not a seven-class one: the CPU zoo table leaves the heads out and shows
+    their ``ensemble --method ovr`` vote, with the heads' summed CPU minutes; the zoo table marks each head."""
+    from fer_keras import EMOTIONS
+    from fer_keras.evaluation.results import collect, one_vs_rest_rows, write_tables
+
+    heads = []
+    for i, emotion in enumerate(EMOTIONS):
+        heads.append(f"binary_{emotion}_six_layer-{i}")
+        fake_run(tmp_path / heads[-1],
+                 {"variant": f"binary_{emotion}_six_layer", "test_accuracy": 0.85, "test_macro_recall": 0.8,
+                  "data": "fer2013.csv.gz", "protocol": "honest", "recipe": "modern", "time_budget_minutes": 4,
+                  "train_cpu_minutes": 4.0 + i / 10},
+                 {"size": "cpu", "variant": {"name": f"binary_{emotion}_six_layer", "model": "six_layer_cnn",
+                                             "binary_emotion": emotion},
+                  "precision_policy": "mixed_bfloat16", "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}})
+    fake_run(tmp_path / "ovr_six_layer", {"variant": "ensemble_ovr", "method": "ovr", "members": heads,
+                                          "test_accuracy": 0.55, "test_macro_recall": 0.5, "data": "fer2013.csv.gz",
+                                          "protocol": "honest"},
+             {"ensemble": {"method": "ovr", "members": [f"callbacks/{h}" for h in heads]}})
+    (vote,) = one_vs_rest_rows(collect(tmp_path))
+    assert vote["family"] == "one-vs-rest (7 × six_layer_cnn)" and vote["train_cpu_minutes"] == 30.1
+    write_tables(tmp_path)
+    readme = (tmp_path / "README.md").read_text()
+    cpu_zoo = readme.split("## The zoo at CPU size")[1].split("\n## ")[0]
+    rows = [line.split(" | ") for line in cpu_zoo.splitlines() if line.startswith("| `")]
+    assert len(rows) == 1 and rows[0][0] == "| `one-vs-rest (7 × six_layer_cnn)`"
+    assert rows[0][2] == "[55.00](ovr_six_layer)" and rows[0][6] == "30.1" and rows[0][7] == "bfloat16"
+    zoo = readme.split("## The model zoo on FER2013")[1].split("\n## ")[0]
+    assert sum("binary: " in line for line in zoo.splitlines()) == 7
