@@ -12,10 +12,10 @@ __version__ = "0.1.0"
 STAGES = (
     ("data", "load, clean, split, balance and augment faces; find faces in photos; the EDA report"),
     ("models", "one module per model family (builder, CPU size, papers' figures), the registry that discovers them; "
-               "the shipped model"),
+               "TTA; the shipped model"),
     ("runs", "the run folder that training writes and every later stage reads, its typed config; model files"),
     ("training", "named variants, recipes, schedules, callbacks, distillation; train() and its health check"),
-    ("inference", "the recognizer on photos, folders, video and the webcam; TTA; the TFLite export; the web app"),
+    ("inference", "the recognizer on photos, folders, video and the webcam; the TFLite export; the web app"),
     ("evaluation", "the one evaluator and what builds on it: ensembles, region vote, saliency, diagnosis, tables"),
 )
 """The pipeline's stage folders, in order: a module imports only from its own stage or an earlier one

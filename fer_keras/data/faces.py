@@ -120,8 +120,9 @@ BLAZEFACE_MODELS = {
 """MediaPipe's BlazeFace models and the settings of MediaPipe's own graphs for them
 (``face_detection_short_range.pbtxt`` / ``face_detection_full_range.pbtxt``)."""
 
-BLAZEFACE_KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
-"""BlazeFace's six keypoints, in the order of its regressor's columns 4–15 (MediaPipe's face detection)."""
+BLAZEFACE_KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth", "left_ear", "right_ear")
+"""BlazeFace's six keypoints, in the order of its regressor's columns 4–15, left and right as seen in the image
+(MTCNN's and ``data.regions``' convention; MediaPipe names them from the person: its first is the right eye)."""
 
 
 def blazeface_anchors(side, strides):
@@ -215,9 +216,9 @@ class BlazeFaceDetector:
         return [(box, score) for box, score, _ in self._faces(grey)]
 
     def detect_with_landmarks(self, grey):
-        """``[(box, keypoints)]``: ``[x, y, w, h]`` ints and BlazeFace's six keypoints ``{"right_eye": (x, y),
-        "left_eye", "nose", "mouth", "right_ear", "left_ear"}`` (the person's right and left; float pixels),
-        left to right, as :class:`MTCNNDetector`'s method of the same name."""
+        """``[(box, keypoints)]``: ``[x, y, w, h]`` ints and BlazeFace's six keypoints ``{"left_eye": (x, y),
+        "right_eye", "nose", "mouth", "left_ear", "right_ear"}`` (left and right in the image, as MTCNN's; float
+        pixels), left to right in the image."""
         return [(box, keypoints) for box, _, keypoints in self._faces(grey)]
 
     def _faces(self, grey):

@@ -130,8 +130,8 @@ def detect_and_crop(photos, recognizer, fer_side=None, log=None):
         read = time.perf_counter()
         grey = to_grey(image)
         found = recognizer.find_faces(grey)
-        face = max(found, key=lambda f: f[0][2] * f[0][3]) if found else None  # the largest: the subject
-        box = None if face is None else face[0]
+        box = largest([box for box, _ in found])
+        face = next((f for f in found if f[0] is box), None)
         if face is not None:
             crops.append(recognizer.crop(grey, face))
             if fer_side:
@@ -353,10 +353,10 @@ def write_photo_results(out_dir, metrics, config, title):
     return metrics
 
 
-def results_name(model, detector, photos):
-    """``<model>-<detector>-on-<photo folder>``."""
+def results_name(model, detector, photos, align=False):
+    """``<model>-<detector>[-aligned]-on-<photo folder>``."""
     model = "fernet_s" if model is None else Path(model).stem
-    return f"{model}-{detector}-on-{Path(photos).resolve().name}"
+    return f"{model}-{detector}{'-aligned' if align else ''}-on-{Path(photos).resolve().name}"
 
 
 def run(args, log=None):
@@ -381,7 +381,9 @@ def run(args, log=None):
     from fer_keras.models.pretrained import default_model_path
 
     model = str(args.model) if args.model else str(default_model_path())
-    name = args.name or results_name(args.model, args.detector, args.photos)
+    if args.align == "on" and not recognizer.align:
+        log(f"note: --align on: the {args.detector} detector finds no eyes, so its crops stay level")
+    name = args.name or results_name(args.model, args.detector, args.photos, recognizer.align)
     metrics.update(model=model, detector=args.detector, margin=recognizer.margin, shift=recognizer.shift,
                    align=recognizer.align, fer_model=args.compare_fer,
                    device="GPU" if gpu_available() else "CPU", evaluated=datetime.now().isoformat(timespec="seconds"))

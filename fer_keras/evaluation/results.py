@@ -75,22 +75,29 @@ def add_warm_start_minutes(rows):
     """Fill each row's ``cpu_minutes_with_init``: its own training CPU minutes plus, for a warm start
     (``--init RUN``), those of the run it started from and of that run's own start, and so on. ``None``
     when a start in the chain is not among ``rows`` (or is the packaged model) or a run in it has no CPU
-    time: the total would be a guess. Returns ``rows``."""
+    time: the total would be a guess. ``chain_resumed``: a run of the chain was resumed after a kill, so
+    the total is a lower bound. Returns ``rows``."""
     by_name = {r["run"]: r for r in rows}
 
     def total(row, seen):
-        own = row["train_cpu_minutes"]
+        """(minutes, resumed) of ``row``'s chain."""
+        own, resumed = row["train_cpu_minutes"], row["resumed"]
         if not row["init"] or own is None:
-            return own
+            return own, resumed
         start = by_name.get(row["init"])
         if start is None or row["init"] in seen:
-            return None
-        before = total(start, seen | {row["init"]})
-        return None if before is None else round(before + own, 2)
+            return None, resumed
+        before, resumed_before = total(start, seen | {row["init"]})
+        return (None if before is None else round(before + own, 2)), resumed or resumed_before
 
     for row in rows:
-        row["cpu_minutes_with_init"] = total(row, {row["run"]})
+        row["cpu_minutes_with_init"], row["chain_resumed"] = total(row, {row["run"]})
     return rows
+
+
+def _names(members):
+    """An ensemble's ``members`` as a list of run names (a field of another type: none)."""
+    return [m for m in members if isinstance(m, str)] if isinstance(members, list) else []
 
 
 def _percent(value):
@@ -114,7 +121,7 @@ def _row(run_dir, metrics):
         "protocol": metrics.get("protocol") or "", "leaky": bool(metrics.get("leaky")),
         "init": Path(init).name if init else "",
         "binary": config.variant.get("binary_emotion") or "",  # a one-vs-rest head: its accuracy is binary
-        "method": metrics.get("method") or "", "members": list(metrics.get("members") or []),
+        "method": metrics.get("method") or "", "members": _names(metrics.get("members")),
         "recipe": metrics.get("recipe"), "best_epoch": metrics.get("best_epoch"),
         "epochs_run": metrics.get("epochs_run"),
         "train_cpu_minutes": metrics.get("train_cpu_minutes"),
@@ -259,12 +266,12 @@ def zoo_table(rows):
     header = ("model", "variant", "recipe", "budget min", "epochs", "CPU min", "accuracy", "macro-F1", "TTA", "note")
     table = []
     for r in zoo:
-        recipe = (r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
+        recipe = _recipe_cell(r)
         note = "; ".join(filter(None, ["" if r["learned"] else "*did not learn*",
                                        f"binary: {r['binary']} or not" if r["binary"] else "",
                                        "CPU size" if r["size"] == "cpu" else "", r["model_kwargs"]]))
         table.append((f"`{VARIANTS[r['variant']].model}`", f"[`{r['variant']}`]({r['report'] or r['run']})", recipe,
-                      f"{r['time_budget_minutes']:g}", _cell(r["epochs_run"]), _cell(r["train_cpu_minutes"], "{:.0f}"),
+                      f"{r['time_budget_minutes']:g}", _cell(r["epochs_run"]), _cpu_minutes_cell(r),
                       _cell(r["accuracy"], "{:.2f}"), _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r), note))
     return _markdown(header, table) if zoo else ""
 
@@ -310,8 +317,7 @@ def cpu_zoo_table(rows):
                      else f"{here['accuracy']:.2f} in {_cell(here['train_cpu_minutes'], '{:.0f}')} CPU-min"
                      + ("" if here["learned"] else " *did not learn*"))
         preset = CPU_PRESETS.get(r["family"])
-        recipe = ((r["recipe"] or "—") + (f" ({r['recipe_changes']})" if r["recipe_changes"] else "")
-                  + (f"; warm start from {r['init']}" if r["init"] else ""))
+        recipe = _recipe_cell(r)
         table.append((f"`{r['family']}`", claim, f"[{_accuracy_cell(r)}]({r['report'] or r['run']})",
                       _cell(r["macro_f1"], "{:.2f}"), _tta_cell(r),
                       _preset_parameters(preset, r),
@@ -321,6 +327,10 @@ def cpu_zoo_table(rows):
     return _markdown(header, table) if table else ""
 
 
+HEAD_FIELDS = ("precision_policy", "recipe", "recipe_changes", "model_kwargs")
+"""What a one-vs-rest vote's row takes from its first head."""
+
+
 def one_vs_rest_rows(rows):
     """The one-vs-rest votes (``ensemble --method ovr``) of seven CPU-size binary heads among ``rows``, as rows of
     the CPU zoo table: family "one-vs-rest (7 × F)", the heads' recipe and precision, CPU minutes their sum
@@ -328,15 +338,15 @@ def one_vs_rest_rows(rows):
     by_name = {r["run"]: r for r in rows}
     found = []
     for r in rows:
-        heads = [by_name.get(name) for name in r["members"]] if r["method"] == "ovr" else [None]
+        heads = [by_name.get(name) for name in r["members"]] if r["method"] == "ovr" and r["members"] else [None]
         if None in heads or any(h["size"] != "cpu" for h in heads):
             continue
         minutes = [h["train_cpu_minutes"] for h in heads]
-        first = heads[0]
-        found.append({**r, "family": f"one-vs-rest (7 × {first['family']})", "size": "cpu",
+        families = " / ".join(sorted({str(h["family"]) for h in heads}))
+        found.append({**r, "family": f"one-vs-rest ({len(heads)} × {families})", "size": "cpu",
                       "train_cpu_minutes": None if None in minutes else round(sum(minutes), 2),
                       "cpu_minutes_with_init": None, "init": "", "resumed": any(h["resumed"] for h in heads),
-                      **{key: first[key] for key in ("precision_policy", "recipe", "recipe_changes", "model_kwargs")}})
+                      **{key: heads[0][key] for key in HEAD_FIELDS}})
     return found
 
 
@@ -349,7 +359,14 @@ def _cpu_minutes_cell(row):
     if row["cpu_minutes_with_init"] is None or row["train_cpu_minutes"] is None:
         return f"≥ {own.removeprefix('≥ ')}"
     before = row["cpu_minutes_with_init"] - row["train_cpu_minutes"]
-    return f"{row['cpu_minutes_with_init']:.1f} ({before:.1f} + {row['train_cpu_minutes']:.1f})"
+    return (("≥ " if row["chain_resumed"] else "")
+            + f"{row['cpu_minutes_with_init']:.1f} ({before:.1f} + {row['train_cpu_minutes']:.1f})")
+
+
+def _recipe_cell(row):
+    """A run's recipe, its changes from the named one, and the run it started from (``--init``)."""
+    return ((row["recipe"] or "—") + (f" ({row['recipe_changes']})" if row["recipe_changes"] else "")
+            + (f"; warm start from {row['init']}" if row["init"] else ""))
 
 
 def builder_arguments(model_kwargs):

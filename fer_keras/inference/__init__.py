@@ -1,2 +1,2 @@
 """Stage 5, use: the recognizer on photos, folders, video and the webcam (``predict``, ``video``),
-test-time augmentation (``tta``), the TFLite export (``tflite``) and the web app (``serve``)."""
+the TFLite export (``tflite``) and the web app (``serve``)."""

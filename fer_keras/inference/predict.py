@@ -165,7 +165,9 @@ class EmotionRecognizer:
         self.margin = default_margin if margin is None else float(margin)
         self.shift = default_shift if shift is None else float(shift)
         self.batch_size = max(1, int(batch_size))
-        self.align = bool(align) and hasattr(detector, "detect_with_landmarks")
+        if not isinstance(align, bool):
+            raise FERError(f"align takes True or False, got {align!r}")
+        self.align = align and hasattr(detector, "detect_with_landmarks")
 
     def find_faces(self, grey):
         """``[(box, angle)]`` for each face in an H×W uint8 grey image: the detector's ``[x, y, w, h]`` and
@@ -223,7 +225,8 @@ class EmotionRecognizer:
         """``[{"box": [x, y, w, h], "emotions": {emotion: probability}}]`` for each face in a BGR
         (as ``cv2.imread`` gives) or grey uint8 image, an image file path, a base64 data URI or an
         http(s) URL (see :func:`to_image`). ``face_rectangles`` (``[[x, y, w, h], …]``) skips the
-        detector and classifies those boxes, as ``fer``'s argument of the same name does."""
+        detector and classifies those boxes, as ``fer``'s argument of the same name does (level crops: a box
+        alone says nothing of the eyes)."""
         image = to_image(image)
         if face_rectangles is None:
             return next(self.analyze([(None, image)]))[2]
@@ -231,7 +234,7 @@ class EmotionRecognizer:
         boxes = [check_box(box, grey.shape) for box in face_rectangles]
         if not boxes:
             return []
-        probabilities = self.classify(np.stack([crop_face(grey, box, self.margin, shift=self.shift) for box in boxes]))
+        probabilities = self.classify(np.stack([self.crop(grey, (box, 0.0)) for box in boxes]))
         return [{"box": box, "emotions": dict(zip(self.class_names, map(float, p)))}
                 for box, p in zip(boxes, probabilities)]
 

@@ -103,7 +103,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.spent += self.epoch_seconds[-1]
         self.started = None
         recent = self.epoch_seconds[-3:]
-        per_epoch = sum(recent) / len(recent)
+        per_epoch = max(sum(recent) / len(recent), 1e-6)  # a coarse clock can see an epoch take no time
         fits = epoch + 1 + int((self.budget - self.spent) // per_epoch)
         self.plan.epochs = max(epoch + 1, min(fits, self.max_epochs or fits))
         if self.plan.epochs <= epoch + 1:

@@ -5,8 +5,8 @@ and an honest run of the same data, split and label set, checked as distillation
 (``fer_keras.training.distill``): a start that had seen the student's validation or test faces would
 leak them. ``packaged`` is the shipped FERNet-S, checked by its model card. A saved model has no
 auxiliary heads (GoogLeNet's are for training only), so the weights go into the training model's
-one-output model and its auxiliary heads start fresh. The optimizer starts afresh; the recipe's schedule (warm-up included) runs as planned. A resumed run restores its own
-weights over these.
+one-output model and its auxiliary heads start fresh. The optimizer starts afresh; the recipe's
+schedule (warm-up included) runs as planned. A resumed run restores its own weights over these.
 """
 
 from dataclasses import dataclass

@@ -538,22 +538,26 @@ def test_a_warm_start_counts_the_cpu_minutes_of_the_run_it_started_from(tmp_path
     only "≥ its own" when the start is not among the results."""
     from fer_keras.evaluation.results import collect, write_tables
 
-    def run(name, minutes, init=None):
+    def run(name, minutes, init=None, resumed=()):
         fake_run(tmp_path / name,
                  {"variant": "resemotenet", "test_accuracy": 0.55, "test_macro_recall": 0.45, "data": "fer2013.csv.gz",
                   "protocol": "honest", "recipe": "modern", "time_budget_minutes": 20, "train_cpu_minutes": minutes},
                  {"size": "cpu", "variant": {"name": "resemotenet", "model": "resemotenet"},
-                  "data": {"source": "fer2013.csv.gz", "fingerprint": "f"},
+                  "data": {"source": "fer2013.csv.gz", "fingerprint": "f"}, "resumed": list(resumed),
                   **({"init": {"from": f"/elsewhere/callbacks/{init}", "model_file": "best.keras"}} if init else {})})
 
     run("first", 24.0)
     run("second", 19.1, init="first")
     run("third", 10.0, init="second")
     run("orphan", 12.5, init="gone")
+    run("killed", 5.0, resumed=["2026-12-06T11:00:00"])
+    run("after_kill", 3.0, init="killed")
+    run("loop", 1.0, init="loop")
     fake_run(tmp_path / "vote", {"variant": "ensemble_mean", "test_accuracy": 0.6, "data": "fer2013.csv.gz"},
              {"ensemble": {"members": ["first", "second"]}})  # an evaluation's record, not a RunConfig
     totals = {r["run"]: r["cpu_minutes_with_init"] for r in collect(tmp_path)}
-    assert totals == {"first": 24.0, "second": 43.1, "third": 53.1, "orphan": None, "vote": None}
+    assert totals == {"first": 24.0, "second": 43.1, "third": 53.1, "orphan": None, "vote": None, "killed": 5.0,
+                      "after_kill": 8.0, "loop": None}
     write_tables(tmp_path)
     cpu_zoo = (tmp_path / "README.md").read_text().split("## The zoo at CPU size")[1].split("\n## ")[0]
     rows = {line.split("](")[1].split(")")[0]: line.split(" | ") for line in cpu_zoo.splitlines()
@@ -561,6 +565,9 @@ def test_a_warm_start_counts_the_cpu_minutes_of_the_run_it_started_from(tmp_path
     assert rows["first"][6] == "24.0" and rows["second"][6] == "43.1 (24.0 + 19.1)"
     assert rows["third"][6] == "53.1 (43.1 + 10.0)" and rows["orphan"][6] == "≥ 12.5"
     assert "warm start from second" in rows["third"][8]
+    assert rows["after_kill"][6] == "≥ 8.0 (5.0 + 3.0)" and rows["loop"][6] == "≥ 1.0"  # a lower bound; a loop
+    zoo = (tmp_path / "README.md").read_text().split("## The model zoo on FER2013")[1].split("\n## ")[0]
+    assert "| 43.1 (24.0 + 19.1) |" in zoo and "warm start from first" in zoo
 
 
 def test_one_vs_rest_heads_enter_the_cpu_zoo_table_as_their_seven_class_vote(tmp_path):
@@ -583,7 +590,11 @@ def test_one_vs_rest_heads_enter_the_cpu_zoo_table_as_their_seven_class_vote(tmp
                                           "test_accuracy": 0.55, "test_macro_recall": 0.5, "data": "fer2013.csv.gz",
                                           "protocol": "honest"},
              {"ensemble": {"method": "ovr", "members": [f"callbacks/{h}" for h in heads]}})
-    (vote,) = one_vs_rest_rows(collect(tmp_path))
+    fake_run(tmp_path / "ovr_empty", {"variant": "ensemble_ovr", "method": "ovr", "members": [], "test_accuracy": 0.5,
+                                      "data": "fer2013.csv.gz"}, {"ensemble": {"method": "ovr", "members": []}})
+    fake_run(tmp_path / "ovr_odd", {"variant": "ensemble_ovr", "method": "ovr", "members": [1, None],
+                                    "test_accuracy": 0.5, "data": "fer2013.csv.gz"}, {"ensemble": {"method": "ovr"}})
+    (vote,) = one_vs_rest_rows(collect(tmp_path))  # the vote of no heads and of damaged names are left out
     assert vote["family"] == "one-vs-rest (7 × six_layer_cnn)" and vote["train_cpu_minutes"] == 30.1
     write_tables(tmp_path)
     readme = (tmp_path / "README.md").read_text()
