@@ -23,6 +23,9 @@ COLLAPSED_MACRO_RECALL = 1.5
 """… nor one whose macro recall is at most this many classes' worth (1.5 / K) …"""
 PRIOR_ACCURACY_MARGIN = 0.05
 """… nor one whose accuracy is within 5 points of always answering the most common class."""
+BINARY_COLLAPSED_MACRO_RECALL = 0.5 + PRIOR_ACCURACY_MARGIN
+"""A one-vs-rest head did not learn when its macro recall (balanced accuracy) is within 5 points of a coin's: the
+other criteria do not fit it, as most of its answers are "not this emotion" and should be."""
 BATCHNORM_GAIN, BATCHNORM_SPREAD = 0.05, 0.2
 """Re-estimated BatchNorm statistics that add this much validation accuracy, or take this much off
 the top class's share, point to statistics that lag the weights."""
@@ -120,7 +123,10 @@ def collapse_summary(scores, labels):
 def learned(summary):
     """Whether ``summary`` (:func:`confusion_summary` / :func:`collapse_summary`) shows a model that left the
     class prior: fewer than 80 % of its answers one class, macro recall above 1.5 / K and accuracy more
-    than 5 points above the most common class's share."""
+    than 5 points above the most common class's share; for two classes (a one-vs-rest head), macro recall
+    above ``BINARY_COLLAPSED_MACRO_RECALL``."""
+    if summary["classes"] == 2:
+        return summary["macro_recall"] > BINARY_COLLAPSED_MACRO_RECALL
     return not (summary["top_class_share"] >= COLLAPSED_SHARE
                 or summary["macro_recall"] <= COLLAPSED_MACRO_RECALL / summary["classes"]
                 or summary["accuracy"] <= summary["majority_share"] + PRIOR_ACCURACY_MARGIN)

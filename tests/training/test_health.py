@@ -41,6 +41,17 @@ def test_accuracy_at_the_majority_share_is_not_learning_even_with_spread_answers
     assert math.isclose(summary["majority_share"], 845 / 3264) and not learned(summary)
 
 
+def test_a_one_vs_rest_head_learned_when_it_sees_both_classes_better_than_a_coin():
+    """Most of a head's answers are "not this emotion", as they should be: only its macro recall (balanced accuracy)
+    says whether it learned. The ninth session's CPU-size six-layer heads on PrivateTest (rows: other, the emotion):
+    angry learned a little (macro recall 0.563); disgust answers "no" to all but 6 faces; fear is a coin."""
+    angry = confusion_summary([[2646, 167], [367, 84]])
+    assert angry["top_class_share"] > 0.8 and angry["accuracy"] < angry["majority_share"] + 0.05  # 7-class rules
+    assert learned(angry)
+    assert not learned(confusion_summary([[3220, 6], [38, 0]]))  # disgust
+    assert not learned(confusion_summary([[1501, 1286], [214, 263]]))  # fear: macro recall 0.545
+
+
 def tiny(input_shape=(48, 48, 1), num_classes=7, binary=False, name="tiny", dead=False):
     """3 × [Conv 3×3 ReLU (16, 32, 64) → MaxPool] (a BatchNorm after the second) → Dense 16 ReLU → softmax;
     ``dead``: the hidden layer's bias starts at −1000, so no unit ever fires and no gradient reaches below it."""
