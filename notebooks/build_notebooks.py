@@ -482,13 +482,20 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from fer_keras.evaluation.results import collect"""),
-        ("markdown", "## The table"),
+from fer_keras.evaluation.results import collect, one_vs_rest_rows"""),
+        ("markdown", """\
+## The table
+
+One row per run; a warm start (`init`, `--init RUN`) counts the run it started from in `cpu_minutes_with_init`. The
+one-vs-rest heads are shown as their seven-class vote (`ensemble --method ovr`, CPU minutes summed), not one by
+one: a head's accuracy is a binary one."""),
         ("code", """\
-rows = pd.DataFrame(collect(RESULTS_DIR))
-zoo = rows[(rows["size"] == "cpu") & rows["data"].str.startswith("fer2013")].sort_values(["family", "teacher"])
-zoo[["family", "variant", "accuracy", "macro_f1", "paper_accuracy", "train_cpu_minutes", "epochs_run", "learned",
-     "teacher", "precision_policy", "run"]].set_index("family")"""),
+found = collect(RESULTS_DIR)
+rows = pd.DataFrame(found + one_vs_rest_rows(found))
+zoo = rows[(rows["size"] == "cpu") & rows["data"].str.startswith("fer2013") & (rows["binary"] == "")]
+zoo = zoo.sort_values(["family", "teacher", "run"])
+zoo[["family", "variant", "accuracy", "macro_f1", "paper_accuracy", "train_cpu_minutes", "cpu_minutes_with_init",
+     "epochs_run", "learned", "init", "teacher", "precision_policy", "run"]].set_index("family")"""),
         ("markdown", "## Curves and confusion matrices, run by run"),
         ("code", """\
 for _, run in zoo.iterrows():
@@ -496,8 +503,9 @@ for _, run in zoo.iterrows():
     teacher = f", teacher {run['teacher']}" if run["teacher"] else ""
     display(Markdown(f"### {run['family']}: {run['accuracy']:.2f} % (macro-F1 {run['macro_f1']:.2f}){mark}"
                      f" — `{run['run']}`{teacher}"))
-    display(Image(filename=Path(RESULTS_DIR) / run["run"] / "curves.png", width=640))
-    display(Image(filename=Path(RESULTS_DIR) / run["run"] / "confusion_matrix.png", width=420))"""),
+    for figure, width in (("curves.png", 640), ("confusion_matrix.png", 420)):  # a vote has no curves
+        if (Path(RESULTS_DIR) / run["run"] / figure).is_file():
+            display(Image(filename=Path(RESULTS_DIR) / run["run"] / figure, width=width))"""),
     ],
 }
 """Notebooks that only read committed results: committed executed (``--execute``), with their outputs."""
@@ -511,8 +519,8 @@ family, so they get no zoo notebook."""
 
 
 def is_zoo_run(row):
-    """Whether a ``collect`` row is a FER2013 run at CPU size."""
-    return row["size"] == "cpu" and row["data"].startswith("fer2013")
+    """Whether a ``collect`` row is a seven-class FER2013 run at CPU size (not a one-vs-rest head)."""
+    return row["size"] == "cpu" and row["data"].startswith("fer2013") and not row["binary"]
 
 
 def zoo_families(results_dir=HERE.parent / "results"):
@@ -563,7 +571,8 @@ ZOO_CELLS = [  # after the opening and the parameters cell
 
 Every FER2013 run of the family at CPU size in `RESULTS_DIR`, best first: accuracy and macro-F1 in % on PrivateTest,
 with test-time augmentation (`tta`, `accuracy_tta`) where it was measured; `paper_accuracy` is the paper's figure for
-the variant; `train_cpu_minutes` the training's CPU minutes; `learned` is False for a run at the class prior (did not
+the variant; `train_cpu_minutes` the training's CPU minutes (`cpu_minutes_with_init` with those of the run a warm start began
+from, `init`); `learned` is False for a run at the class prior (did not
 learn); `teacher` the distillation teacher, `region` the face region a run was trained on (a region-vote member)."""),
     ("code", """\
 import json
@@ -577,10 +586,11 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's note:
 from fer_keras.evaluation.results import collect  # noqa: E402
 
 rows = pd.DataFrame(collect(RESULTS_DIR))
-runs = rows[(rows["family"] == "{family}") & (rows["size"] == "cpu") & rows["data"].str.startswith("fer2013")]
+runs = rows[(rows["family"] == "{family}") & (rows["size"] == "cpu") & rows["data"].str.startswith("fer2013")
+            & (rows["binary"] == "")]  # a one-vs-rest head's accuracy is a binary one
 runs = runs.sort_values(["accuracy", "run"], ascending=[False, True]).astype({"epochs_run": "Int64"})
-runs[["variant", "accuracy", "macro_f1", "tta", "accuracy_tta", "paper_accuracy", "train_cpu_minutes", "epochs_run",
-      "learned", "teacher", "region", "run"]].set_index("run").fillna({"tta": "", "region": ""})"""),
+runs[["variant", "accuracy", "macro_f1", "tta", "accuracy_tta", "paper_accuracy", "train_cpu_minutes",
+      "cpu_minutes_with_init", "epochs_run", "learned", "init", "teacher", "region", "run"]].set_index("run").fillna({"tta": "", "region": ""})"""),
     ("markdown", """\
 ## The best learned run
 

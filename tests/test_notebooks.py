@@ -107,7 +107,7 @@ def test_there_is_one_notebook_per_variation():
 
 @pytest.mark.parametrize("name", RESULT_NOTEBOOKS)
 def test_a_results_notebook_is_its_template_executed_and_shows_every_cpu_size_run(name):
-    from fer_keras.evaluation.results import collect
+    from fer_keras.evaluation.results import collect, one_vs_rest_rows
 
     nb, template = read(name), template_module()
     expected = nbformat.reads(template.render_result_notebook(name), as_version=4)
@@ -115,8 +115,11 @@ def test_a_results_notebook_is_its_template_executed_and_shows_every_cpu_size_ru
         f"{name}.ipynb differs from notebooks/build_notebooks.py: run it with --execute")
     nbformat.validate(nb)
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), f"{name}: run it with --execute"
-    runs = [r for r in collect(NOTEBOOKS.parent / "results") if r["size"] == "cpu" and r["data"].startswith("fer2013")]
-    assert runs and shown_images(nb) == 2 * len(runs), "every CPU-size run's curves and confusion matrix"
+    found = collect(NOTEBOOKS.parent / "results")
+    runs = [r for r in found if r["size"] == "cpu" and r["data"].startswith("fer2013") and not r["binary"]]
+    votes = one_vs_rest_rows(found)  # the one-vs-rest heads' vote: a confusion matrix, no curves
+    assert runs and shown_images(nb) == 2 * len(runs) + len(votes), "every CPU-size run's curves and confusion matrix"
+    runs += votes
     shown = output_text(nb) + "".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells
                                       if c.cell_type == "code" for o in c.outputs)
     assert all(r["run"] in shown for r in runs)
@@ -135,7 +138,7 @@ def zoo_runs(family):
     from fer_keras.evaluation.results import collect
 
     return [r for r in collect(NOTEBOOKS.parent / "results")
-            if r["family"] == family and r["size"] == "cpu" and r["data"].startswith("fer2013")]
+            if r["family"] == family and r["size"] == "cpu" and r["data"].startswith("fer2013") and not r["binary"]]
 
 
 def test_every_seed_family_has_its_results_notebook():
@@ -147,7 +150,7 @@ def test_every_seed_family_has_its_results_notebook():
     template = template_module()
     families = template.zoo_families()
     ran = {r["family"] for r in collect(NOTEBOOKS.parent / "results")
-           if r["size"] == "cpu" and r["data"].startswith("fer2013") and r["family"]}
+           if r["size"] == "cpu" and r["data"].startswith("fer2013") and r["family"] and not r["binary"]}
     own = {name for name, family in MODEL_FAMILIES.items() if family.paper.startswith(template.OWN_PAPER)}
     assert {"baseline_cnn", "fernet_s"} <= own and not own & set(families)
     assert (ran | set(MODEL_FAMILIES)) - own == set(families) and len(ran - own) >= 15
