@@ -324,7 +324,7 @@ def crop_face(grey, box, margin=0.1, size=IMAGE_SIZE, shift=0.0, angle=0.0):
     on every side (a negative margin shrinks it) and moved down by ``shift`` of that side (up when
     negative), as a ``size``×``size`` uint8 crop (INTER_AREA). Parts outside the image repeat the
     edge pixels. ``angle`` (degrees, :func:`eye_angle`) turns the crop with the face, so the eyes lie
-    level, as in FER2013's registered faces; "down" is then the face's own.
+    level; "down" is then the face's own.
     """
     if angle:
         return _turned_crop(grey, box, margin, size, shift, angle)

@@ -137,9 +137,9 @@ class EmotionRecognizer:
     (``fer_keras.inference.calibration``: photos' class frequencies are not FER2013's); "auto" (default) is
     the packaged model's, chosen on realphoto_dev (its card's ``photo_class_bias``), and none for any other
     model; ``None`` for none; or K numbers.
-    align: turn each crop so the eyes lie level, as in FER2013's registered faces (``crop_face``'s
-    ``angle``), with a detector that finds eyes (BlazeFace, MTCNN: ``detect_with_landmarks``); Haar's crops
-    stay level. The reported box is the detector's either way.
+    align: turn each crop so the eyes lie level (``crop_face``'s ``angle``; off by default, see ``ALIGN``), with
+    a detector that finds eyes (BlazeFace, MTCNN: ``detect_with_landmarks``); Haar's crops stay level. The
+    reported box is the detector's either way.
     """
 
     def __init__(self, model=None, min_face=30, scale_factor=1.1, min_neighbors=5, margin=None, batch_size=64,
