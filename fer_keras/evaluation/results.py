@@ -347,7 +347,7 @@ def one_vs_rest_rows(rows):
         families = " / ".join(sorted({str(h["family"]) for h in heads}))
         found.append({**r, "family": f"one-vs-rest ({len(heads)} × {families})", "size": "cpu",
                       "train_cpu_minutes": None if None in minutes else round(sum(minutes), 2),
-                      "cpu_minutes_with_init": None, "init": "", "resumed": any(h["resumed"] for h in heads),
+                      "resumed": any(h["resumed"] for h in heads),
                       **{key: heads[0][key] for key in HEAD_FIELDS}})
     return found
 

@@ -156,6 +156,9 @@ def test_bad_photo_folders_are_one_line_and_exit_2_with_nothing_written(tmp_path
     cv2.imwrite(str(good / "happy" / "a.png"), images["astronaut"])
     assert "nope.hdf5: no such file" in _bad(["--photos", str(good), "--compare-fer", str(tmp_path / "nope.hdf5"),
                                               *args], capsys)
+    with pytest.raises(SystemExit) as exit_:  # argparse's own refusal: its usage, then one error line
+        main(["--photos", str(good), "--align", "level", *args])
+    assert exit_.value.code == 2 and "argument --align: invalid choice: 'level'" in capsys.readouterr().err
     (tmp_path / "foreign.hdf5").write_bytes(b"not hdf5")
     assert "not a loadable Keras model" in _bad(["--photos", str(good), "--compare-fer",
                                                  str(tmp_path / "foreign.hdf5"), *args], capsys)
