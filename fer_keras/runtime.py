@@ -55,14 +55,17 @@ def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
     return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
 
 
-def mixed_precision_policy(mixed):
+def mixed_precision_policy(mixed, bfloat16_pays=True):
     """``--mixed-precision``'s Keras policy here: ``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a CPU
-    with native bfloat16 (1.2–1.5× less CPU per training image for FERNet, ``results/zoo_cpu``),
+    with native bfloat16 (1.2–1.5× less CPU per training image for FERNet, ``results/zoo_cpu``) unless
+    ``bfloat16_pays`` is False (a model measured faster in float32, ``CpuPreset.bfloat16``),
     ``float32`` otherwise; and a note saying which, or ``None``."""
     if not mixed:
         return "float32", None
     if gpu_available():
         return "mixed_float16", None
+    if cpu_has_bfloat16() and not bfloat16_pays:
+        return "float32", "mixed precision: float32 for this model on a CPU — it trains faster than with bfloat16 here"
     if cpu_has_bfloat16():
         return "mixed_bfloat16", "mixed precision: bfloat16 on this CPU (it has native bfloat16); outputs stay float32"
     return "float32", "mixed precision: no GPU and no native bfloat16 on this CPU — float32 is faster here; using it"

@@ -28,6 +28,8 @@ class CpuPreset:
     epoch_cpu_min: one epoch of FER2013 Training (28.6k faces, batch 64) in CPU-minutes on one core of
                   this project's machine, with bfloat16 (measured, ``results/zoo_cpu/cost.md``).
     why:          how the size and recipe were chosen.
+    bfloat16:     whether ``--mixed-precision`` pays on a CPU: False for a family that trains faster in
+                  float32 (measured; its CPU-size runs then keep float32 on a CPU, and say so).
     """
 
     model: dict = field(default_factory=dict)
@@ -36,12 +38,14 @@ class CpuPreset:
     parameters: int | None = None
     epoch_cpu_min: float | None = None
     why: str = ""
+    bfloat16: bool = True
 
     def describe(self):
-        """One line: the builder arguments and the recipe."""
+        """One line: the builder arguments, the recipe and (when bfloat16 does not pay) float32."""
         model = ", ".join(f"{k}={v}" for k, v in self.model.items()) or "paper size"
         recipe = ", ".join(f"{k}={v}" for k, v in self.recipe.items())
-        return f"{model}; recipe {self.base_recipe}" + (f" ({recipe})" if recipe else "")
+        return (f"{model}; recipe {self.base_recipe}" + (f" ({recipe})" if recipe else "")
+                + ("" if self.bfloat16 else "; float32 on a CPU"))
 
 
 QUARTER = {"width": 0.25}
@@ -50,10 +54,10 @@ VIT_RECIPE = {"learning_rate": 1e-3, "warmup_epochs": 2.0, "weight_decay": 0.05,
 FROM_SCRATCH = "from scratch (no pretrained weights ship here)"
 
 
-def cpu_preset(parameters, model=None, recipe=None, base_recipe="modern", why="", epoch=None):
+def cpu_preset(parameters, model=None, recipe=None, base_recipe="modern", why="", epoch=None, bfloat16=True):
     """A :class:`CpuPreset` whose recipe defaults to one warm-up epoch (``SHORT_WARMUP``)."""
     return CpuPreset(model=model or {}, recipe=SHORT_WARMUP if recipe is None else recipe, base_recipe=base_recipe,
-                     parameters=parameters, why=why, epoch_cpu_min=epoch)
+                     parameters=parameters, why=why, epoch_cpu_min=epoch, bfloat16=bfloat16)
 
 
 # the seed papers, as the figures' sources cite them (several families share one)

@@ -11,6 +11,7 @@ from fer_keras.data import load
 from fer_keras.data.eda import clean
 from fer_keras.data.stream import FolderIndex, index_folder
 from fer_keras.errors import FERError
+from fer_keras.models.presets import CPU_PRESETS
 from fer_keras.runtime import mixed_precision_policy, training_steps_per_execution
 from fer_keras.training import distill
 from fer_keras.training.warm_start import warm_start
@@ -80,11 +81,11 @@ def demo_per_class(data):
     return int(np.bincount(data.labels[data.usage == "Training"]).max())
 
 
-def set_precision(mixed):
+def set_precision(mixed, bfloat16_pays=True):
     """Set and return ``--mixed-precision``'s policy (``runtime.mixed_precision_policy``), saying which."""
     import keras
 
-    policy, note = mixed_precision_policy(mixed)
+    policy, note = mixed_precision_policy(mixed, bfloat16_pays)
     if note:
         print(note)
     keras.mixed_precision.set_global_policy(policy)
@@ -107,7 +108,8 @@ def prepare_training(options):
     placement.check_batch_size(batch_size)
     steps_per_execution = placement.steps_per_execution(training_steps_per_execution())
     recipe = replace(options.recipe, batch_size=batch_size)
-    policy = set_precision(options.mixed_precision)
+    policy = set_precision(options.mixed_precision,
+                           bfloat16_pays=options.size != "cpu" or CPU_PRESETS[options.variant.model].bfloat16)
     cleaned, prepared = prepare(options.variant, dataset, options.seed, per_class, options.extra_train,
                                 options.extra_per_class)
     protocol, leaky, leak = _protocol(prepared, options.stages)

@@ -239,6 +239,9 @@ def test_mixed_precision_is_bfloat16_on_such_a_cpu_and_falls_back_to_float32_els
         assert set_precision(True) == "mixed_bfloat16"
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
         assert "bfloat16 on this CPU" in capsys.readouterr().out
+        assert set_precision(True, bfloat16_pays=False) == "float32"  # a CPU preset measured faster in float32
+        assert keras.mixed_precision.global_policy().name == "float32"
+        assert "trains faster than with bfloat16" in capsys.readouterr().out
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
