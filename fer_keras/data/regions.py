@@ -8,7 +8,8 @@ A region is a box of fixed size (``REGION_SIZES``, in 48×48-face pixels) centre
 * with facial landmarks (``fer_keras.data.faces.MTCNNDetector.detect_with_landmarks`` gives ``left_eye``,
   ``right_eye``, ``nose``, ``mouth_left``, ``mouth_right`` as (x, y); here in the 48×48 crop's
   coordinates) the eyes' and the nose's boxes are centred on their points and the mouth's on the
-  midpoint of its corners;
+  midpoint of its corners — or on ``mouth``, BlazeFace's one mouth point
+  (``BlazeFaceDetector.detect_with_landmarks``), when the corners are not given;
 * without them, on ``GEOMETRIC_CENTRES``, where an aligned 48×48 FER2013 face has them:
 
   ========== ========== ================ =========================
@@ -58,22 +59,25 @@ def check_regions(regions):
 
 
 def region_centres(landmarks=None):
-    """Each part's box centre (x, y): from ``landmarks`` (the mouth's is the midpoint of its corners)
-    or, without them, ``GEOMETRIC_CENTRES``."""
+    """Each part's box centre (x, y): from ``landmarks`` (the mouth's is the midpoint of its corners, or
+    its one ``mouth`` point) or, without them, ``GEOMETRIC_CENTRES``."""
     if landmarks is None:
         return dict(GEOMETRIC_CENTRES)
-    if not isinstance(landmarks, dict) or any(k not in landmarks for k in LANDMARKS):
-        missing = [k for k in LANDMARKS if not isinstance(landmarks, dict) or k not in landmarks]
-        raise FERError(f"landmarks lack {', '.join(missing)}; give a dict of {', '.join(LANDMARKS)} as (x, y) in "
-                       "the 48×48 face (fer_keras.data.faces.MTCNNDetector.detect_with_landmarks)")
+    corners = {"mouth_left", "mouth_right"}
+    one_mouth = isinstance(landmarks, dict) and "mouth" in landmarks and not corners <= set(landmarks)
+    keys = (*LANDMARKS[:3], "mouth") if one_mouth else LANDMARKS
+    if not isinstance(landmarks, dict) or any(k not in landmarks for k in keys):
+        missing = [k for k in keys if not isinstance(landmarks, dict) or k not in landmarks]
+        raise FERError(f"landmarks lack {', '.join(missing)}; give a dict of {', '.join(LANDMARKS)} (or one mouth) "
+                       "as (x, y) in the 48×48 face (fer_keras.data.faces: detect_with_landmarks)")
     points = {}
-    for key in LANDMARKS:
+    for key in keys:
         point = np.asarray(landmarks[key], dtype=np.float64)
         if point.shape != (2,) or not np.all((point >= 0) & (point <= IMAGE_SIZE)):
             raise FERError(f"landmark {key} must be an (x, y) inside the {IMAGE_SIZE}×{IMAGE_SIZE} face, "
                            f"got {landmarks[key]!r}")
         points[key] = point
-    mouth = (points["mouth_left"] + points["mouth_right"]) / 2
+    mouth = points["mouth"] if one_mouth else (points["mouth_left"] + points["mouth_right"]) / 2
     return {"left_eye": tuple(points["left_eye"]), "right_eye": tuple(points["right_eye"]),
             "nose": tuple(points["nose"]), "mouth": tuple(mouth)}
 

@@ -120,6 +120,8 @@ def test_bad_faces_and_landmarks_raise_fer_error(faces):
         region_vote([model], faces.astype(np.float32) / 255)
     with pytest.raises(FERError, match="landmarks lack mouth_left, mouth_right"):
         face_regions(faces[0], {"left_eye": (1, 1), "right_eye": (2, 2), "nose": (3, 3)})
+    with pytest.raises(FERError, match="landmarks lack nose;"):  # BlazeFace's one mouth point, no nose
+        face_regions(faces[0], {"left_eye": (1, 1), "right_eye": (2, 2), "mouth": (24, 38)})
     with pytest.raises(FERError, match="landmark nose must be an"):
         face_regions(faces[0], dict(LANDMARKS, nose=(60, 10)))
     with pytest.raises(FERError, match="1 landmark dicts for 4 faces"):
@@ -149,3 +151,15 @@ def test_a_region_model_takes_whole_faces_keeps_its_parameters_and_loads_in_safe
     assert np.allclose(load_model(tmp_path / "mouth.keras").predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(FERError, match="unknown face region 'ear'"):
         build_model("baseline_cnn", region="ear")
+
+
+def test_blazeface_s_one_mouth_point_centres_the_mouth_box():
+    """BlazeFace gives one mouth point where MTCNN gives two corners: the mouth box is centred on it."""
+    from fer_keras.data.faces import BLAZEFACE_KEYPOINTS
+    from fer_keras.data.regions import region_centres
+
+    blazeface = {key: (20.0 + i, 20.0) for i, key in enumerate(BLAZEFACE_KEYPOINTS)}
+    blazeface["mouth"] = (25.0, 37.0)
+    assert region_centres(blazeface) == {"left_eye": (20.0, 20.0), "right_eye": (21.0, 20.0), "nose": (22.0, 20.0),
+                                         "mouth": (25.0, 37.0)}
+    assert region_centres(LANDMARKS)["mouth"] == region_centres(dict(LANDMARKS, mouth=(0, 0)))["mouth"]  # corners win
