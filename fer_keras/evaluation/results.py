@@ -335,19 +335,20 @@ HEAD_FIELDS = ("precision_policy", "recipe", "recipe_changes", "model_kwargs")
 
 def one_vs_rest_rows(rows):
     """The one-vs-rest votes (``ensemble --method ovr``) of seven CPU-size binary heads among ``rows``, as rows of
-    the CPU zoo table: family "one-vs-rest (7 × F)", the heads' recipe and precision, CPU minutes their sum
-    (``None`` when a head's is unknown). A vote whose heads are not all among ``rows`` at CPU size is left out."""
+    the CPU zoo table: family "one-vs-rest (7 × F)", the heads' recipe and precision, CPU minutes their sum —
+    a warm-started head's with its start's (``add_warm_start_minutes``); ``None`` when a head's is unknown. A
+    vote whose heads are not all among ``rows`` at CPU size is left out."""
     by_name = {r["run"]: r for r in rows}
     found = []
     for r in rows:
         heads = [by_name.get(name) for name in r["members"]] if r["method"] == "ovr" and r["members"] else [None]
         if None in heads or any(h["size"] != "cpu" for h in heads):
             continue
-        minutes = [h["train_cpu_minutes"] for h in heads]
+        minutes = [h["cpu_minutes_with_init"] for h in heads]
         families = " / ".join(sorted({str(h["family"]) for h in heads}))
         found.append({**r, "family": f"one-vs-rest ({len(heads)} × {families})", "size": "cpu",
                       "train_cpu_minutes": None if None in minutes else round(sum(minutes), 2),
-                      "resumed": any(h["resumed"] for h in heads),
+                      "resumed": any(h["resumed"] or h["chain_resumed"] for h in heads),
                       **{key: heads[0][key] for key in HEAD_FIELDS}})
     return found
 
