@@ -64,9 +64,10 @@ def mixed_precision_policy(mixed, bfloat16_pays=True):
         return "float32", None
     if gpu_available():
         return "mixed_float16", None
-    if cpu_has_bfloat16() and not bfloat16_pays:
+    native = cpu_has_bfloat16()
+    if native and not bfloat16_pays:
         return "float32", "mixed precision: float32 for this model on a CPU — it trains faster than with bfloat16 here"
-    if cpu_has_bfloat16():
+    if native:
         return "mixed_bfloat16", "mixed precision: bfloat16 on this CPU (it has native bfloat16); outputs stay float32"
     return "float32", "mixed precision: no GPU and no native bfloat16 on this CPU — float32 is faster here; using it"
 

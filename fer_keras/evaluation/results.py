@@ -78,21 +78,34 @@ def add_warm_start_minutes(rows):
     time: the total would be a guess. ``chain_resumed``: a run of the chain was resumed after a kill, so
     the total is a lower bound. Returns ``rows``."""
     by_name = {r["run"]: r for r in rows}
-
-    def total(row, seen):
-        """(minutes, resumed) of ``row``'s chain."""
-        own, resumed = row["train_cpu_minutes"], row["resumed"]
-        if not row["init"] or own is None:
-            return own, resumed
-        start = by_name.get(row["init"])
-        if start is None or row["init"] in seen:
-            return None, resumed
-        before, resumed_before = total(start, seen | {row["init"]})
-        return (None if before is None else round(before + own, 2)), resumed or resumed_before
-
     for row in rows:
-        row["cpu_minutes_with_init"], row["chain_resumed"] = total(row, {row["run"]})
+        row["cpu_minutes_with_init"], row["chain_resumed"] = _chain_minutes([row], by_name)
     return rows
+
+
+def warm_start_chain(row, by_name):
+    """``(runs, complete)``: ``row`` and the runs its warm start began from, in turn, as far as ``by_name``
+    (run name → row) holds them; ``complete`` is False when a start is missing or the chain loops."""
+    chain = [row]
+    while chain[-1]["init"]:
+        start = by_name.get(chain[-1]["init"])
+        if start is None or any(start is r for r in chain):
+            return chain, False
+        chain.append(start)
+    return chain, True
+
+
+def _chain_minutes(rows, by_name):
+    """``(minutes, resumed)`` of ``rows`` and of every run their warm starts began from, each run counted once
+    (heads that share a start): ``None`` minutes when a start is missing or a run has no CPU time."""
+    runs, complete = {}, True
+    for row in rows:
+        chain, whole = warm_start_chain(row, by_name)
+        runs.update((r["run"], r) for r in chain)
+        complete = complete and whole
+    minutes = [r["train_cpu_minutes"] for r in runs.values()]
+    total = round(sum(minutes), 2) if complete and None not in minutes else None
+    return total, any(r["resumed"] for r in runs.values())
 
 
 def _names(members):
@@ -292,7 +305,7 @@ core each, shared with other work, so a 10-minute budget bought 4–9 CPU-minute
 after its process was killed, whose first session's CPU time is not counted. A warm start (`--init RUN`, named in
 *recipe*) counts the run it started from: "43.1 (24.0 + 19.1)" is that run's 24.0 CPU-minutes and this run's 19.1.
 The binary one-vs-rest heads appear as their seven-class vote (`python -m fer_keras.ensemble --method ovr`), with
-the seven heads' CPU minutes summed.
+the seven heads' CPU minutes summed (and those of the runs warm-started heads began from, each once).
 """
 
 
@@ -336,19 +349,18 @@ HEAD_FIELDS = ("precision_policy", "recipe", "recipe_changes", "model_kwargs")
 def one_vs_rest_rows(rows):
     """The one-vs-rest votes (``ensemble --method ovr``) of seven CPU-size binary heads among ``rows``, as rows of
     the CPU zoo table: family "one-vs-rest (7 × F)", the heads' recipe and precision, CPU minutes their sum —
-    a warm-started head's with its start's (``add_warm_start_minutes``); ``None`` when a head's is unknown. A
-    vote whose heads are not all among ``rows`` at CPU size is left out."""
+    with the runs warm-started heads began from, each once; ``None`` when one is unknown. A vote whose heads
+    are not all among ``rows`` at CPU size is left out."""
     by_name = {r["run"]: r for r in rows}
     found = []
     for r in rows:
         heads = [by_name.get(name) for name in r["members"]] if r["method"] == "ovr" and r["members"] else [None]
         if None in heads or any(h["size"] != "cpu" for h in heads):
             continue
-        minutes = [h["cpu_minutes_with_init"] for h in heads]
+        minutes, resumed = _chain_minutes(heads, by_name)
         families = " / ".join(sorted({str(h["family"]) for h in heads}))
         found.append({**r, "family": f"one-vs-rest ({len(heads)} × {families})", "size": "cpu",
-                      "train_cpu_minutes": None if None in minutes else round(sum(minutes), 2),
-                      "resumed": any(h["resumed"] or h["chain_resumed"] for h in heads),
+                      "train_cpu_minutes": minutes, "resumed": resumed,
                       **{key: heads[0][key] for key in HEAD_FIELDS}})
     return found
 

@@ -26,7 +26,8 @@ class CpuPreset:
     recipe:       fields of ``fer_keras.training.recipes.Recipe`` set on top of ``base_recipe``.
     parameters:   the CPU-size model's parameter total at 48×48×1, 7 classes (tested against the builder).
     epoch_cpu_min: one epoch of FER2013 Training (28.6k faces, batch 64) in CPU-minutes on one core of
-                  this project's machine, with bfloat16 (measured, ``results/zoo_cpu/cost.md``).
+                  this project's machine, in the precision the preset trains in (bfloat16 unless ``bfloat16``
+                  is False; measured, ``results/COMMANDS.md``).
     why:          how the size and recipe were chosen.
     bfloat16:     whether ``--mixed-precision`` pays on a CPU: False for a family that trains faster in
                   float32 (measured; its CPU-size runs then keep float32 on a CPU, and say so).

@@ -108,8 +108,8 @@ def prepare_training(options):
     placement.check_batch_size(batch_size)
     steps_per_execution = placement.steps_per_execution(training_steps_per_execution())
     recipe = replace(options.recipe, batch_size=batch_size)
-    policy = set_precision(options.mixed_precision,
-                           bfloat16_pays=options.size != "cpu" or CPU_PRESETS[options.variant.model].bfloat16)
+    preset = CPU_PRESETS.get(options.variant.model) if options.size == "cpu" else None
+    policy = set_precision(options.mixed_precision, bfloat16_pays=preset is None or preset.bfloat16)
     cleaned, prepared = prepare(options.variant, dataset, options.seed, per_class, options.extra_train,
                                 options.extra_per_class)
     protocol, leaky, leak = _protocol(prepared, options.stages)

@@ -570,6 +570,25 @@ def test_a_warm_start_counts_the_cpu_minutes_of_the_run_it_started_from(tmp_path
     assert "| 43.1 (24.0 + 19.1) |" in zoo and "warm start from first" in zoo
 
 
+def test_heads_that_share_a_warm_start_count_its_cpu_minutes_once():
+    """Two heads began from one 10-CPU-minute run, a third from the second head: the vote costs 10 + 1 + 1 + 1."""
+    from fer_keras.evaluation.results import add_warm_start_minutes, one_vs_rest_rows
+
+    def row(run, minutes, init="", resumed=False, **fields):
+        return {"run": run, "train_cpu_minutes": minutes, "init": init, "resumed": resumed, "size": "cpu",
+                "family": "six_layer_cnn", "method": None, "members": [], "precision_policy": "mixed_bfloat16",
+                "recipe": "modern", "recipe_changes": "", "model_kwargs": {}, **fields}
+
+    rows = add_warm_start_minutes([row("start", 10.0), row("a", 1.0, "start"), row("b", 1.0, "start"),
+                                   row("c", 1.0, "b", resumed=True), row("vote", None, method="ovr",
+                                                                         members=["a", "b", "c"])])
+    assert [r["cpu_minutes_with_init"] for r in rows[:4]] == [10.0, 11.0, 11.0, 12.0]
+    (vote,) = one_vs_rest_rows(rows)
+    assert vote["train_cpu_minutes"] == 13.0 and vote["resumed"]  # not 11 + 11 + 12 = 34
+    rows[0]["train_cpu_minutes"] = None
+    assert one_vs_rest_rows(rows)[0]["train_cpu_minutes"] is None
+
+
 def test_one_vs_rest_heads_enter_the_cpu_zoo_table_as_their_seven_class_vote(tmp_path):
     """A binary head's accuracy is not a seven-class one: the CPU zoo table leaves the heads out and shows
     their ``ensemble --method ovr`` vote, with the heads' summed CPU minutes; the zoo table marks each head."""
@@ -609,4 +628,4 @@ def test_one_vs_rest_heads_enter_the_cpu_zoo_table_as_their_seven_class_vote(tmp
     assert rows[0][2] == "[55.00](ovr_six_layer)" and rows[0][6] == "34.8" and rows[0][7] == "bfloat16"
     zoo = readme.split("## The model zoo on FER2013")[1].split("\n## ")[0]
     heads_shown = [line for line in zoo.splitlines() if "binary: " in line]
-    assert len(heads_shown) == 8 and sum("did not learn" in line for line in heads_shown) == 1  # the sad 2nd cycle
+    assert len(heads_shown) == 8 and sum("did not learn" in line for line in heads_shown) == 1  # the angry head
