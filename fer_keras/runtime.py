@@ -57,7 +57,7 @@ def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
 
 def mixed_precision_policy(mixed, bfloat16_pays=True):
     """``--mixed-precision``'s Keras policy here: ``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a CPU
-    with native bfloat16 (1.2–1.5× less CPU per training image for FERNet, ``results/zoo_cpu``) unless
+    with native bfloat16 (1.2–1.5× less CPU per training image for FERNet, ``results/COMMANDS.md``) unless
     ``bfloat16_pays`` is False (a model measured faster in float32, ``CpuPreset.bfloat16``),
     ``float32`` otherwise; and a note saying which, or ``None``."""
     if not mixed:
