@@ -99,7 +99,7 @@ FAMILY = ModelFamily(
     (1_102_664, 280_648, 822_016), preprocessing="tf", backbone=BASE_NAME,
     cpu=cpu_preset(288_680, {"width": 0.5, "base_size": 96, "freeze_base": False},
                    why=f"{FROM_SCRATCH}: the backbone trains; at 96 px the cut map is 6×6, so the patch extraction "
-                   "leaves one token (the paper's 2×2 need 208 px; 112 px costs 5.3 CPU-min per epoch in bfloat16); float32: "
-                   "an epoch costs 2.66 CPU-min, with bfloat16 3.92 (its depthwise convolutions gain nothing "
-                   "from bfloat16)", epoch=2.66, bfloat16=False))
+                   "leaves one token (the paper's 2×2 need 208 px; 112 px costs 5.3 CPU-min per epoch in bfloat16); "
+                   "float32: an epoch costs 2.66 CPU-min, with bfloat16 3.92 (its depthwise convolutions gain "
+                   "nothing from bfloat16)", epoch=2.66, bfloat16=False))
 # (the paper's FER2013 figure is not recorded: see the pattlite variant)
