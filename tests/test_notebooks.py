@@ -105,9 +105,18 @@ def test_there_is_one_notebook_per_variation():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted([*INJECTED, *RESULT_NOTEBOOKS])
 
 
+def cpu_size_runs():
+    """The committed ``results/`` rows and, of them, the seven-class FER2013 runs at CPU size (not the binary
+    one-vs-rest heads: their accuracy is a binary one)."""
+    from fer_keras.evaluation.results import collect
+
+    found = collect(NOTEBOOKS.parent / "results")
+    return found, [r for r in found if r["size"] == "cpu" and r["data"].startswith("fer2013") and not r["binary"]]
+
+
 @pytest.mark.parametrize("name", RESULT_NOTEBOOKS)
 def test_a_results_notebook_is_its_template_executed_and_shows_every_cpu_size_run(name):
-    from fer_keras.evaluation.results import collect, one_vs_rest_rows
+    from fer_keras.evaluation.results import one_vs_rest_rows
 
     nb, template = read(name), template_module()
     expected = nbformat.reads(template.render_result_notebook(name), as_version=4)
@@ -115,8 +124,7 @@ def test_a_results_notebook_is_its_template_executed_and_shows_every_cpu_size_ru
         f"{name}.ipynb differs from notebooks/build_notebooks.py: run it with --execute")
     nbformat.validate(nb)
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), f"{name}: run it with --execute"
-    found = collect(NOTEBOOKS.parent / "results")
-    runs = [r for r in found if r["size"] == "cpu" and r["data"].startswith("fer2013") and not r["binary"]]
+    found, runs = cpu_size_runs()
     votes = one_vs_rest_rows(found)  # the one-vs-rest heads' vote: a confusion matrix, no curves
     assert runs and shown_images(nb) == 2 * len(runs) + len(votes), "every CPU-size run's curves and confusion matrix"
     runs += votes
@@ -135,22 +143,17 @@ ZOO_EXECUTED = "cnn_lstm_first"
 
 def zoo_runs(family):
     """The family's FER2013 runs at CPU size in the committed ``results/``."""
-    from fer_keras.evaluation.results import collect
-
-    return [r for r in collect(NOTEBOOKS.parent / "results")
-            if r["family"] == family and r["size"] == "cpu" and r["data"].startswith("fer2013") and not r["binary"]]
+    return [r for r in cpu_size_runs()[1] if r["family"] == family]
 
 
 def test_every_seed_family_has_its_results_notebook():
     """Every family with a CPU-size FER2013 run in results/ and every registered one, less this project's own
     (baseline_cnn, FERNet): one notebook each, and no other."""
-    from fer_keras.evaluation.results import collect
     from fer_keras.models.registry import MODEL_FAMILIES
 
     template = template_module()
     families = template.zoo_families()
-    ran = {r["family"] for r in collect(NOTEBOOKS.parent / "results")
-           if r["size"] == "cpu" and r["data"].startswith("fer2013") and r["family"] and not r["binary"]}
+    ran = {r["family"] for r in cpu_size_runs()[1] if r["family"]}
     own = {name for name, family in MODEL_FAMILIES.items() if family.paper.startswith(template.OWN_PAPER)}
     assert {"baseline_cnn", "fernet_s"} <= own and not own & set(families)
     assert (ran | set(MODEL_FAMILIES)) - own == set(families) and len(ran - own) >= 15
