@@ -50,6 +50,7 @@ CONSTRAINTS = {
     "erase_probability": Interval(float, 0, 1),
     "distill_weight": Interval(float, 0, 1),
     "distill_temperature": Interval(float, 0, 100, "right"),
+    "ema_momentum": Interval(float, 0, 1, "left"),
     # command-line options
     "time_budget": Interval(float, 0, 525_600, "right"),  # minutes: at most a year
     "epochs": Interval(int, 1, 100_000),

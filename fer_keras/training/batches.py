@@ -19,7 +19,9 @@ class EpochBatches(keras.utils.PyDataset):
     a resumed run (:meth:`start_at`) sees the same order as an uninterrupted one; ``augment`` is a
     batch function ``(x, rng) → augmented x`` (see ``fer_keras.data.augment.augmenter``; ``rng`` is seeded
     from ``[seed, epoch, batch]``, so the augmentation repeats too) or ``None``; ``outputs``
-    names the outputs of a multi-output model, each given ``y`` (see ``per_output``). Any backend.
+    names the outputs of a multi-output model, each given ``y`` (see ``per_output``); ``teach`` is a
+    function ``(augmented x, y) → targets`` (consistent distillation: ``training.distill.Teacher.mix``) or
+    ``None``. Any backend.
 
     ``x`` is an array or a lazy one (``fer_keras.data.stream.FolderImages``: ``x[rows]`` selects,
     ``np.asarray`` decodes). ``shuffle=False`` keeps the row order (validation). ``cache_batches``
@@ -29,11 +31,11 @@ class EpochBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, x, y, batch_size=32, seed=0, sample_weight=None, augment=None, outputs=None,
-                 shuffle=True, cache_batches=0, **kwargs):
+                 shuffle=True, cache_batches=0, teach=None, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
         self.augment, self.seed, self.epoch, self.outputs = augment, seed, 0, outputs
-        self.shuffle, self.cache_batches = shuffle, cache_batches
+        self.shuffle, self.cache_batches, self.teach = shuffle, cache_batches, teach
         self.decoded = functools.lru_cache(maxsize=cache_batches)(self._decode)
         self.order = self._order()
 
@@ -58,7 +60,8 @@ class EpochBatches(keras.utils.PyDataset):
         x = self.decoded(rows.tobytes())
         # each batch's augmentation draws from [seed, epoch, batch]: the same in a resumed run
         x = x if self.augment is None else self.augment(x, np.random.default_rng([self.seed, self.epoch, index]))
-        y = per_output(self.y[rows], self.outputs)
+        y = self.y[rows] if self.teach is None else self.teach(x, self.y[rows])
+        y = per_output(y, self.outputs)
         if self.sample_weight is None:
             return x, y
         return x, y, self.sample_weight[rows]

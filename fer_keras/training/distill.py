@@ -4,7 +4,11 @@ Each training target becomes ``(1 − w) · label + w · soften(mean teacher pro
 ``soften(p, T) = p^(1/T) / Σ p^(1/T)``, ``w`` the recipe's ``distill_weight`` and ``T`` its
 ``distill_temperature``: the student's cross-entropy then pulls it towards the teachers' "dark
 knowledge" (which wrong classes look alike) as well as towards the label. The teachers' probabilities
-on the (un-augmented) training faces are computed once and cached in each teacher's run folder.
+on the (un-augmented) training faces are computed once and cached in each teacher's run folder. With
+``--set distill_consistent=true`` the teachers instead see every augmented training batch the student
+sees (:meth:`Teacher.mix`, called by ``training.batches.EpochBatches``): each view gets its own soft
+target, as "consistent teaching" asks (Beyer et al. 2022, "Knowledge distillation: A good teacher is
+patient and consistent") — a teacher's targets on its own training faces are nearly its labels.
 
 Teachers must be honest runs of the same data, split and label set as the student, taking its input
 size: a teacher that saw the student's validation or test faces would leak them into its targets.
@@ -33,15 +37,30 @@ class Teacher:
     targets: np.ndarray
     agreement: float
     tta: str = "none"
+    models: tuple = ()
+    """The loaded teacher models when they teach every augmented batch (consistent teaching), else empty."""
+
+    @property
+    def consistent(self):
+        return bool(self.models)
 
     def describe(self):
-        return (f"(weight {self.weight:g}, temperature {self.temperature:g}; the teachers' top class agrees with "
-                f"the label on {self.agreement:.1%} of the training faces)")
+        return (f"(weight {self.weight:g}, temperature {self.temperature:g}"
+                + ("; on every augmented batch" if self.consistent else "")
+                + f"; the teachers' top class agrees with the label on {self.agreement:.1%} of the training faces)")
 
     def record(self):
         """What ``config.json`` records of the teachers."""
         return {"runs": list(self.runs), "weight": self.weight, "temperature": self.temperature,
-                **({"tta": self.tta} if self.tta != "none" else {}), "train_agreement": round(self.agreement, 4)}
+                **({"tta": self.tta} if self.tta != "none" else {}),
+                **({"consistent": True} if self.consistent else {}), "train_agreement": round(self.agreement, 4)}
+
+    def mix(self, x, y):
+        """Consistent teaching: the targets of batch ``x`` (as the student sees it) with labels ``y``."""
+        views = (x, x[:, :, ::-1]) if self.tta == "flip" else (x,)
+        mean = np.mean([np.asarray(model.predict_on_batch(np.ascontiguousarray(view)), dtype=np.float32)
+                        for model in self.models for view in views], axis=0)
+        return ((1 - self.weight) * y + self.weight * soften(mean, self.temperature)).astype(np.float32)
 
 
 def soften(probabilities, temperature):
@@ -146,6 +165,11 @@ def teacher_targets(paths, prepared, dataset, recipe, variant):
         raise FERError(f"--teacher: the teachers give {mean.shape[1]} classes, the student trains on "
                        f"{prepared.y_train.shape[1]}")
     weight, temperature = recipe.distill_weight, recipe.distill_temperature
-    targets = ((1 - weight) * prepared.y_train + weight * soften(mean, temperature)).astype(np.float32)
     agreement = float((mean.argmax(1) == prepared.y_train.argmax(1)).mean())
+    if recipe.distill_consistent:  # the labels stay; Teacher.mix makes each batch's targets
+        from fer_keras.runs.model_files import load_model
+
+        return Teacher(tuple(str(p) for p in paths), weight, temperature, prepared.y_train, agreement,
+                       recipe.distill_tta, tuple(load_model(run.best) for run in runs))
+    targets = ((1 - weight) * prepared.y_train + weight * soften(mean, temperature)).astype(np.float32)
     return Teacher(tuple(str(p) for p in paths), weight, temperature, targets, agreement, recipe.distill_tta)

@@ -86,8 +86,9 @@ class Fit:
         weights = (None if prepared.class_weight is None
                    else np.array([prepared.class_weight.get(k, 1.0) for k in labels_of(y)], dtype=np.float32))
         x, y, weights = self.data.placement.split_evenly(x, y, weights)
+        teacher = self.data.teacher
         return EpochBatches(x, y, self.data.batch_size, self.options.seed, weights, augment=self.augment,
-                            outputs=self.outputs)
+                            outputs=self.outputs, teach=teacher.mix if teacher and teacher.consistent else None)
 
     def plan_snapshots(self, before=None):
         """With a snapshot recipe: the cycles end the run (one stage), each ``cycle_epochs`` long, fixed at
@@ -109,6 +110,8 @@ class Fit:
     def callbacks(self, run):
         """(plan, callbacks beside the suite): the epoch timer, the scheduled learning rate, the time budget
         and the snapshot checkpoints the recipe and options ask for."""
+        import keras
+
         from fer_keras.training.schedules import (BUDGET_CLOCKS, EpochTimer, RunPlan, ScheduledLearningRate,
                                                   TimeBudget)
         from fer_keras.training.snapshots import SnapshotCheckpoint
@@ -120,9 +123,11 @@ class Fit:
         # snapshot cycles end at fixed epochs (not at a share of the budget), whatever the budget re-plans
         schedule = (ScheduledLearningRate(recipe, RunPlan(self.first_plan)) if self.snapshots
                     else ScheduledLearningRate(recipe, plan, budget and budget.fraction))
-        extra = ([EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
+        # SwapEMAWeights first: the epoch's validation, checkpoint and backup see the averaged weights
+        extra = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else []) + (
+                 [EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
                  + ([SnapshotCheckpoint(run.path, self.snapshots["cycle_epochs"], recipe.cycles)]
-                    if self.snapshots else []))
+                    if self.snapshots else [])))
         return plan, extra
 
     def validation(self):

@@ -61,6 +61,13 @@ class Recipe:
                       target, the rest being the label (``fer_keras.training.distill``).
     distill_temperature: the teachers' probabilities are softened as p^(1/T), renormalised (Hinton et al. 2015).
     distill_tta:      "none", or "flip": each teacher's probabilities are the mean over the face and its mirror.
+    distill_consistent: the teachers see every training batch as the student sees it (augmented), so each
+                      augmented view gets its own soft target ("consistent teaching", Beyer et al. 2022) —
+                      rather than the targets of the un-augmented faces, cached once. Costs a teacher's
+                      forward pass per batch (about a quarter of a FERNet-S training step per teacher and view).
+    ema_momentum:     0 = off; else the optimizer keeps an exponential moving average of the weights
+                      (Polyak averaging, Keras' ``use_ema``) with this momentum per step, and the run validates
+                      and checkpoints the averaged weights (``keras.callbacks.SwapEMAWeights``).
     """
 
     name: str
@@ -81,6 +88,8 @@ class Recipe:
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
     distill_tta: str = "none"
+    distill_consistent: bool = False
+    ema_momentum: float = 0.0
 
     def __post_init__(self):
         for attribute, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("distill_tta", DISTILL_TTAS)):
@@ -93,7 +102,7 @@ class Recipe:
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise FERError(f"recipe {self.name!r}: learning_rate must be positive, got {self.learning_rate}")
         ranges = {"label_smoothing": (0, 1, False), "momentum": (0, 1, False), "erase_probability": (0, 1, True),
-                  "final_lr_ratio": (0, 1, True)}
+                  "final_lr_ratio": (0, 1, True), "ema_momentum": (0, 1, False)}
         for attribute, (low, high, closed) in ranges.items():
             value = getattr(self, attribute)
             if not (low <= value <= high if closed else low <= value < high):
@@ -200,6 +209,8 @@ def build_optimizer(recipe):
     import keras
 
     common = {"learning_rate": recipe.learning_rate}
+    if recipe.ema_momentum:
+        common.update(use_ema=True, ema_momentum=recipe.ema_momentum)
     if recipe.weight_decay:
         common["weight_decay"] = recipe.weight_decay
     if recipe.optimizer == "sgd":
