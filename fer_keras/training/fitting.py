@@ -124,10 +124,10 @@ class Fit:
         schedule = (ScheduledLearningRate(recipe, RunPlan(self.first_plan)) if self.snapshots
                     else ScheduledLearningRate(recipe, plan, budget and budget.fraction))
         # SwapEMAWeights first: the epoch's validation, checkpoint and backup see the averaged weights
-        extra = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else []) + (
-                 [EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
+        extra = (([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_momentum else [])
+                 + [EpochTimer()] + ([schedule] if recipe.scheduled else []) + ([budget] if budget else [])
                  + ([SnapshotCheckpoint(run.path, self.snapshots["cycle_epochs"], recipe.cycles)]
-                    if self.snapshots else [])))
+                    if self.snapshots else []))
         return plan, extra
 
     def validation(self):
