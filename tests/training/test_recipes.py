@@ -283,3 +283,37 @@ def test_an_unknown_distill_tta_is_one_line():
     assert override(MODERN, ["distill_tta=flip"]).distill_tta == "flip"
     with pytest.raises(FERError, match="unknown distill_tta 'crops'; expected one of none, flip"):
         override(MODERN, ["distill_tta=crops"])
+
+
+def test_a_consistent_teacher_targets_the_batch_the_student_sees():
+    from fer_keras.training.batches import EpochBatches
+    from fer_keras.training.distill import Teacher, soften
+
+    class Bright:
+        """A stub teacher: class 0 for a bright face, class 1 for a dark one."""
+
+        def predict_on_batch(self, x):
+            bright = (np.asarray(x).mean(axis=(1, 2, 3)) > 0.5).astype(np.float32)
+            return np.stack([0.9 * bright + 0.05, 0.9 * (1 - bright) + 0.05] + [np.zeros_like(bright)] * 5, axis=1)
+
+    x, y = np.zeros((8, 48, 48, 1), np.float32), np.eye(7, dtype=np.float32)[[6] * 8]  # dark faces, all "neutral"
+    teacher = Teacher(("stub",), 0.5, 1.0, y, 0.0, models=(Bright(),))
+    assert teacher.consistent and teacher.record()["consistent"] is True
+    brightened = EpochBatches(x, y, batch_size=4, augment=lambda batch, rng: batch + 1.0, teach=teacher.mix)
+    targets = brightened[0][1]
+    expected = 0.5 * y[:4] + 0.5 * soften(Bright().predict_on_batch(x[:4] + 1.0), 1.0)
+    np.testing.assert_allclose(targets, expected, atol=1e-6)  # the teacher saw the brightened batch: class 0
+    assert targets[:, 0].min() > 0.4 and targets[:, 1].max() < 0.1 and np.allclose(targets.sum(1), 1)
+    flip = Teacher(("stub",), 1.0, 1.0, y, 0.0, "flip", (Bright(),))
+    assert flip.mix(x, y).argmax(1).tolist() == [1] * 8  # the mirrored dark faces are dark too
+
+
+def test_weight_averaging_is_a_recipe_field_the_optimizer_takes():
+    from fer_keras.training.recipes import MODERN_SGD, build_optimizer, override
+
+    assert not build_optimizer(MODERN_SGD).use_ema
+    optimizer = build_optimizer(override(MODERN_SGD, ["ema_momentum=0.999"]))
+    assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.999)
+    assert override(MODERN_SGD, ["distill_consistent=yes"]).distill_consistent is True
+    with pytest.raises(FERError, match="ema_momentum must be a finite number in \\[0, 1\\), got 1"):
+        override(MODERN_SGD, ["ema_momentum=1"])

@@ -56,8 +56,14 @@ def started(tmp_path_factory):
         cold = train("tiny_warm", epochs=1, seed=1, overrides=still, **common)
         flip = train("tiny_warm", epochs=1, seed=2, teachers=(trained["run_dir"],),
                      overrides=["distill_tta=flip"], **common)
+        # Adam moves each weight by up to its learning rate per step: far in an epoch's ~30 steps; the average
+        # (EMA, which Keras starts at the weights after the first step) stays within one step of the start
+        moved = train("tiny_warm", epochs=1, seed=3, init=trained["run_dir"], overrides=["learning_rate=0.01"],
+                      **common)
+        averaged = train("tiny_warm", epochs=1, seed=3, init=trained["run_dir"], teachers=(trained["run_dir"],),
+                         overrides=["learning_rate=0.01", "ema_momentum=0.99999", "distill_consistent=true"], **common)
         yield {"root": root, "csv": csv, "trained": trained, "warm": warm, "cold": cold, "flip": flip,
-               "common": common}
+               "moved": moved, "averaged": averaged, "common": common}
 
 
 @pytest.mark.slow
@@ -76,11 +82,28 @@ def test_a_warm_start_begins_where_its_model_ended(started):
 @pytest.mark.slow
 def test_a_flip_teacher_caches_its_mirrored_mean_apart_and_records_it(started):
     caches = sorted(p.name for p in Path(started["trained"]["run_dir"]).glob("teacher_probabilities-*.npy"))
-    assert len(caches) == 1 and caches[0].endswith("-flip.npy")
+    # the flip teacher's cache, and the plain one of the consistent teacher (its agreement on the training faces)
+    assert len(caches) == 2 and caches[0].endswith("-flip.npy") and caches[0].startswith(caches[1][:-4])
     probabilities = np.load(Path(started["trained"]["run_dir"]) / caches[0])
     assert probabilities.shape[1] == 7 and np.allclose(probabilities.sum(1), 1, atol=1e-3)
     config = json.loads((Path(started["flip"]["run_dir"]) / "config.json").read_text())
     assert config["teacher"]["tta"] == "flip" and config["recipe"]["distill_tta"] == "flip"
+
+
+@pytest.mark.slow
+def test_an_averaged_run_checkpoints_its_average_and_a_consistent_teacher_is_recorded(started):
+    import keras
+
+    def kernels(result):
+        model = keras.models.load_model(Path(result["run_dir"]) / "best.keras")
+        return [w.numpy() for w in model.trainable_weights]
+
+    start, moved, averaged = (kernels(started[key]) for key in ("trained", "moved", "averaged"))
+    assert max(np.abs(a - b).max() for a, b in zip(start, moved)) > 0.05  # the raw weights went far
+    assert max(np.abs(a - b).max() for a, b in zip(start, averaged)) < 0.0125  # their average: one step
+    config = json.loads((Path(started["averaged"]["run_dir"]) / "config.json").read_text())
+    assert config["recipe"]["ema_momentum"] == 0.99999 and config["teacher"]["consistent"] is True
+    assert "consistent" not in json.loads((Path(started["flip"]["run_dir"]) / "config.json").read_text())["teacher"]
 
 
 @pytest.mark.slow
