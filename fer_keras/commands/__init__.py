@@ -11,6 +11,7 @@ COMMANDS = {
     "predict": ("fer_keras.predict", "emotions of the faces in photos, folders, video or the webcam"),
     "serve": ("fer_keras.serve", "a local web page and JSON API for the recognizer"),
     "ensemble": ("fer_keras.ensemble", "average or vote several runs (members chosen on the validation split)"),
+    "soup": ("fer_keras.soup", "average the weights of runs fine-tuned from one start (a greedy model soup)"),
     "saliency": ("fer_keras.saliency", "where a run's model looks (gradient, Grad-CAM, occlusion)"),
     "eda": ("fer_keras.eda", "the data-centric report: duplicates, conflicts, outliers, leakage"),
     "data": ("fer_keras.data", "what a data source holds (info), the synthetic set"),

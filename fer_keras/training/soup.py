@@ -1,0 +1,145 @@
+"""Model soups (Wortsman et al. 2022, "Model soups: averaging weights of multiple fine-tuned models improves
+accuracy without increasing inference time"): one model whose weights are the average of several runs
+fine-tuned from the same start — much of an ensemble's gain at one model's cost.
+
+``python -m fer_keras.soup --members RUN RUN ...`` makes the *greedy* soup: the runs in order of their own
+validation accuracy (FER2013's PublicTest), each added only if the average's validation accuracy does not
+fall. Every weight is averaged, BatchNorm's moving statistics too. The soup is written as a run folder
+(``callbacks/<name>/``: ``best.keras``, the best ingredient's config and splits, ``soup.json`` with the
+choice), so ``evaluate --run``, ``--init`` and ``--teacher`` take it like any run. Runs of other starts
+average into a poor model; the greedy rule then leaves them out.
+"""
+
+import json
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from fer_keras.cli import user_errors_exit
+from fer_keras.errors import FERError
+from fer_keras.runs.folder import Run
+
+COPIED = ("config.json", "test_split.npz", "val_split.npz")
+"""What the soup's run folder takes from its best ingredient."""
+
+
+def average_weights(weight_lists):
+    """The element-wise mean of several models' ``get_weights()`` lists (same architecture)."""
+    shapes = [[w.shape for w in weights] for weights in weight_lists]
+    if any(s != shapes[0] for s in shapes[1:]):
+        raise FERError("the soup's runs have different architectures: their weights cannot be averaged")
+    return [np.mean([np.asarray(w, dtype=np.float64) for w in group], axis=0).astype(group[0].dtype)
+            for group in zip(*weight_lists)]
+
+
+def greedy_soup(weight_lists, accuracy_of):
+    """Wortsman et al.'s greedy soup: ingredients by their own score ``accuracy_of(weights)``, best first;
+    each joins if the soup's score does not fall. Returns (chosen indices, each one's own score, and the path:
+    [(index, the soup's score with it, kept)])."""
+    alone = [accuracy_of(weights) for weights in weight_lists]
+    order = sorted(range(len(weight_lists)), key=lambda i: -alone[i])
+    chosen, best, path = [order[0]], alone[order[0]], [(order[0], alone[order[0]], True)]
+    for index in order[1:]:
+        score = accuracy_of(average_weights([weight_lists[i] for i in chosen + [index]]))
+        kept = score >= best
+        path.append((index, score, kept))
+        if kept:
+            chosen, best = chosen + [index], score
+    return chosen, alone, path
+
+
+def make_soup(members, output_dir="callbacks", name=None, data=None):
+    """The greedy soup of the runs ``members`` (honest runs of one split and architecture), chosen on their
+    validation split; written to ``output_dir/<name>/`` (default ``soup_<variant>-<time>``). Returns the
+    folder and the ``soup.json`` record."""
+    from fer_keras.evaluation.ensemble import check_members, validation_splits
+    from fer_keras.evaluation.evaluate import read_config
+    from fer_keras.runs.model_files import load_model
+
+    run_dirs = [Path(m) for m in members]
+    configs = [read_config(d) for d in run_dirs]
+    check_members(run_dirs, configs, "mean")  # two or more seven-class runs tested on one split
+    leaky = [d.name for d, c in zip(run_dirs, configs) if c.leaky]
+    if leaky:
+        raise FERError(f"a soup is chosen on the validation split, which {', '.join(leaky)} trained on (LEAKY); "
+                       "make soups of honest runs")
+    vals = validation_splits(run_dirs, configs, data)
+    if any(not np.array_equal(v.x, vals[0].x) for v in vals[1:]):
+        raise FERError("the runs were validated on different images: a soup needs runs of one validation split")
+    val = vals[0]
+    models = [load_model(Run(d).best) for d in run_dirs]
+    weight_lists = [m.get_weights() for m in models]
+    judge = models[0]
+
+    def accuracy_of(weights):
+        judge.set_weights(weights)
+        return float((judge.predict(val.x, batch_size=256, verbose=0).argmax(1) == val.labels).mean())
+
+    print(f"greedy soup of {len(run_dirs)} runs, chosen on {len(val.x)} validation faces …")
+    chosen, alone, path = greedy_soup(weight_lists, accuracy_of)
+    for index, score, kept in path:
+        print(f"  {run_dirs[index].name}: alone {alone[index]:.2%}; soup {score:.2%} "
+              + ("(kept)" if kept else "(left out: the soup's accuracy fell)"))
+    judge.set_weights(average_weights([weight_lists[i] for i in chosen]))
+    first = run_dirs[chosen[0]]
+    record = {"rule": "greedy soup (Wortsman et al. 2022): by validation accuracy, each kept if the average's does "
+                      "not fall", "members": [str(run_dirs[i]) for i in chosen],
+              "candidates": [str(d) for d in run_dirs], "validation_accuracy_single": {
+                  run_dirs[i].name: round(alone[i], 4) for i in range(len(run_dirs))},
+              "validation_accuracy_path": [{"run": run_dirs[i].name, "soup": round(score, 4), "kept": kept}
+                                           for i, score, kept in path],
+              "n_validation": len(val.x), "command": " ".join(sys.argv),
+              "created": datetime.now().isoformat(timespec="seconds")}
+    out = Path(output_dir) / (name or f"soup_{configs[chosen[0]].variant_name}-{datetime.now():%Y%m%d-%H%M%S}")
+    if out.exists():
+        raise FERError(f"{out} exists already; give another --name")
+    _write_soup(out, first, judge, record, [Run(run_dirs[i]) for i in chosen])
+    return out, record
+
+
+def _write_soup(out, first, model, record, runs):
+    """Write the soup's run folder whole or not at all: built beside, then renamed into place."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for name in COPIED:
+            if (first / name).is_file():
+                shutil.copy2(first / name, tmp / name)
+        model.save(tmp / "best.keras")
+        cpu = [r.read_trained().get("train_cpu_minutes") if r.trained.exists() else None for r in runs]
+        trained = {"seconds": 0.0, "soup_of": [r.name for r in runs],
+                   **({"train_cpu_minutes": round(sum(cpu), 2)} if None not in cpu else {})}
+        (tmp / "trained.json").write_text(json.dumps(trained, indent=2))
+        (tmp / "soup.json").write_text(json.dumps(record, indent=2))
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@user_errors_exit
+def main(argv=None):
+    from fer_keras.cli import ArgumentParser, import_keras_quietly
+
+    parser = ArgumentParser(
+        prog="python -m fer_keras.soup",
+        description="Average the weights of runs fine-tuned from one start into one model (a greedy model soup, "
+                    "Wortsman et al. 2022), chosen on the validation split (FER2013's PublicTest); written as a run "
+                    "folder that evaluate --run, --init and --teacher take.",
+        epilog="example:\n"
+               "  python -m fer_keras.soup --members callbacks/fernet_s-A callbacks/fernet_s-B --name soup_ab\n"
+               "  python -m fer_keras.evaluate --run callbacks/soup_ab --tta crops")
+    parser.add_argument("--members", nargs="+", required=True, metavar="RUN",
+                        help="run folders of one architecture, split and start (two or more)")
+    parser.add_argument("--name", help="the soup's run folder name (default soup_<variant>-<time>)")
+    parser.add_argument("--output-dir", default="callbacks",
+                        help="where the soup's run folder goes (default callbacks)")
+    parser.add_argument("--data", help="the data, for runs that did not record their validation split")
+    args = parser.parse_args(argv)
+    import_keras_quietly()
+    out, record = make_soup(args.members, args.output_dir, args.name, args.data)
+    print(f"soup of {len(record['members'])} of {len(record['candidates'])} runs: {out}")
+    return 0
