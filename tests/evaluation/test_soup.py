@@ -15,9 +15,23 @@ from fer_keras.data.io import write_csv
 from fer_keras.data.synthetic import generate
 from fer_keras.errors import FERError
 from fer_keras.models.registry import MODEL_BUILDERS
-from fer_keras.training.soup import average_weights, greedy_soup
+from fer_keras.evaluation.soup import average_weights, greedy_soup
 from fer_keras.training.variants import VARIANTS
-from test_health import tiny  # (the same folder)
+
+
+def tiny(input_shape=(48, 48, 1), num_classes=7, binary=False, name="tiny_soup"):
+    """3 × [Conv 3×3 ReLU (16, 32, 64) → MaxPool] (a BatchNorm after the second, whose moving statistics are
+    averaged too) → Dense 16 ReLU → softmax."""
+    import keras
+    from keras import layers
+
+    x = inputs = keras.Input(input_shape)
+    for filters in (16, 32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.BatchNormalization()(x) if filters == 32 else x
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Dense(16, activation="relu")(layers.Flatten()(x))
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x), name=name)
 
 
 def test_weights_average_element_wise_and_other_shapes_are_refused():
@@ -71,7 +85,7 @@ def test_a_soup_is_a_run_folder_of_the_averaged_weights_that_evaluate_takes(fine
     import keras
 
     from fer_keras.evaluation.evaluate import evaluate_run
-    from fer_keras.training.soup import make_soup
+    from fer_keras.evaluation.soup import make_soup
 
     runs = [t["run_dir"] for t in fine_tunes["tunes"]]
     out, record = make_soup(runs, tmp_path / "callbacks", "soup_test")
