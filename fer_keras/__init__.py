@@ -16,7 +16,8 @@ STAGES = (
     ("runs", "the run folder that training writes and every later stage reads, its typed config; model files"),
     ("training", "named variants, recipes, schedules, callbacks, distillation; train() and its health check"),
     ("inference", "the recognizer on photos, folders, video and the webcam; the TFLite export; the web app"),
-    ("evaluation", "the one evaluator and what builds on it: ensembles, region vote, saliency, diagnosis, tables"),
+    ("evaluation", "the one evaluator and what builds on it: ensembles, model soups, region vote, saliency, "
+                   "diagnosis, tables"),
 )
 """The pipeline's stage folders, in order: a module imports only from its own stage or an earlier one
 (tests/test_layers.py). Below them: the shared plumbing at the top level (errors, cli, constraints, runtime,
