@@ -51,17 +51,34 @@ def greedy_soup(weight_lists, accuracy_of):
     return chosen, alone, path
 
 
-def make_soup(members, output_dir="callbacks", name=None, data=None):
-    """The greedy soup of the runs ``members`` (honest runs of one split and architecture), chosen on their
-    validation split; written to ``output_dir/<name>/`` (default ``soup_<variant>-<time>``). Returns the
-    folder and the ``soup.json`` record."""
+def uniform_soup(weight_lists, accuracy_of):
+    """Wortsman et al.'s uniform soup: every ingredient, in the order given; returns what :func:`greedy_soup`
+    does (each ingredient's own score, and the path of the growing average's scores)."""
+    alone = [accuracy_of(weights) for weights in weight_lists]
+    path = [(i, accuracy_of(average_weights(weight_lists[:i + 1])), True) for i in range(len(weight_lists))]
+    return list(range(len(weight_lists))), alone, path
+
+
+def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=False):
+    """The greedy soup (``uniform``: the uniform one) of the runs ``members`` (honest runs of one split and
+    architecture), scored on their validation split; written to ``output_dir/<name>/`` (default
+    ``soup-<time>``). Returns the folder and the ``soup.json`` record."""
     from fer_keras.evaluation.ensemble import check_members, validation_splits
     from fer_keras.evaluation.evaluate import read_config
     from fer_keras.runs.model_files import load_model
 
+    from fer_keras.runs.folder import check_output_dir
+
+    out = Path(check_output_dir(output_dir)) / (name or f"soup-{datetime.now():%Y%m%d-%H%M%S}")
+    if name is not None and (Path(name).name != name or name.startswith(".")):
+        raise FERError(f"--name {name!r}: give a plain folder name (no '/', not starting with '.')")
+    if out.exists():
+        raise FERError(f"{out} exists already; give another --name")
     run_dirs = [Path(m) for m in members]
+    if len(run_dirs) < 2:
+        raise FERError(f"a soup averages two runs or more, got {len(run_dirs)}")
     configs = [read_config(d) for d in run_dirs]
-    check_members(run_dirs, configs, "mean")  # two or more seven-class runs tested on one split
+    check_members(run_dirs, configs, "mean")  # seven-class runs tested on one split
     leaky = [d.name for d, c in zip(run_dirs, configs) if c.leaky]
     if leaky:
         raise FERError(f"a soup is chosen on the validation split, which {', '.join(leaky)} trained on (LEAKY); "
@@ -72,30 +89,34 @@ def make_soup(members, output_dir="callbacks", name=None, data=None):
     val = vals[0]
     models = [load_model(Run(d).best) for d in run_dirs]
     weight_lists = [m.get_weights() for m in models]
+    shapes = [[w.shape for w in weights] for weights in weight_lists]
+    other = next((d for d, s in zip(run_dirs, shapes) if s != shapes[0]), None)
+    if other is not None:
+        raise FERError(f"{other.name} has another architecture than {run_dirs[0].name}: their weights cannot be "
+                       "averaged")
     judge = models[0]
 
     def accuracy_of(weights):
         judge.set_weights(weights)
         return float((judge.predict(val.x, batch_size=256, verbose=0).argmax(1) == val.labels).mean())
 
-    print(f"greedy soup of {len(run_dirs)} runs, chosen on {len(val.x)} validation faces …")
-    chosen, alone, path = greedy_soup(weight_lists, accuracy_of)
+    kind = "uniform" if uniform else "greedy"
+    print(f"{kind} soup of {len(run_dirs)} runs, scored on {len(val.x)} validation faces …")
+    chosen, alone, path = (uniform_soup if uniform else greedy_soup)(weight_lists, accuracy_of)
     for index, score, kept in path:
         print(f"  {run_dirs[index].name}: alone {alone[index]:.2%}; soup {score:.2%} "
               + ("(kept)" if kept else "(left out: the soup's accuracy fell)"))
     judge.set_weights(average_weights([weight_lists[i] for i in chosen]))
     first = run_dirs[chosen[0]]
-    record = {"rule": "greedy soup (Wortsman et al. 2022): by validation accuracy, each kept if the average's does "
-                      "not fall", "members": [str(run_dirs[i]) for i in chosen],
+    record = {"rule": "uniform soup (Wortsman et al. 2022): every run averaged" if uniform else
+              "greedy soup (Wortsman et al. 2022): by validation accuracy, each kept if the average's does not fall",
+              "members": [str(run_dirs[i]) for i in chosen],
               "candidates": [str(d) for d in run_dirs], "validation_accuracy_single": {
                   run_dirs[i].name: round(alone[i], 4) for i in range(len(run_dirs))},
               "validation_accuracy_path": [{"run": run_dirs[i].name, "soup": round(score, 4), "kept": kept}
                                            for i, score, kept in path],
               "n_validation": len(val.x), "command": " ".join(sys.argv),
               "created": datetime.now().isoformat(timespec="seconds")}
-    out = Path(output_dir) / (name or f"soup_{configs[chosen[0]].variant_name}-{datetime.now():%Y%m%d-%H%M%S}")
-    if out.exists():
-        raise FERError(f"{out} exists already; give another --name")
     _write_soup(out, first, judge, record, [Run(run_dirs[i]) for i in chosen])
     return out, record
 
@@ -104,14 +125,15 @@ def _write_soup(out, first, model, record, runs):
     """Write the soup's run folder whole or not at all: built beside, then renamed into place."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir()
     try:
         for name in COPIED:
             if (first / name).is_file():
                 shutil.copy2(first / name, tmp / name)
         model.save(tmp / "best.keras")
         cpu = [r.read_trained().get("train_cpu_minutes") if r.trained.exists() else None for r in runs]
-        trained = {"seconds": 0.0, "soup_of": [r.name for r in runs],
+        trained = {"seconds": 0.0, "method": "soup", "soup_of": [r.name for r in runs],
                    **({"train_cpu_minutes": round(sum(cpu), 2)} if None not in cpu else {})}
         (tmp / "trained.json").write_text(json.dumps(trained, indent=2))
         (tmp / "soup.json").write_text(json.dumps(record, indent=2))
@@ -134,12 +156,14 @@ def main(argv=None):
                "  python -m fer_keras.evaluate --run callbacks/soup_ab --tta crops")
     parser.add_argument("--members", nargs="+", required=True, metavar="RUN",
                         help="run folders of one architecture, split and start (two or more)")
-    parser.add_argument("--name", help="the soup's run folder name (default soup_<variant>-<time>)")
+    parser.add_argument("--name", help="the soup's run folder name (default soup-<time>)")
     parser.add_argument("--output-dir", default="callbacks",
                         help="where the soup's run folder goes (default callbacks)")
+    parser.add_argument("--uniform", action="store_true",
+                        help="average every run (the uniform soup) instead of choosing them greedily")
     parser.add_argument("--data", help="the data, for runs that did not record their validation split")
     args = parser.parse_args(argv)
     import_keras_quietly()
-    out, record = make_soup(args.members, args.output_dir, args.name, args.data)
+    out, record = make_soup(args.members, args.output_dir, args.name, args.data, args.uniform)
     print(f"soup of {len(record['members'])} of {len(record['candidates'])} runs: {out}")
     return 0

@@ -123,7 +123,7 @@ def main_output_logs():
     return MainOutputLogs()
 
 
-def committed_backup(run, since=0):
+def committed_backup(run, since=0, ema=None):
     """Keras' BackupAndRestore made crash-consistent, and the **commit point of every epoch**: it runs last
     (after the checkpoint, ``history.csv`` and the time budget's state), saves the weights and optimizer to
     a new file, then atomically replaces ``backup/state.json``, which names that file and the epochs done.
@@ -132,7 +132,10 @@ def committed_backup(run, since=0):
     are made), so that epoch runs again as it first did, and ``best.keras`` (written atomically) is
     rewritten by it if it still wins. The backup is kept after ``fit`` ends: training deletes it once the
     run is evaluated (``Run.finish``). ``since``: the epoch the current stage starts at; a commit no later
-    than it belongs to an earlier stage, whose model the stage has replaced, and is not restored."""
+    than it belongs to an earlier stage, whose model the stage has replaced, and is not restored. ``ema``: the
+    run's ``keras.callbacks.SwapEMAWeights``, if any: the commit holds the raw weights as training does (the
+    averaged ones, swapped in for the epoch's checkpoint, are swapped out around the save), so a resumed run
+    goes on from where an uninterrupted one would."""
     import keras
 
     from fer_keras.files import atomic_write
@@ -155,7 +158,14 @@ def committed_backup(run, since=0):
         def _save_model(self):
             run.backup.mkdir(exist_ok=True)
             weights = f"epoch_{self._current_epoch}.weights.h5"
-            atomic_write(run.backup / weights, lambda tmp: self.model.save_weights(tmp))
+            swapped = ema is not None and ema._ema_weights_in_model  # (Keras' own flag)
+            if swapped:
+                ema._swap_variables()
+            try:
+                atomic_write(run.backup / weights, lambda tmp: self.model.save_weights(tmp))
+            finally:
+                if swapped:
+                    ema._swap_variables()
             write_json(self.state, {"epochs_done": self._current_epoch, "weights": weights})  # the commit
             for old in run.backup.glob("epoch_*.weights.h5"):
                 if old.name != weights:
@@ -259,4 +269,5 @@ def callback_suite(run_dir, config=CallbackConfig(), tensorboard=True, plateau=T
         # epoch); restoring the early-stopping monitor's best epoch only printed a second, different one
     if tensorboard and tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run.logs)))
-    return callbacks + [committed_backup(run, since)]  # last: its save is the epoch's commit
+    ema = next((c for c in extra if isinstance(c, keras.callbacks.SwapEMAWeights)), None)
+    return callbacks + [committed_backup(run, since, ema)]  # last: its save is the epoch's commit

@@ -18,7 +18,7 @@ removed), so it teaches students of the same data on the Usage split without cle
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,8 @@ class Teacher:
     def describe(self):
         return (f"(weight {self.weight:g}, temperature {self.temperature:g}"
                 + ("; on every augmented batch" if self.consistent else "")
-                + f"; the teachers' top class agrees with the label on {self.agreement:.1%} of the training faces)")
+                + f"; the teachers' top class agrees with the label on {self.agreement:.1%} of the "
+                + (f"first {AGREEMENT_FACES} " if self.consistent else "") + "training faces)")
 
     def record(self):
         """What ``config.json`` records of the teachers."""
@@ -151,25 +152,45 @@ def teacher_probabilities(run, x, key, tta="none"):
     return probabilities
 
 
+AGREEMENT_FACES = 2048
+"""Consistent teaching reports its teachers' agreement with the labels on this many training faces (a sample:
+the targets themselves come batch by batch)."""
+
+
 def teacher_targets(paths, prepared, dataset, recipe, variant):
     """The mixed training targets of ``paths`` (teacher run folders, or ``PACKAGED``) for ``prepared``'s
-    training split."""
+    training split — or, with ``recipe.distill_consistent``, the loaded teachers that make each batch's targets
+    (:meth:`Teacher.mix`; nothing is computed for the whole split or cached)."""
     if prepared.leaky:
         raise FERError("--teacher: the student's own protocol is LEAKY; distil into honest runs only")
     runs = [packaged_teacher(dataset, variant) if str(path) == PACKAGED
             else check_teacher(path, dataset, prepared.test_ids, variant.split) for path in paths]
+    weight, temperature = recipe.distill_weight, recipe.distill_temperature
+    if recipe.distill_consistent:
+        from fer_keras.models.tta import predict_tta
+        from fer_keras.runs.model_files import check_model, load_model
+
+        models = tuple(load_model(run.best) for run in runs)
+        for run, model in zip(runs, models):
+            check_model(model, name=str(run.best), outputs=None)
+            if tuple(model.input_shape[1:]) != tuple(prepared.x_train.shape[1:]):
+                raise FERError(f"--teacher {run.path} takes {tuple(model.input_shape[1:])} input, the student "
+                               f"{tuple(prepared.x_train.shape[1:])}")
+        teacher = Teacher(tuple(str(p) for p in paths), weight, temperature, prepared.y_train, 0.0,
+                          recipe.distill_tta, models)
+        sample = np.asarray(prepared.x_train[:AGREEMENT_FACES])
+        mean = np.mean([predict_tta(model, sample, recipe.distill_tta) for model in models], axis=0)
+        if mean.shape[1] != prepared.y_train.shape[1]:
+            raise FERError(f"--teacher: the teachers give {mean.shape[1]} classes, the student trains on "
+                           f"{prepared.y_train.shape[1]}")
+        agreement = float((mean.argmax(1) == prepared.y_train[:AGREEMENT_FACES].argmax(1)).mean())
+        return replace(teacher, agreement=agreement)
     x = np.asarray(prepared.x_train)
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
     mean = np.mean([teacher_probabilities(run, x, key, recipe.distill_tta) for run in runs], axis=0)
     if mean.shape != prepared.y_train.shape:
         raise FERError(f"--teacher: the teachers give {mean.shape[1]} classes, the student trains on "
                        f"{prepared.y_train.shape[1]}")
-    weight, temperature = recipe.distill_weight, recipe.distill_temperature
-    agreement = float((mean.argmax(1) == prepared.y_train.argmax(1)).mean())
-    if recipe.distill_consistent:  # the labels stay; Teacher.mix makes each batch's targets
-        from fer_keras.runs.model_files import load_model
-
-        return Teacher(tuple(str(p) for p in paths), weight, temperature, prepared.y_train, agreement,
-                       recipe.distill_tta, tuple(load_model(run.best) for run in runs))
     targets = ((1 - weight) * prepared.y_train + weight * soften(mean, temperature)).astype(np.float32)
+    agreement = float((mean.argmax(1) == prepared.y_train.argmax(1)).mean())
     return Teacher(tuple(str(p) for p in paths), weight, temperature, targets, agreement, recipe.distill_tta)

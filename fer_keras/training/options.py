@@ -102,7 +102,7 @@ class TrainOptions:
         stream_labels = (check_streamable(variant, data, options.labels, stages, extra_train) if options.stream
                          else _check_folder(data, options.labels))
         extra_train = _extra_faces(options, extra_train, extra_cropped)
-        _check_teachers(variant, options.teachers)
+        _check_teachers(variant, options.teachers, recipe)
         if options.init not in (None, PACKAGED):
             Run(Path(options.init)).read_config()  # a missing start fails before the slow imports
         model_kwargs = _model_kwargs(variant, preset, model_kwargs, model_sets)
@@ -142,7 +142,10 @@ def _check_folder(data, labels=None):
     return None
 
 
-def _check_teachers(variant, teachers):
+def _check_teachers(variant, teachers, recipe):
+    if recipe.distill_consistent and not teachers:
+        raise FERError("--set distill_consistent=true makes the teachers look at every training batch: give them "
+                       "with --teacher RUN [RUN ...] (or packaged)")
     if variant.binary and teachers:
         raise FERError("--teacher distils multi-class probabilities: use it with a multi-class variant")
     for teacher in teachers:

@@ -18,11 +18,15 @@ from fer_keras.training.recipes import resolve_recipe
 from fer_keras.training.stages import stage_size
 
 
+NEW_RECIPE_DEFAULTS = {("distill_tta", "none"), ("distill_consistent", False), ("ema_momentum", 0.0)}
+"""Recipe fields added after runs recorded their keys, at their defaults: left out of the key."""
+
+
 def resume_key(options, data):
     """What makes two runs the same run: an interrupted one with this key is resumed. Settings added over
     time join the key only when they differ from their default, so older runs keep their keys."""
     variant, recipe, teacher = options.variant, data.recipe, data.teacher
-    recipe_record = {k: v for k, v in recipe.to_dict().items() if (k, v) != ("distill_tta", "none")}
+    recipe_record = {k: v for k, v in recipe.to_dict().items() if (k, v) not in NEW_RECIPE_DEFAULTS}
     key = ([variant.name, data.dataset.fingerprint, options.seed, data.epochs, data.batch_size, data.policy,
             data.per_class, options.model_kwargs]
            + ([recipe_record, options.time_budget]

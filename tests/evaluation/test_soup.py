@@ -88,14 +88,14 @@ def test_a_soup_is_a_run_folder_of_the_averaged_weights_that_evaluate_takes(fine
     from fer_keras.evaluation.soup import make_soup
 
     runs = [t["run_dir"] for t in fine_tunes["tunes"]]
-    out, record = make_soup(runs, tmp_path / "callbacks", "soup_test")
+    out, record = make_soup(runs, tmp_path / "callbacks", "soup_test", uniform=True)
     assert sorted(p.name for p in out.iterdir()) == ["best.keras", "config.json", "soup.json", "test_split.npz",
                                                      "trained.json", "val_split.npz"]
     assert json.loads((out / "soup.json").read_text()) == json.loads(json.dumps(record))
-    singles = record["validation_accuracy_single"]
-    soup_score = [p["soup"] for p in record["validation_accuracy_path"] if p["kept"]][-1]
-    assert soup_score >= max(singles.values())  # the greedy rule never keeps a worse soup
+    assert set(record["validation_accuracy_single"]) == {Path(r).name for r in runs}
+    assert json.loads((out / "trained.json").read_text())["method"] == "soup"
     members = [Path(m) for m in record["members"]]
+    assert len(members) == 2 and record["rule"].startswith("uniform")
     expected = average_weights([keras.models.load_model(m / "best.keras").get_weights() for m in members])
     for got, want in zip(keras.models.load_model(out / "best.keras").get_weights(), expected):
         np.testing.assert_allclose(got, want, atol=1e-6)
@@ -103,14 +103,21 @@ def test_a_soup_is_a_run_folder_of_the_averaged_weights_that_evaluate_takes(fine
     assert metrics["test_accuracy"] > 0.3  # chance: 1/7
     with pytest.raises(FERError, match="exists already"):
         make_soup(runs, tmp_path / "callbacks", "soup_test")
+    greedy, chosen = make_soup([fine_tunes["start"]["run_dir"], *runs], tmp_path / "callbacks", "greedy")
+    path = chosen["validation_accuracy_path"]
+    assert [p["run"] for p in path if p["kept"]] == [Path(m).name for m in chosen["members"]]
+    assert max(chosen["validation_accuracy_single"].values()) == path[0]["soup"]  # the best run first
+    assert all(p["soup"] >= path[0]["soup"] for p in path if p["kept"])  # kept only if not worse
 
 
 @pytest.mark.slow
 def test_the_soup_command_names_bad_members_in_one_line(fine_tunes, tmp_path):
     run = str(fine_tunes["tunes"][0]["run_dir"])
-    for members, message in (([run], "at least two members"), ([run, run], "listed twice"),
-                             ([run, str(tmp_path / "nowhere")], "nowhere")):
-        result = subprocess.run([sys.executable, "-m", "fer_keras.soup", "--members", *members,
+    other = str(fine_tunes["tunes"][1]["run_dir"])
+    for members, extra, message in (([run], [], "two runs or more"), ([run, run], [], "listed twice"),
+                                    ([run, str(tmp_path / "nowhere")], [], "nowhere"),
+                                    ([run, other], ["--name", "../up"], "plain folder name")):
+        result = subprocess.run([sys.executable, "-m", "fer_keras.soup", "--members", *members, *extra,
                                  "--output-dir", str(tmp_path / "callbacks")],
                                 cwd=REPO, capture_output=True, text=True, timeout=300)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr

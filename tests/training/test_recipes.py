@@ -289,23 +289,31 @@ def test_a_consistent_teacher_targets_the_batch_the_student_sees():
     from fer_keras.training.batches import EpochBatches
     from fer_keras.training.distill import Teacher, soften
 
-    class Bright:
-        """A stub teacher: class 0 for a bright face, class 1 for a dark one."""
+    class LeftBright:
+        """A stub teacher: class 0 when the left half of the face is the brighter, else class 1."""
 
         def predict_on_batch(self, x):
-            bright = (np.asarray(x).mean(axis=(1, 2, 3)) > 0.5).astype(np.float32)
-            return np.stack([0.9 * bright + 0.05, 0.9 * (1 - bright) + 0.05] + [np.zeros_like(bright)] * 5, axis=1)
+            x = np.asarray(x)
+            left = (x[:, :, :24].mean(axis=(1, 2, 3)) > x[:, :, 24:].mean(axis=(1, 2, 3))).astype(np.float32)
+            return np.stack([0.9 * left + 0.05, 0.9 * (1 - left) + 0.05] + [np.zeros_like(left)] * 5, axis=1)
 
-    x, y = np.zeros((8, 48, 48, 1), np.float32), np.eye(7, dtype=np.float32)[[6] * 8]  # dark faces, all "neutral"
-    teacher = Teacher(("stub",), 0.5, 1.0, y, 0.0, models=(Bright(),))
+    x = np.zeros((8, 48, 48, 1), np.float32)
+    y = np.eye(7, dtype=np.float32)[[6] * 8]  # dark faces, all "neutral"
+    teacher = Teacher(("stub",), 0.5, 1.0, y, 0.0, models=(LeftBright(),))
     assert teacher.consistent and teacher.record()["consistent"] is True
-    brightened = EpochBatches(x, y, batch_size=4, augment=lambda batch, rng: batch + 1.0, teach=teacher.mix)
-    targets = brightened[0][1]
-    expected = 0.5 * y[:4] + 0.5 * soften(Bright().predict_on_batch(x[:4] + 1.0), 1.0)
-    np.testing.assert_allclose(targets, expected, atol=1e-6)  # the teacher saw the brightened batch: class 0
+
+    def brighten_left(batch, rng):
+        batch = batch.copy()
+        batch[:, :, :24] += 1.0
+        return batch
+
+    targets = EpochBatches(x, y, batch_size=4, augment=brighten_left, teach=teacher.mix)[0][1]
+    expected = 0.5 * y[:4] + 0.5 * soften(LeftBright().predict_on_batch(brighten_left(x[:4], None)), 1.0)
+    np.testing.assert_allclose(targets, expected, atol=1e-6)  # the teacher saw the augmented batch: class 0
     assert targets[:, 0].min() > 0.4 and targets[:, 1].max() < 0.1 and np.allclose(targets.sum(1), 1)
-    flip = Teacher(("stub",), 1.0, 1.0, y, 0.0, "flip", (Bright(),))
-    assert flip.mix(x, y).argmax(1).tolist() == [1] * 8  # the mirrored dark faces are dark too
+    flip = Teacher(("stub",), 1.0, 1.0, y, 0.0, "flip", (LeftBright(),))
+    mirrored_mean = flip.mix(brighten_left(x, None), y)  # the face says 0, its mirror 1: an even mean
+    np.testing.assert_allclose(mirrored_mean[:, :2], 0.5, atol=1e-6)
 
 
 def test_weight_averaging_is_a_recipe_field_the_optimizer_takes():
