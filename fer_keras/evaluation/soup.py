@@ -133,7 +133,7 @@ def _write_soup(out, first, model, record, runs):
                 shutil.copy2(first / name, tmp / name)
         model.save(tmp / "best.keras")
         cpu = [r.read_trained().get("train_cpu_minutes") if r.trained.exists() else None for r in runs]
-        trained = {"seconds": 0.0, "method": "soup", "soup_of": [r.name for r in runs],
+        trained = {"seconds": 0.0, "method": "soup", "members": [r.name for r in runs],
                    **({"train_cpu_minutes": round(sum(cpu), 2)} if None not in cpu else {})}
         (tmp / "trained.json").write_text(json.dumps(trained, indent=2))
         (tmp / "soup.json").write_text(json.dumps(record, indent=2))
