@@ -20,9 +20,10 @@ import numpy as np
 
 from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
-from fer_keras.runs.folder import Run
+from fer_keras.runs.config import CONFIG
+from fer_keras.runs.folder import TEST_SPLIT, VAL_SPLIT, Run
 
-COPIED = ("config.json", "test_split.npz", "val_split.npz")
+COPIED = (CONFIG, TEST_SPLIT, VAL_SPLIT)
 """What the soup's run folder takes from its best ingredient."""
 
 
