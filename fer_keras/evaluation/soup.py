@@ -21,7 +21,7 @@ import numpy as np
 from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.runs.config import CONFIG
-from fer_keras.runs.folder import TEST_SPLIT, VAL_SPLIT, Run
+from fer_keras.runs.folder import BEST, TEST_SPLIT, VAL_SPLIT, Run
 
 COPIED = (CONFIG, TEST_SPLIT, VAL_SPLIT)
 """What the soup's run folder takes from its best ingredient."""
@@ -66,9 +66,8 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
     ``soup-<time>``). Returns the folder and the ``soup.json`` record."""
     from fer_keras.evaluation.ensemble import check_members, validation_splits
     from fer_keras.evaluation.evaluate import read_config
-    from fer_keras.runs.model_files import load_model
-
     from fer_keras.runs.folder import check_output_dir
+    from fer_keras.runs.model_files import load_model
 
     out = Path(check_output_dir(output_dir)) / (name or f"soup-{datetime.now():%Y%m%d-%H%M%S}")
     if name is not None and (Path(name).name != name or name.startswith(".")):
@@ -132,7 +131,7 @@ def _write_soup(out, first, model, record, runs):
         for name in COPIED:
             if (first / name).is_file():
                 shutil.copy2(first / name, tmp / name)
-        model.save(tmp / "best.keras")
+        model.save(tmp / BEST)
         cpu = [r.read_trained().get("train_cpu_minutes") if r.trained.exists() else None for r in runs]
         trained = {"seconds": 0.0, "method": "soup", "members": [r.name for r in runs],
                    **({"train_cpu_minutes": round(sum(cpu), 2)} if None not in cpu else {})}
