@@ -90,12 +90,7 @@ def selected_on_validation(run_dirs, configs, variants, models, data, tta, test)
     if test.leaky:
         raise FERError(f"--select chooses on the validation split, which these {test.protocol} (LEAKY) runs trained "
                        "on or drew after resampling; select among honest runs")
-    vals = validation_splits(run_dirs, configs, data)
-    if any(not np.array_equal(v.x, vals[0].x) for v in vals[1:]):
-        seeds = sorted({c.seed for c in configs})
-        raise FERError(f"the candidates' validation splits differ (seeds {', '.join(map(str, seeds))} hold out other "
-                       "training images): --select needs candidates validated on the same images")
-    val = vals[0]
+    val = shared_validation_split(run_dirs, configs, data)
     scores = [plain if tta == "none" else with_tta for plain, with_tta in (model_scores(m, val.x, tta) for m in models)]
     chosen, path = select_members(scores, val.labels)
     single = {d.name: float((predicted_labels(p) == val.labels).mean()) for d, p in zip(run_dirs, scores)}
@@ -103,6 +98,19 @@ def selected_on_validation(run_dirs, configs, variants, models, data, tta, test)
                     "candidates": [d.name for d in run_dirs], "chosen": [run_dirs[i].name for i in chosen],
                     "validation_accuracy_path": path, "validation_accuracy_single": single,
                     "n_validation": len(val.x), "tta": tta}
+
+
+def shared_validation_split(run_dirs, configs, data=None,
+                            need="--select needs candidates validated on the same images"):
+    """The validation split every run of ``run_dirs`` was validated on; a FERError (ending in ``need``) when
+    their splits differ (a seeded hold-out of Training: one run's validation images are another's training
+    images)."""
+    vals = validation_splits(run_dirs, configs, data)
+    if any(not np.array_equal(v.x, vals[0].x) for v in vals[1:]):
+        seeds = sorted({c.seed for c in configs})
+        raise FERError(f"the candidates' validation splits differ (seeds {', '.join(map(str, seeds))} hold out other "
+                       f"training images): {need}")
+    return vals[0]
 
 
 def validation_splits(run_dirs, configs, data=None):

@@ -64,7 +64,7 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
     """The greedy soup (``uniform``: the uniform one) of the runs ``members`` (honest runs of one split and
     architecture), scored on their validation split; written to ``output_dir/<name>/`` (default
     ``soup-<time>``). Returns the folder and the ``soup.json`` record."""
-    from fer_keras.evaluation.ensemble import check_members, validation_splits
+    from fer_keras.evaluation.ensemble import check_members, shared_validation_split
     from fer_keras.evaluation.evaluate import read_config
     from fer_keras.runs.folder import check_output_dir
     from fer_keras.runs.model_files import load_model
@@ -83,10 +83,7 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
     if leaky:
         raise FERError(f"a soup is chosen on the validation split, which {', '.join(leaky)} trained on (LEAKY); "
                        "make soups of honest runs")
-    vals = validation_splits(run_dirs, configs, data)
-    if any(not np.array_equal(v.x, vals[0].x) for v in vals[1:]):
-        raise FERError("the runs were validated on different images: a soup needs runs of one validation split")
-    val = vals[0]
+    val = shared_validation_split(run_dirs, configs, data, need="a soup needs runs validated on the same images")
     models = [load_model(Run(d).best) for d in run_dirs]
     weight_lists = [m.get_weights() for m in models]
     shapes = [[w.shape for w in weights] for weights in weight_lists]

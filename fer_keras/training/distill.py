@@ -18,7 +18,7 @@ removed), so it teaches students of the same data on the Usage split without cle
 """
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -129,24 +129,30 @@ def check_teacher(path, dataset, test_ids, split_name, flag="--teacher"):
     return run
 
 
+def teacher_model(run, input_shape):
+    """``run``'s best model, checked as a teacher of a student taking ``input_shape`` (H×W×C)."""
+    from fer_keras.runs.model_files import check_model, load_model
+
+    model = load_model(run.best)
+    if tuple(model.input_shape[1:]) != tuple(input_shape):
+        raise FERError(f"--teacher {run.path} takes {tuple(model.input_shape[1:])} input, the student "
+                       f"{tuple(input_shape)}")
+    check_model(model, name=str(run.best), outputs=None)
+    return model
+
+
 def teacher_probabilities(run, x, key, tta="none"):
     """``run``'s probabilities on faces ``x`` (hashed ``key``), computed once and cached in its folder;
     ``tta="flip"`` averages them with those of the mirrored faces (a better teacher for two passes)."""
     from fer_keras.files import atomic_write
     from fer_keras.models.tta import predict_tta
-    from fer_keras.runs.model_files import check_model, load_model
 
     cache = run.teacher_probabilities(key if tta == "none" else f"{key}-{tta}")
     if cache is not None and cache.is_file():
         found = np.load(cache, allow_pickle=False)
         if found.shape[0] == len(x):
             return found
-    model = load_model(run.best)
-    if tuple(model.input_shape[1:]) != tuple(x.shape[1:]):
-        raise FERError(f"--teacher {run.path} takes {tuple(model.input_shape[1:])} input, the student "
-                       f"{tuple(x.shape[1:])}")
-    check_model(model, name=str(run.best), outputs=None)
-    probabilities = np.asarray(predict_tta(model, x, tta), dtype=np.float32)
+    probabilities = np.asarray(predict_tta(teacher_model(run, x.shape[1:]), x, tta), dtype=np.float32)
     if cache is not None:
         atomic_write(cache, lambda tmp: np.save(tmp, probabilities))
     return probabilities
@@ -165,32 +171,22 @@ def teacher_targets(paths, prepared, dataset, recipe, variant):
         raise FERError("--teacher: the student's own protocol is LEAKY; distil into honest runs only")
     runs = [packaged_teacher(dataset, variant) if str(path) == PACKAGED
             else check_teacher(path, dataset, prepared.test_ids, variant.split) for path in paths]
-    weight, temperature = recipe.distill_weight, recipe.distill_temperature
-    if recipe.distill_consistent:
+    models, labels = (), prepared.y_train
+    if recipe.distill_consistent:  # the teachers themselves; their agreement on a sample of the faces
         from fer_keras.models.tta import predict_tta
-        from fer_keras.runs.model_files import check_model, load_model
 
-        models = tuple(load_model(run.best) for run in runs)
-        for run, model in zip(runs, models):
-            check_model(model, name=str(run.best), outputs=None)
-            if tuple(model.input_shape[1:]) != tuple(prepared.x_train.shape[1:]):
-                raise FERError(f"--teacher {run.path} takes {tuple(model.input_shape[1:])} input, the student "
-                               f"{tuple(prepared.x_train.shape[1:])}")
-        teacher = Teacher(tuple(str(p) for p in paths), weight, temperature, prepared.y_train, 0.0,
-                          recipe.distill_tta, models)
-        sample = np.asarray(prepared.x_train[:AGREEMENT_FACES])
+        models = tuple(teacher_model(run, prepared.x_train.shape[1:]) for run in runs)
+        sample, labels = np.asarray(prepared.x_train[:AGREEMENT_FACES]), labels[:AGREEMENT_FACES]
         mean = np.mean([predict_tta(model, sample, recipe.distill_tta) for model in models], axis=0)
-        if mean.shape[1] != prepared.y_train.shape[1]:
-            raise FERError(f"--teacher: the teachers give {mean.shape[1]} classes, the student trains on "
-                           f"{prepared.y_train.shape[1]}")
-        agreement = float((mean.argmax(1) == prepared.y_train[:AGREEMENT_FACES].argmax(1)).mean())
-        return replace(teacher, agreement=agreement)
-    x = np.asarray(prepared.x_train)
-    key = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
-    mean = np.mean([teacher_probabilities(run, x, key, recipe.distill_tta) for run in runs], axis=0)
-    if mean.shape != prepared.y_train.shape:
+    else:
+        x = np.asarray(prepared.x_train)
+        key = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
+        mean = np.mean([teacher_probabilities(run, x, key, recipe.distill_tta) for run in runs], axis=0)
+    if mean.shape != labels.shape:
         raise FERError(f"--teacher: the teachers give {mean.shape[1]} classes, the student trains on "
-                       f"{prepared.y_train.shape[1]}")
-    targets = ((1 - weight) * prepared.y_train + weight * soften(mean, temperature)).astype(np.float32)
-    agreement = float((mean.argmax(1) == prepared.y_train.argmax(1)).mean())
-    return Teacher(tuple(str(p) for p in paths), weight, temperature, targets, agreement, recipe.distill_tta)
+                       f"{labels.shape[1]}")
+    weight, temperature = recipe.distill_weight, recipe.distill_temperature
+    agreement = float((mean.argmax(1) == labels.argmax(1)).mean())
+    targets = (prepared.y_train if models else  # consistent teaching: the labels stay; Teacher.mix makes the targets
+               ((1 - weight) * prepared.y_train + weight * soften(mean, temperature)).astype(np.float32))
+    return Teacher(tuple(str(p) for p in paths), weight, temperature, targets, agreement, recipe.distill_tta, models)

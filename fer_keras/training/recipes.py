@@ -102,7 +102,7 @@ class Recipe:
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise FERError(f"recipe {self.name!r}: learning_rate must be positive, got {self.learning_rate}")
         ranges = {"label_smoothing": (0, 1, False), "momentum": (0, 1, False), "erase_probability": (0, 1, True),
-                  "final_lr_ratio": (0, 1, True), "ema_momentum": (0, 1, False)}
+                  "final_lr_ratio": (0, 1, True)}
         for attribute, (low, high, closed) in ranges.items():
             value = getattr(self, attribute)
             if not (low <= value <= high if closed else low <= value < high):
