@@ -99,23 +99,7 @@ class Recipe:
         if self.augmentation is not None and self.augmentation not in AUGMENTATIONS:
             raise FERError(f"recipe {self.name!r}: unknown augmentation {self.augmentation!r}; "
                            f"expected one of {', '.join(AUGMENTATIONS)}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise FERError(f"recipe {self.name!r}: learning_rate must be positive, got {self.learning_rate}")
-        ranges = {"label_smoothing": (0, 1, False), "momentum": (0, 1, False), "erase_probability": (0, 1, True),
-                  "final_lr_ratio": (0, 1, True)}
-        for attribute, (low, high, closed) in ranges.items():
-            value = getattr(self, attribute)
-            if not (low <= value <= high if closed else low <= value < high):
-                raise FERError(f"recipe {self.name!r}: {attribute} must lie in [{low}, {high}{']' if closed else ')'}, "
-                               f"got {value}")
-        for attribute in ("weight_decay", "warmup_epochs", "crop_padding"):
-            if getattr(self, attribute) < 0:
-                raise FERError(f"recipe {self.name!r}: {attribute} must be 0 or more, got {getattr(self, attribute)}")
-        if self.cycles < 1:
-            raise FERError(f"recipe {self.name!r}: cycles must be at least 1, got {self.cycles}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise FERError(f"recipe {self.name!r}: batch_size must be at least 1, got {self.batch_size}")
-        check_fields(self, f"recipe {self.name!r}")  # and finite, whole where declared, bounded (fer_keras.constraints)
+        check_fields(self, f"recipe {self.name!r}")  # numbers: fer_keras.constraints' one table
 
     @property
     def scheduled(self):

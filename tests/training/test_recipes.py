@@ -65,12 +65,13 @@ def test_recipes_round_trip_through_json_and_refuse_unknown_keys():
     ("optimizer", "rmsprop", "unknown optimizer 'rmsprop'"),
     ("schedule", "step", "unknown schedule 'step'"),
     ("augmentation", "mixup", "unknown augmentation 'mixup'"),
-    ("learning_rate", -1.0, "learning_rate must be positive"),
-    ("momentum", 1.5, r"momentum must lie in \[0, 1\), got 1.5"),
-    ("erase_probability", 2.0, r"erase_probability must lie in \[0, 1\]"),
-    ("weight_decay", -1.0, "weight_decay must be 0 or more"),
-    ("crop_padding", -1, "crop_padding must be 0 or more"),
-    ("batch_size", 0, "batch_size must be at least 1"),
+    ("learning_rate", -1.0, r"learning_rate must be a finite number in \(0, 10\], got -1"),
+    ("momentum", 1.5, r"momentum must be a finite number in \[0, 1\), got 1.5"),
+    ("erase_probability", 2.0, r"erase_probability must be a finite number in \[0, 1\]"),
+    ("weight_decay", -1.0, r"weight_decay must be a finite number in \[0, 1\], got -1"),
+    ("crop_padding", -1, r"crop_padding must be a whole number in \[0, 24\], got -1"),
+    ("batch_size", 0, r"batch_size must be a whole number in \[1, 65536\], got 0"),
+    ("label_smoothing", 1.0, r"recipe 'bad': label_smoothing must be a finite number in \[0, 1\), got 1"),
 ])
 def test_a_bad_recipe_field_is_one_clear_error(field, value, message):
     with pytest.raises(FERError, match=message):
