@@ -7,7 +7,8 @@ validation accuracy (FER2013's PublicTest), each added only if the average's val
 fall. Every weight is averaged, BatchNorm's moving statistics too. The soup is written as a run folder
 (``callbacks/<name>/``: ``best.keras``, the best ingredient's config and splits, ``soup.json`` with the
 choice), so ``evaluate --run``, ``--init`` and ``--teacher`` take it like any run. Runs of other starts
-average into a poor model; the greedy rule then leaves them out.
+average into a poor model; the greedy rule then leaves them out. ``packaged`` among the members is the
+shipped FERNet-S (as ``--init packaged``): runs fine-tuned from it can be souped with it.
 """
 
 import json
@@ -22,6 +23,7 @@ from fer_keras.cli import user_errors_exit
 from fer_keras.errors import FERError
 from fer_keras.runs.config import CONFIG
 from fer_keras.runs.folder import BEST, TEST_SPLIT, VAL_SPLIT, Run
+from fer_keras.training.distill import PACKAGED, packaged_teacher
 
 COPIED = (CONFIG, TEST_SPLIT, VAL_SPLIT)
 """What the soup's run folder takes from its best ingredient."""
@@ -74,17 +76,27 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
         raise FERError(f"--name {name!r}: give a plain folder name (no '/', not starting with '.')")
     if out.exists():
         raise FERError(f"{out} exists already; give another --name")
-    run_dirs = [Path(m) for m in members]
-    if len(run_dirs) < 2:
-        raise FERError(f"a soup averages two runs or more, got {len(run_dirs)}")
+    if len(members) < 2:
+        raise FERError(f"a soup averages two runs or more, got {len(members)}")
+    packaged = PACKAGED in map(str, members)
+    run_dirs = [Path(m) for m in members if str(m) != PACKAGED]
+    if len(run_dirs) != len(members) - packaged:
+        raise FERError(f"--members lists {PACKAGED} twice")
+    if not run_dirs:
+        raise FERError(f"a soup with {PACKAGED} needs run folders too (their validation split is the soup's)")
     configs = [read_config(d) for d in run_dirs]
-    check_members(run_dirs, configs, "mean")  # seven-class runs tested on one split
+    if len(run_dirs) > 1:
+        check_members(run_dirs, configs, "mean")  # seven-class runs tested on one split
     leaky = [d.name for d, c in zip(run_dirs, configs) if c.leaky]
     if leaky:
         raise FERError(f"a soup is chosen on the validation split, which {', '.join(leaky)} trained on (LEAKY); "
                        "make soups of honest runs")
     val = shared_validation_split(run_dirs, configs, data, need="a soup needs runs validated on the same images")
-    models = [load_model(Run(d).best) for d in run_dirs]
+    bests = [Run(d).best for d in run_dirs]
+    if packaged:
+        bests.append(_packaged_best(configs))
+        run_dirs.append(Path(PACKAGED))
+    models = [load_model(best) for best in bests]
     weight_lists = [m.get_weights() for m in models]
     shapes = [[w.shape for w in weights] for weights in weight_lists]
     other = next((d for d, s in zip(run_dirs, shapes) if s != shapes[0]), None)
@@ -104,7 +116,7 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
         print(f"  {run_dirs[index].name}: alone {alone[index]:.2%}; soup {score:.2%} "
               + ("(kept)" if kept else "(left out: the soup's accuracy fell)"))
     judge.set_weights(average_weights([weight_lists[i] for i in chosen]))
-    first = run_dirs[chosen[0]]
+    first = next((run_dirs[i] for i in chosen if run_dirs[i].name != PACKAGED), run_dirs[0])
     record = {"rule": "uniform soup (Wortsman et al. 2022): every run averaged" if uniform else
               "greedy soup (Wortsman et al. 2022): by validation accuracy, each kept if the average's does not fall",
               "members": [str(run_dirs[i]) for i in chosen],
@@ -114,11 +126,33 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
                                            for i, score, kept in path],
               "n_validation": len(val.x), "command": " ".join(sys.argv),
               "created": datetime.now().isoformat(timespec="seconds")}
-    _write_soup(out, first, judge, record, [Run(run_dirs[i]) for i in chosen])
+    _write_soup(out, first, judge, record, [run_dirs[i] for i in chosen])
     return out, record
 
 
-def _write_soup(out, first, model, record, runs):
+def _packaged_best(configs):
+    """The shipped FERNet-S's file, once it is checked to be a start of these runs: the same data, split and
+    cleaning, as ``--init packaged`` checks (a one-line error otherwise)."""
+    from types import SimpleNamespace
+
+    from fer_keras.evaluation.evaluate import variant_from_config
+
+    config = configs[0]
+    data = SimpleNamespace(fingerprint=config.data.fingerprint, source=config.data.source)
+    return packaged_teacher(data, variant_from_config(config), flag="--members").best
+
+
+def _train_cpu_minutes(member):
+    """The CPU minutes a member's training cost (a run's ``trained.json``, the card's for ``packaged``)."""
+    if member.name == PACKAGED:
+        from fer_keras.models.pretrained import model_card
+
+        return model_card().get("train_cpu_minutes")
+    run = Run(member)
+    return run.read_trained().get("train_cpu_minutes") if run.trained.exists() else None
+
+
+def _write_soup(out, first, model, record, members):
     """Write the soup's run folder whole or not at all: built beside, then renamed into place."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -129,8 +163,8 @@ def _write_soup(out, first, model, record, runs):
             if (first / name).is_file():
                 shutil.copy2(first / name, tmp / name)
         model.save(tmp / BEST)
-        cpu = [r.read_trained().get("train_cpu_minutes") if r.trained.exists() else None for r in runs]
-        trained = {"seconds": 0.0, "method": "soup", "members": [r.name for r in runs],
+        cpu = [_train_cpu_minutes(m) for m in members]
+        trained = {"seconds": 0.0, "method": "soup", "members": [m.name for m in members],
                    **({"train_cpu_minutes": round(sum(cpu), 2)} if None not in cpu else {})}
         (tmp / "trained.json").write_text(json.dumps(trained, indent=2))
         (tmp / "soup.json").write_text(json.dumps(record, indent=2))
@@ -152,7 +186,8 @@ def main(argv=None):
                "  python -m fer_keras.soup --members callbacks/fernet_s-A callbacks/fernet_s-B --name soup_ab\n"
                "  python -m fer_keras.evaluate --run callbacks/soup_ab --tta crops")
     parser.add_argument("--members", nargs="+", required=True, metavar="RUN",
-                        help="run folders of one architecture, split and start (two or more)")
+                        help="run folders of one architecture, split and start (two or more); 'packaged' is the "
+                             "shipped FERNet-S, for runs fine-tuned from it (--init packaged)")
     parser.add_argument("--name", help="the soup's run folder name (default soup-<time>)")
     parser.add_argument("--output-dir", default="callbacks",
                         help="where the soup's run folder goes (default callbacks)")

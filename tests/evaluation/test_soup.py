@@ -122,3 +122,37 @@ def test_the_soup_command_names_bad_members_in_one_line(fine_tunes, tmp_path):
                                 cwd=REPO, capture_output=True, text=True, timeout=300)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert message in result.stderr and not (tmp_path / "callbacks").exists()
+
+
+@pytest.mark.slow
+def test_packaged_joins_a_soup_of_its_fine_tunes_and_other_data_is_refused(fine_tunes, tmp_path, monkeypatch):
+    """``--members packaged …``: the shipped model (here the tunes' start, standing in for it) is an ingredient,
+    its CPU minutes the card's; a card of other data is one error and nothing is written."""
+    import keras
+
+    from fer_keras.evaluation.evaluate import read_config
+    from fer_keras.evaluation.soup import make_soup
+    from fer_keras.models import pretrained
+
+    tune = fine_tunes["tunes"][0]["run_dir"]
+    start = Path(fine_tunes["start"]["run_dir"]) / "best.keras"
+    card = {"data_fingerprint": read_config(tune).data.fingerprint, "train_cpu_minutes": 1.5}
+    monkeypatch.setattr(pretrained, "DEFAULT_MODEL", start)
+    monkeypatch.setattr(pretrained, "model_card", lambda: card)
+    out, record = make_soup([tune, "packaged"], tmp_path / "callbacks", "with_packaged", uniform=True)
+    assert [Path(m).name for m in record["members"]] == [Path(tune).name, "packaged"]
+    trained = json.loads((out / "trained.json").read_text())
+    assert trained["members"] == [Path(tune).name, "packaged"]
+    own = json.loads((Path(tune) / "trained.json").read_text())["train_cpu_minutes"]
+    assert trained["train_cpu_minutes"] == pytest.approx(own + 1.5, abs=0.01)
+    expected = average_weights([keras.models.load_model(p).get_weights() for p in (Path(tune) / "best.keras", start)])
+    np.testing.assert_allclose(keras.models.load_model(out / "best.keras").get_weights()[0], expected[0], atol=1e-6)
+    assert (out / "config.json").read_bytes() == (Path(tune) / "config.json").read_bytes()
+    for members, message in (([tune, "packaged", "packaged"], "lists packaged twice"),
+                             (["packaged", "packaged"], "lists packaged twice")):
+        with pytest.raises(FERError, match=message):
+            make_soup(members, tmp_path / "callbacks", "refused")
+    card["data_fingerprint"] = "0123456789abcdef"
+    with pytest.raises(FERError, match="--members packaged: the shipped FERNet-S was trained on FER2013"):
+        make_soup([tune, "packaged"], tmp_path / "callbacks", "refused")
+    assert not (tmp_path / "callbacks" / "refused").exists()
