@@ -8,7 +8,7 @@ fall. Every weight is averaged, BatchNorm's moving statistics too. The soup is w
 (``callbacks/<name>/``: ``best.keras``, the best ingredient's config and splits, ``soup.json`` with the
 choice), so ``evaluate --run``, ``--init`` and ``--teacher`` take it like any run. Runs of other starts
 average into a poor model; the greedy rule then leaves them out. ``packaged`` among the members is the
-shipped FERNet-S (as ``--init packaged``): runs fine-tuned from it can be souped with it.
+shipped FERNet-S (as ``--init packaged``; it joins last): runs fine-tuned from it can be souped with it.
 """
 
 import json
@@ -82,8 +82,6 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
     run_dirs = [Path(m) for m in members if str(m) != PACKAGED]
     if len(run_dirs) != len(members) - packaged:
         raise FERError(f"--members lists {PACKAGED} twice")
-    if not run_dirs:
-        raise FERError(f"a soup with {PACKAGED} needs run folders too (their validation split is the soup's)")
     configs = [read_config(d) for d in run_dirs]
     if len(run_dirs) > 1:
         check_members(run_dirs, configs, "mean")  # seven-class runs tested on one split
@@ -93,9 +91,14 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
                        "make soups of honest runs")
     val = shared_validation_split(run_dirs, configs, data, need="a soup needs runs validated on the same images")
     bests = [Run(d).best for d in run_dirs]
-    if packaged:
+    cpu_minutes = [_train_cpu_minutes(Run(d)) for d in run_dirs]
+    if packaged:  # an ingredient without a run folder: the card says what it cost
+        from fer_keras.models.pretrained import model_card
+
         bests.append(_packaged_best(configs))
+        cpu_minutes.append(model_card().get("train_cpu_minutes"))
         run_dirs.append(Path(PACKAGED))
+    is_run = [True] * len(configs) + [False] * packaged
     models = [load_model(best) for best in bests]
     weight_lists = [m.get_weights() for m in models]
     shapes = [[w.shape for w in weights] for weights in weight_lists]
@@ -116,7 +119,7 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
         print(f"  {run_dirs[index].name}: alone {alone[index]:.2%}; soup {score:.2%} "
               + ("(kept)" if kept else "(left out: the soup's accuracy fell)"))
     judge.set_weights(average_weights([weight_lists[i] for i in chosen]))
-    first = next((run_dirs[i] for i in chosen if run_dirs[i].name != PACKAGED), run_dirs[0])
+    first = next(run_dirs[i] for i in chosen + list(range(len(run_dirs))) if is_run[i])  # config and splits
     record = {"rule": "uniform soup (Wortsman et al. 2022): every run averaged" if uniform else
               "greedy soup (Wortsman et al. 2022): by validation accuracy, each kept if the average's does not fall",
               "members": [str(run_dirs[i]) for i in chosen],
@@ -126,13 +129,14 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
                                            for i, score, kept in path],
               "n_validation": len(val.x), "command": " ".join(sys.argv),
               "created": datetime.now().isoformat(timespec="seconds")}
-    _write_soup(out, first, judge, record, [run_dirs[i] for i in chosen])
+    _write_soup(out, first, judge, record, [run_dirs[i].name for i in chosen], [cpu_minutes[i] for i in chosen])
     return out, record
 
 
 def _packaged_best(configs):
-    """The shipped FERNet-S's file, once it is checked to be a start of these runs: the same data, split and
-    cleaning, as ``--init packaged`` checks (a one-line error otherwise)."""
+    """The shipped FERNet-S's file, once it is checked to fit these runs: the same data, split and cleaning, as
+    ``--init packaged`` checks (a one-line error otherwise; whether the runs started from it, the greedy rule
+    finds out)."""
     from types import SimpleNamespace
 
     from fer_keras.evaluation.evaluate import variant_from_config
@@ -142,17 +146,12 @@ def _packaged_best(configs):
     return packaged_teacher(data, variant_from_config(config), flag="--members").best
 
 
-def _train_cpu_minutes(member):
-    """The CPU minutes a member's training cost (a run's ``trained.json``, the card's for ``packaged``)."""
-    if member.name == PACKAGED:
-        from fer_keras.models.pretrained import model_card
-
-        return model_card().get("train_cpu_minutes")
-    run = Run(member)
+def _train_cpu_minutes(run):
+    """The CPU minutes ``run``'s training cost (its ``trained.json``), or None when it did not record them."""
     return run.read_trained().get("train_cpu_minutes") if run.trained.exists() else None
 
 
-def _write_soup(out, first, model, record, members):
+def _write_soup(out, first, model, record, names, cpu):
     """Write the soup's run folder whole or not at all: built beside, then renamed into place."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -163,8 +162,7 @@ def _write_soup(out, first, model, record, members):
             if (first / name).is_file():
                 shutil.copy2(first / name, tmp / name)
         model.save(tmp / BEST)
-        cpu = [_train_cpu_minutes(m) for m in members]
-        trained = {"seconds": 0.0, "method": "soup", "members": [m.name for m in members],
+        trained = {"seconds": 0.0, "method": "soup", "members": names,
                    **({"train_cpu_minutes": round(sum(cpu), 2)} if None not in cpu else {})}
         (tmp / "trained.json").write_text(json.dumps(trained, indent=2))
         (tmp / "soup.json").write_text(json.dumps(record, indent=2))

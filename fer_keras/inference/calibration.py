@@ -20,6 +20,9 @@ BALANCE = 0.4
 Chosen by 5-fold cross-validation on realphoto_dev against 0.25–0.75 and the earlier grid search
 (``results/COMMANDS.md``, twelfth session)."""
 
+LIMIT = 5.0
+"""The largest offset either way (a factor of e^5 ≈ 150 on a class's probability)."""
+
 
 def apply_class_bias(probabilities, bias):
     """``probabilities`` (N×K) reweighted by ``exp(bias)`` and renormalised; ``bias`` None leaves them."""
@@ -47,7 +50,7 @@ def fit_class_bias(probabilities, labels, balance=BALANCE):
     (weights: class count^−``balance``). A convex, smooth problem (L-BFGS, exact gradient): unlike a search
     for the best argmax score, it cannot chase a handful of faces, so a bias fitted on some photos holds on
     others (5-fold on realphoto_dev: the fit's score on its own photos and on held-out ones agree within
-    half a point). Returned centred (mean 0: only differences between classes move the answer)."""
+    half a point). Offsets within ±``LIMIT``, returned centred (only differences between classes count)."""
     from scipy.optimize import minimize
 
     log_p = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0))
@@ -65,7 +68,8 @@ def fit_class_bias(probabilities, labels, balance=BALANCE):
         q = np.exp(z - log_norm[:, None])
         return weights @ (log_norm - (z * onehot).sum(axis=1)), weights @ (q - onehot)
 
-    bias = minimize(loss_and_gradient, np.zeros(num_classes), jac=True, method="L-BFGS-B").x
+    bounds = [(-LIMIT, LIMIT)] * num_classes  # a class with no faces here would run off to minus infinity
+    bias = minimize(loss_and_gradient, np.zeros(num_classes), jac=True, method="L-BFGS-B", bounds=bounds).x
     return bias - bias.mean()
 
 

@@ -146,8 +146,15 @@ def test_packaged_joins_a_soup_of_its_fine_tunes_and_other_data_is_refused(fine_
     own = json.loads((Path(tune) / "trained.json").read_text())["train_cpu_minutes"]
     assert trained["train_cpu_minutes"] == pytest.approx(own + 1.5, abs=0.01)
     expected = average_weights([keras.models.load_model(p).get_weights() for p in (Path(tune) / "best.keras", start)])
-    np.testing.assert_allclose(keras.models.load_model(out / "best.keras").get_weights()[0], expected[0], atol=1e-6)
+    for got, want in zip(keras.models.load_model(out / "best.keras").get_weights(), expected):
+        np.testing.assert_allclose(got, want, atol=1e-6)
     assert (out / "config.json").read_bytes() == (Path(tune) / "config.json").read_bytes()
+    # greedy, with packaged the best alone (the trained start against one-epoch tunes) or not: the folder's
+    # config and splits come from a run, whatever is kept
+    greedy, chosen = make_soup([tune, "packaged"], tmp_path / "callbacks", "greedy_packaged")
+    assert chosen["validation_accuracy_path"][0]["soup"] == max(chosen["validation_accuracy_single"].values())
+    assert sorted(p.name for p in greedy.iterdir()) == ["best.keras", "config.json", "soup.json", "test_split.npz",
+                                                        "trained.json", "val_split.npz"]
     for members, message in (([tune, "packaged", "packaged"], "lists packaged twice"),
                              (["packaged", "packaged"], "lists packaged twice")):
         with pytest.raises(FERError, match=message):
