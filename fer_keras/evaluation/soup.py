@@ -97,8 +97,7 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
 
         bests.append(_packaged_best(configs))
         cpu_minutes.append(model_card().get("train_cpu_minutes"))
-        run_dirs.append(Path(PACKAGED))
-    is_run = [True] * len(configs) + [False] * packaged
+        run_dirs.append(Path(PACKAGED))  # last: the indices below len(configs) are run folders
     models = [load_model(best) for best in bests]
     weight_lists = [m.get_weights() for m in models]
     shapes = [[w.shape for w in weights] for weights in weight_lists]
@@ -119,7 +118,7 @@ def make_soup(members, output_dir="callbacks", name=None, data=None, uniform=Fal
         print(f"  {run_dirs[index].name}: alone {alone[index]:.2%}; soup {score:.2%} "
               + ("(kept)" if kept else "(left out: the soup's accuracy fell)"))
     judge.set_weights(average_weights([weight_lists[i] for i in chosen]))
-    first = next(run_dirs[i] for i in chosen + list(range(len(run_dirs))) if is_run[i])  # config and splits
+    first = run_dirs[next((i for i in chosen if i < len(configs)), 0)]  # a run folder: its config and splits
     record = {"rule": "uniform soup (Wortsman et al. 2022): every run averaged" if uniform else
               "greedy soup (Wortsman et al. 2022): by validation accuracy, each kept if the average's does not fall",
               "members": [str(run_dirs[i]) for i in chosen],
