@@ -68,6 +68,9 @@ class TrainOptions:
     teachers: tuple = ()
     init: str | None = None
     """``--init``: a run folder or "packaged" whose weights the model starts from (``training.warm_start``)."""
+    hold_out_test: bool = False
+    """``--hold-out-test``: train and check on the validation split only; the test split is left for one
+    later ``python -m fer_keras.evaluate --run`` (candidates of a soup or ensemble are chosen before it is read)."""
     output_dir: str = "callbacks"
     results_dir: str = "results"
     fresh: bool = False

@@ -183,3 +183,21 @@ def report(options, metrics, health, run, leaky):
         print(f"{name}: {health['learning_check']}")
     print(f"wrote {run.path}/ (best.keras, history.csv, logs/, config.json, test_split.npz, val_split.npz) and "
           f"{options.results_dir}/{run.name}/ (metrics.json, report.md, figures)")
+
+
+def report_held_out(options, training, run):
+    """The closing lines of a ``--hold-out-test`` run: the validation split's numbers (the best checkpoint, after
+    precise BatchNorm) instead of the test split's, and the command that scores the test split when chosen."""
+    name = options.variant.name
+    best, ran = run.best_epoch(options.variant.callbacks.checkpoint_monitor)
+    minutes, seconds = divmod(int(training["seconds"]), 60)
+    validation = training.get("validation") or {}
+    numbers = (f"validation accuracy {validation['accuracy']:.3f} (macro recall {validation['macro_recall']:.3f})"
+               if validation else "trained")
+    print(f"\n{name}: {numbers} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
+    if training.get("learning_check"):
+        print(f"{name}: {training['learning_check']}")
+    print(f"test split held out (--hold-out-test): nothing scored on it, no {options.results_dir}/{run.name}/. "
+          f"Once this run is chosen: python -m fer_keras.evaluate --run {run.path}")
+    print(f"wrote {run.path}/ (best.keras, history.csv, logs/, config.json, trained.json, test_split.npz, "
+          "val_split.npz)")

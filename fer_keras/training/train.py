@@ -24,7 +24,7 @@ from fer_keras.training.health import PRECISE_BN_MODES
 from fer_keras.training.options import STREAM_CACHE_BATCHES, TrainOptions
 from fer_keras.training.preparation import prepare, prepare_training
 from fer_keras.training.record import (open_run, read_training_record, record_splits, recorded_test_split,
-                                       recorded_val_split, report, resume_key, run_config, training_record,
+                                       recorded_val_split, report, report_held_out, resume_key, run_config, training_record,
                                        warn_missing_snapshots, write_training_record)
 from fer_keras.training.stages import parse_stages
 from fer_keras.training.variants import DEFAULT_VARIANT, VARIANTS, Variant
@@ -38,7 +38,8 @@ def train(options=DEFAULT_VARIANT, data=SYNTHETIC, **settings):
     (``epochs``, ``batch_size``, ``seed``, ``recipe``, ``stages``, ``time_budget``, ``devices``,
     ``stream``, ``teachers``, ``output_dir``, … as the command line's options). The steps: prepare the
     data, build the model, open the run folder (resumed when interrupted) and record its config and
-    splits, fit, check its health, record the training, evaluate the best checkpoint on the test split.
+    splits, fit, check its health, record the training, evaluate the best checkpoint on the test split
+    (with ``hold_out_test``: not; the training record, validation numbers included, is returned instead).
     """
     from fer_keras.evaluation.evaluate import evaluate_run
     from fer_keras.training.fitting import Fit
@@ -60,6 +61,10 @@ def train(options=DEFAULT_VARIANT, data=SYNTHETIC, **settings):
         training = training_record(options, data, fit, run, plan, minutes, health)
         write_training_record(run, training)
     warn_missing_snapshots(fit, training)
+    if options.hold_out_test:
+        run.finish()
+        report_held_out(options, training, run)
+        return training
     metrics = evaluate_run(run.path, results_dir=options.results_dir, n_calls=0, extra=training)
     run.finish()
     report(options, metrics, health, run, data.leaky)
@@ -124,6 +129,8 @@ def main(argv=None):
         "  python -m fer_keras.train --variant five_layer_balanced_filtered --data fer2013.csv.gz\n"
         "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100  # epochs fit 100 min\n"
         "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"
+        "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --init packaged --hold-out-test"
+        "  # a candidate: PublicTest only\n"
         "  python -m fer_keras.train --variant baseline_cnn --devices all   # data-parallel on every GPU\n"
         "  python -m fer_keras.train --variant baseline_cnn --stages train:20,train+val:5,val:3  # LEAKY\n"
         "  python -m fer_keras.train --variant baseline_cnn --extra-train my_faces/ --extra-per-class 200\n"
@@ -209,6 +216,11 @@ def main(argv=None):
     parser.add_argument("--stream-cache", type=int, default=STREAM_CACHE_BATCHES, metavar="BATCHES",
                         help="with --stream: decoded validation batches kept in an LRU (default: %(default)s; 0: "
                         "none); at most BATCHES × batch size × 9.2 kB")
+    parser.add_argument("--hold-out-test", action="store_true",
+                        help="do not evaluate on the test split (FER2013's PrivateTest) when training ends: report the "
+                        "validation split (PublicTest) only, for candidates still to be chosen between (soup "
+                        "ingredients, ensemble members, settings); score the chosen one once, later, with "
+                        "python -m fer_keras.evaluate --run RUN")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--output-dir", default="callbacks", help="run folders go here (default: %(default)s)")
     parser.add_argument("--results-dir", default="results", help="metrics go here (default: %(default)s)")
@@ -237,7 +249,7 @@ def main(argv=None):
         time_budget=args.time_budget, budget_clock=args.budget_clock, devices=parse_devices(args.devices),
         multi_worker=args.multi_worker, labels=labels, ferplus_mode=ferplus_mode,
         extra_per_class=args.extra_per_class, stream=args.stream, stream_cache=args.stream_cache,
-        precise_bn=args.precise_bn)
+        precise_bn=args.precise_bn, hold_out_test=args.hold_out_test)
     import_keras_quietly()
     train(options)
     return 0

@@ -76,6 +76,25 @@ def test_a_run_writes_checkpoint_logs_history_config_and_metrics(tmp_path, small
     assert result.returncode == 2 and "exists already" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_held_out_run_scores_the_validation_split_only_and_is_evaluated_later(tmp_path, small_csv):
+    result = train_cli(tmp_path, small_csv, "--epochs", "1", "--hold-out-test")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "callbacks").iterdir()
+    assert not (tmp_path / "results").exists()  # nothing was scored on the test split
+    assert "test accuracy" not in result.stdout and "test split held out" in result.stdout
+    trained = json.loads((run_dir / "trained.json").read_text())
+    shown = re.search(r"validation accuracy (0\.\d{3})", result.stdout).group(1)
+    assert shown == f"{trained['validation']['accuracy']:.3f}"
+    assert not (run_dir / "backup").exists()  # finished: a second command trains a new run, not this one
+
+    command = [sys.executable, "-m", "fer_keras.evaluate", "--run", str(run_dir), "--timing-calls", "0"]
+    later = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert later.returncode == 0, later.stderr[-2000:]
+    metrics = json.loads((tmp_path / "results" / run_dir.name / "metrics.json").read_text())
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["train_cpu_minutes"] == trained["train_cpu_minutes"]
+
+
 KILLED = ("--epochs", "6", "--recipe", "modern")
 
 
