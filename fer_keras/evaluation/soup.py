@@ -136,13 +136,11 @@ def _packaged_best(configs):
     """The shipped FERNet-S's file, once it is checked to fit these runs: the same data, split and cleaning, as
     ``--init packaged`` checks (a one-line error otherwise; whether the runs started from it, the greedy rule
     finds out)."""
-    from types import SimpleNamespace
-
     from fer_keras.evaluation.evaluate import variant_from_config
 
     config = configs[0]
-    data = SimpleNamespace(fingerprint=config.data.fingerprint, source=config.data.source)
-    return packaged_teacher(data, variant_from_config(config), flag="--members").best
+    return packaged_teacher(config.data.fingerprint, config.data.source, variant_from_config(config),
+                            flag="--members").best
 
 
 def _train_cpu_minutes(run):

@@ -87,16 +87,16 @@ class PackagedTeacher:
         return None
 
 
-def packaged_teacher(dataset, variant, flag="--teacher"):
-    """The shipped FERNet-S as a teacher of ``variant`` on ``dataset`` (or, with ``flag="--init"``, as its
-    starting weights), or a one-line error when its model card's data, split or cleaning differ from the
-    student's."""
+def packaged_teacher(fingerprint, source, variant, flag="--teacher"):
+    """The shipped FERNet-S as a teacher of ``variant`` on the data of ``fingerprint`` read from ``source`` (or,
+    with ``flag="--init"``, as its starting weights; ``"--members"``, as a soup's ingredient), or a one-line
+    error when its model card's data, split or cleaning differ from the student's."""
     from fer_keras.models.pretrained import default_model_path, model_card
 
     card = model_card()
-    if card.get("data_fingerprint") != dataset.fingerprint:
+    if card.get("data_fingerprint") != fingerprint:
         raise FERError(f"{flag} {PACKAGED}: the shipped FERNet-S was trained on FER2013 (fingerprint "
-                       f"{card.get('data_fingerprint')}), not on {dataset.source} ({dataset.fingerprint})")
+                       f"{card.get('data_fingerprint')}), not on {source} ({fingerprint})")
     if variant.split != "usage" or variant.cleaning:
         raise FERError(f"{flag} {PACKAGED}: the shipped FERNet-S learned FER2013's Usage split without cleaning; "
                        f"{variant.name} uses split {variant.split!r} and cleaning {list(variant.cleaning)}: its "
@@ -169,7 +169,7 @@ def teacher_targets(paths, prepared, dataset, recipe, variant):
     (:meth:`Teacher.mix`; nothing is computed for the whole split or cached)."""
     if prepared.leaky:
         raise FERError("--teacher: the student's own protocol is LEAKY; distil into honest runs only")
-    runs = [packaged_teacher(dataset, variant) if str(path) == PACKAGED
+    runs = [packaged_teacher(dataset.fingerprint, dataset.source, variant) if str(path) == PACKAGED
             else check_teacher(path, dataset, prepared.test_ids, variant.split) for path in paths]
     models, labels = (), prepared.y_train
     if recipe.distill_consistent:  # the teachers themselves; their agreement on a sample of the faces

@@ -24,8 +24,8 @@ from fer_keras.training.health import PRECISE_BN_MODES
 from fer_keras.training.options import STREAM_CACHE_BATCHES, TrainOptions
 from fer_keras.training.preparation import prepare, prepare_training
 from fer_keras.training.record import (open_run, read_training_record, record_splits, recorded_test_split,
-                                       recorded_val_split, report, report_held_out, resume_key, run_config, training_record,
-                                       warn_missing_snapshots, write_training_record)
+                                       recorded_val_split, report, report_held_out, resume_key, run_config,
+                                       training_record, warn_missing_snapshots, write_training_record)
 from fer_keras.training.stages import parse_stages
 from fer_keras.training.variants import DEFAULT_VARIANT, VARIANTS, Variant
 
@@ -125,7 +125,7 @@ def main(argv=None):
         "and evaluate its best checkpoint on the test split.",
         epilog="examples:\n"
         "  python -m fer_keras.train --list\n"
-        "  python -m fer_keras.train --variant baseline_cnn                 # synthetic demo data, ~2 min\n"
+        "  python -m fer_keras.train --variant baseline_cnn                 # synthetic demo data, 2-5 min\n"
         "  python -m fer_keras.train --variant five_layer_balanced_filtered --data fer2013.csv.gz\n"
         "  python -m fer_keras.train --variant fernet_s --data fer2013.csv.gz --time-budget 100  # epochs fit 100 min\n"
         "  python -m fer_keras.train --variant baseline_cnn --recipe modern --time-budget 30\n"

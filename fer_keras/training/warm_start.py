@@ -51,6 +51,6 @@ def warm_start(source, prepared, dataset, variant):
     if prepared.leaky:
         raise FERError("--init: the run's own protocol is LEAKY; warm starts are for honest runs only")
     if str(source) == PACKAGED:
-        return WarmStart(PACKAGED, packaged_teacher(dataset, variant, flag="--init").best)
+        return WarmStart(PACKAGED, packaged_teacher(dataset.fingerprint, dataset.source, variant, flag="--init").best)
     run = check_teacher(source, dataset, prepared.test_ids, variant.split, flag="--init")
     return WarmStart(str(source), run.best)
