@@ -288,7 +288,7 @@ CROPS = {"blazeface": (0.05, -0.075), "haar": (0.1, 0.0), "mtcnn": (0.1, 0.0)}
 larger than Haar's and centred about 9 % of its side lower (median over realphoto_dev); its margin
 and upward shift were chosen on realphoto_dev end to end for the shipped model with its flip TTA and a 5-fold class
 bias (thirteenth session, results/detectors/README.md: the centre of the best 3×3 neighbourhood of a margin × shift
-grid; 0.15 / −0.05, chosen for the model shipped before the eighth session, now scores 1–2 points lower). Haar and
+grid; 0.15 / −0.05, chosen for the model shipped before the eighth session, now scores about 2 points lower). Haar and
 MTCNN keep the 10 % margin of earlier releases."""
 
 

@@ -262,8 +262,8 @@ def report_markdown(metrics, title):
     lines = [f"# {title}", "",
              f"- **photos**: `{metrics['photos']}` — {metrics['n_photos']:,} readable photo(s)"
              + (f", {metrics['n_skipped']} file(s) skipped (below)" if metrics["n_skipped"] else ""),
-             f"- **detector**: {metrics['detector']}; crop margin {metrics['margin']:.0%} per side of the box"
-             + (f", moved {'up' if metrics['shift'] < 0 else 'down'} {abs(metrics['shift']):.0%} of its side"
+             f"- **detector**: {metrics['detector']}; crop margin {100 * metrics['margin']:g} % per side of the box"
+             + (f", moved {'up' if metrics['shift'] < 0 else 'down'} {100 * abs(metrics['shift']):g} % of its side"
                 if metrics.get("shift") else "") + ("; turned so the eyes lie level" if metrics.get("align") else "")
              + "; the largest face of each photo is scored"
              + (f"; our model averages its test-time-augmented views (TTA {metrics['tta']}), `fer`'s classifier "
@@ -357,8 +357,7 @@ def write_photo_results(out_dir, metrics, config, title):
 
 
 def results_name(model, detector, photos, align=False, tta=None):
-    """``<model>-<detector>[-aligned][-tta_<mode>]-on-<photo folder>`` (the TTA named when it is not the
-    recognizer's default)."""
+    """``<model>-<detector>[-aligned][-tta_<mode>]-on-<photo folder>`` (the TTA named when ``--tta`` is given)."""
     model = "fernet_s" if model is None else Path(model).stem
     return (f"{model}-{detector}{'-aligned' if align else ''}{f'-tta_{tta}' if tta else ''}"
             f"-on-{Path(photos).resolve().name}")
@@ -480,7 +479,8 @@ def photo_parser():
                         "4 of 5 folds (rows '<name>+bias (5-fold)'). Use a development folder, not a test one")
     parser.add_argument("--results-dir", default="results/photos",
                         help="results go to DIR/<name>/ (default: %(default)s)")
-    parser.add_argument("--name", help="the results folder's name (default: <model>-<detector>-on-<photo folder>)")
+    parser.add_argument("--name", help="the results folder's name (default: "
+                        "<model>-<detector>[-aligned][-tta_MODE]-on-<photo folder>)")
     return parser
 
 

@@ -124,7 +124,8 @@ class EmotionRecognizer:
 
     model: a ``.keras`` path or a ``keras.Model`` taking 48×48×1 faces in [0, 1] to 7 scores;
     ``None`` (default) is the packaged FERNet-S (``fer_keras.models.pretrained``); with ``fast=True``, its
-    int8 TFLite copy (4× less CPU per face, same accuracy; TensorFlow only). A ``.tflite`` export
+    int8 TFLite copy (4× less CPU per face, the same accuracy on FER2013; TensorFlow only), one view per face unless
+    ``tta`` says otherwise (about 2 points below the flip default on realphoto_dev). A ``.tflite`` export
     (``python -m fer_keras.tflite``) is taken as a ``.keras`` file is.
     detector: "blazeface" (default, MediaPipe's BlazeFace; finds a face in 99 % of realphoto_dev's
     photos against Haar's 78 %), "haar" (OpenCV's cascade), "mtcnn" (``pip install fer_keras[mtcnn]``;
@@ -500,7 +501,8 @@ def parse_args(argv):
                         "config.json, or fer2013 for seven outputs); its class names head the output")
     parser.add_argument("--fast", action="store_true",
                         help="the packaged FERNet-S's int8 TFLite copy: about 4x less CPU per face, the same accuracy "
-                        "(67.8 vs 67.9 %% on FER2013 PrivateTest); TensorFlow only")
+                        "on FER2013 (68.96 vs 69.04 %% PrivateTest); one view per face unless --tta (about 2 points "
+                        "below the flip default on real photos); TensorFlow only")
     parser.add_argument("--format", choices=("csv", "json"), default="csv",
                         help="stdout format (default: %(default)s)")
     parser.add_argument("--annotate", metavar="OUT_DIR",

@@ -4,7 +4,8 @@ evaluation, the recognizer and distillation's teachers, so it sits below all thr
 ``"flip"``: the image and its mirror (2 views). ``"crops"``: the image shifted by ``shift`` pixels
 towards each corner and the centre of its reflect-padded copy — the views the "modern" recipe's
 crop augmentation trains on — each with its mirror (10 views; the ten-crop protocol of Khaireddin &
-Chen 2021 at 48×48). NumPy views and ``model.predict``: any backend.
+Chen 2021 at 48×48). NumPy views and ``model.predict`` (the recognizer stacks the views into one
+``predict_on_batch`` call instead); any backend.
 """
 
 import numpy as np

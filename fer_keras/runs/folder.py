@@ -171,7 +171,8 @@ class Run:
                 leftover.unlink()
 
     def finish(self):
-        """The run is trained and evaluated: its backup is no longer needed to resume it."""
+        """The run is trained (and evaluated, unless its test split is held out): its backup is no longer needed to
+        resume it."""
         import shutil
 
         shutil.rmtree(self.backup, ignore_errors=True)

@@ -157,9 +157,10 @@ def write_training_record(run, training):
     write_json(run.trained, training)
 
 
-def read_training_record(run):
-    """The training record of a run trained and killed before its evaluation was written."""
-    print(f"{run.path} finished training; evaluating it")
+def read_training_record(run, evaluating=True):
+    """The training record of a run trained and killed before its evaluation (or, ``evaluating=False``, before
+    it was closed) was written."""
+    print(f"{run.path} finished training" + ("; evaluating it" if evaluating else ""))
     return run.read_trained()
 
 
@@ -185,7 +186,7 @@ def report(options, metrics, health, run, leaky):
           f"{options.results_dir}/{run.name}/ (metrics.json, report.md, figures)")
 
 
-def report_held_out(options, training, run):
+def report_held_out(options, training, run, leaky):
     """The closing lines of a ``--hold-out-test`` run: the validation split's numbers (the best checkpoint, after
     precise BatchNorm) instead of the test split's, and the command that scores the test split when chosen."""
     name = options.variant.name
@@ -194,7 +195,8 @@ def report_held_out(options, training, run):
     validation = training.get("validation") or {}
     numbers = (f"validation accuracy {validation['accuracy']:.3f} (macro recall {validation['macro_recall']:.3f})"
                if validation else "trained")
-    print(f"\n{name}: {numbers} — best epoch {best}/{ran} — {minutes}m{seconds:02d}s")
+    print(f"\n{name}: {numbers}{' [LEAKY protocol]' if leaky else ''} — best "
+          f"epoch {best}/{ran} — {minutes}m{seconds:02d}s")
     if training.get("learning_check"):
         print(f"{name}: {training['learning_check']}")
     print(f"test split held out (--hold-out-test): nothing scored on it, no {options.results_dir}/{run.name}/. "

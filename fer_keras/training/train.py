@@ -54,7 +54,7 @@ def train(options=DEFAULT_VARIANT, data=SYNTHETIC, **settings):
     record_splits(run, data.prepared, data.dataset)
     plan, callbacks = fit.callbacks(run)
     if run.trained.is_file():  # trained, killed before its evaluation was written: evaluate it, do not retrain
-        training = health = read_training_record(run)
+        training = health = read_training_record(run, evaluating=not options.hold_out_test)
     else:
         minutes = fit.fit_stages(run, callbacks)
         health = fit.check_health(run)  # precise BatchNorm, the collapse check
@@ -63,7 +63,7 @@ def train(options=DEFAULT_VARIANT, data=SYNTHETIC, **settings):
     warn_missing_snapshots(fit, training)
     if options.hold_out_test:
         run.finish()
-        report_held_out(options, training, run)
+        report_held_out(options, training, run, data.leaky)
         return training
     metrics = evaluate_run(run.path, results_dir=options.results_dir, n_calls=0, extra=training)
     run.finish()

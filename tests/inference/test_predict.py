@@ -346,6 +346,9 @@ def test_the_default_recognizer_averages_each_face_with_its_mirror(files):
     assert np.allclose(default.scores(faces), (one_view.scores(faces) + mirrored) / 2, atol=1e-6)
     assert not np.allclose(default.scores(faces), one_view.scores(faces), atol=1e-4)  # the mirror counts
     assert np.allclose(to_probabilities(default.scores(faces)).sum(axis=1), 1)
+    small_batches = EmotionRecognizer(files["model"], batch_size=2, tta="crops")  # 5 faces × 10 views in 3 calls
+    singly = [EmotionRecognizer(files["model"], tta="crops").scores(face[None]) for face in faces]
+    assert np.allclose(small_batches.scores(faces), np.concatenate(singly), atol=1e-6)
 
 
 def test_blazeface_second_pass_finds_a_face_that_fills_the_photo(files):

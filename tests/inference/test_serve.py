@@ -153,6 +153,7 @@ def test_model_health_page_and_openapi(client):
     model = client.get("/api/v1/model").json()
     card = json.loads(MODEL_CARD.read_text())
     assert model["name"] == "FERNet-S" and model["labels"] == list(EMOTIONS) and model["input"] == [48, 48, 1]
+    assert model["tta"] == "flip"  # the recognizer's default for photos
     assert model["card"]["private_test_accuracy"] == card["private_test"]["accuracy"]
     assert model["limits"] == {"max_bytes": LIMITS.max_bytes, "max_images": 3, "max_pixels": 4_000_000}
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -432,7 +433,7 @@ def test_the_command_serves_on_loopback_only_and_stops_on_ctrl_c(photos):
         url = re.search(r"on (http://\S+/) ", lines[-1]).group(1)
         assert url.startswith("http://127.0.0.1:")
         model = json.loads(urllib.request.urlopen(url + "api/v1/model", timeout=60).read())
-        assert model["name"] == "FERNet-S int8 TFLite" and model["fast"] is True
+        assert model["name"] == "FERNet-S int8 TFLite" and model["fast"] is True and model["tta"] == "none"
         boundary = "fer"
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
                 f"Content-Type: image/jpeg\r\n\r\n").encode() + photos["jpeg"] + f"\r\n--{boundary}--\r\n".encode()

@@ -14,7 +14,7 @@ from fer_keras.errors import FERError
 DEFAULT_MODEL = Path(__file__).with_name("fernet_s.keras")
 FAST_MODEL = Path(__file__).with_name("fernet_s_int8.tflite")
 """The same model exported by ``python -m fer_keras.tflite --quantize int8`` (calibrated on 500
-FER2013 Training faces): about 4× less CPU per face, the same accuracy; TensorFlow only."""
+FER2013 Training faces): about 4× less CPU per face, the same accuracy on FER2013; TensorFlow only."""
 MODEL_CARD = Path(__file__).with_name("fernet_s.json")
 """The model card's numbers, machine-readable: command, data fingerprint, PrivateTest scores."""
 
