@@ -36,7 +36,8 @@ def resume_key(options, data):
            + ([options.size, options.precise_bn] if options.size != "paper" or options.precise_bn != "auto" else [])
            + ([teacher.record()] if teacher else [])
            + ([data.init.record()] if data.init else [])
-           + ([options.budget_clock] if options.budget_clock != "wall" else []))
+           + ([options.budget_clock] if options.budget_clock != "wall" else [])
+           + (["hold_out_test"] if options.hold_out_test else []))  # resumed without it, it would score the test
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 

@@ -195,3 +195,18 @@ def test_readers_take_the_recorded_validation_split_and_make_it_again_only_for_o
     np.testing.assert_array_equal(np.rint(recorded.x[..., 0] * 255), arrays["images"])
     np.testing.assert_array_equal(recorded.labels, arrays["labels"])
     assert len(recorded.class_names) == 7 and not recorded.leaky
+
+
+def test_a_held_out_run_is_resumed_only_by_a_held_out_command():
+    import dataclasses
+    from types import SimpleNamespace
+
+    from fer_keras.training.options import TrainOptions
+    from fer_keras.training.record import resume_key
+
+    options = TrainOptions.resolve("baseline_cnn")
+    data = SimpleNamespace(recipe=options.recipe, teacher=None, init=None, dataset=SimpleNamespace(fingerprint="f"),
+                           epochs=3, batch_size=64, policy="float32", per_class=None)
+    held_out = dataclasses.replace(options, hold_out_test=True)
+    assert resume_key(held_out, data) != resume_key(options, data)
+    assert resume_key(dataclasses.replace(options), data) == resume_key(options, data)  # a key of settings only
