@@ -201,7 +201,7 @@ class EmotionRecognizer:
         # Every view in one stack, through predict_on_batch: predict()'s per-call set-up would cost a photo's one or
         # two faces ten times their classification.
         views = tta_views(to_model_input(faces), self.tta)  # one view with "none"
-        stacked = np.concatenate([np.ascontiguousarray(view) for view in views])
+        stacked = np.concatenate(views)  # a contiguous copy: the mirrored views need no copy of their own
         step = self.batch_size * len(views)
         scores = np.concatenate([np.asarray(self.model.predict_on_batch(stacked[i:i + step]))
                                  for i in range(0, len(stacked), step)])
